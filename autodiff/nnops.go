@@ -1,0 +1,87 @@
+package autodiff
+
+import (
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// convAttr holds Conv2d's stride and padding.
+type convAttr struct{ stride, pad int }
+
+// opConv2d is bilinear in (x, w).
+var opConv2d = &prim{name: "conv2d",
+	jvp: func(c *call) *rt.Tensor {
+		a := c.aux.(convAttr)
+		var tx, tw *rt.Tensor
+		if c.tan[0] != nil {
+			tx = rt.Conv2d(c.tan[0], c.in[1], a.stride, a.pad)
+		}
+		if c.tan[1] != nil {
+			tw = rt.Conv2d(c.in[0], c.tan[1], a.stride, a.pad)
+		}
+		return addTan(tx, tw)
+	},
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		a := c.aux.(convAttr)
+		var gx, gw *rt.Tensor
+		if c.need[0] {
+			gx = rt.Conv2dInputGrad(g, c.in[1], c.in[0].Shape(), a.stride, a.pad)
+		}
+		if c.need[1] {
+			gw = rt.Conv2dWeightGrad(g, c.in[0], c.in[1].Shape(), a.stride, a.pad)
+		}
+		return []*rt.Tensor{gx, gw}
+	},
+}
+
+// Conv2d returns the convolution of x (N, C, H, W) with w (Cout, C, KH, KW), zero
+// padding pad, as PyTorch's conv2d without bias.
+func Conv2d(x, w *Var, stride, pad int) *Var {
+	return apply(opConv2d, rt.Conv2d(x.Value, w.Value, stride, pad), convAttr{stride, pad}, x, w)
+}
+
+var opUpsample2x = &prim{name: "upsample2x",
+	jvp: func(c *call) *rt.Tensor { return rt.Upsample2x(c.tan[0]) },
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.Upsample2xBackward(g)} },
+}
+
+// Upsample2x repeats every value of x (N, C, H, W) into a 2×2 block.
+func Upsample2x(x *Var) *Var { return apply(opUpsample2x, rt.Upsample2x(x.Value), nil, x) }
+
+// opGroupNorm's inputs are (x, gamma, beta); gamma and beta are always present.
+var opGroupNorm = &prim{name: "groupnorm",
+	jvp: func(c *call) *rt.Tensor {
+		r := c.aux.(*rt.GroupNormResult)
+		return rt.GroupNormTangent(r, c.tan[0], c.tan[1], c.tan[2], c.in[0], c.in[1])
+	},
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		r := c.aux.(*rt.GroupNormResult)
+		gx, gg, gb := rt.GroupNormBackward(r, g, c.in[0], c.in[1])
+		return []*rt.Tensor{gx, gg, gb}
+	},
+}
+
+// GroupNorm normalises x (N, C, …) over groups of channels and scales and shifts each
+// channel by gamma (C) and beta (C).
+func GroupNorm(x, gamma, beta *Var, groups int, eps float32) *Var {
+	r := rt.GroupNorm(x.Value, gamma.Value, beta.Value, groups, eps)
+	return apply(opGroupNorm, r.Y, r, x, gamma, beta)
+}
+
+var opSoftmax = &prim{name: "softmax",
+	jvp: func(c *call) *rt.Tensor { return rt.SoftmaxBackward(c.out, c.tan[0]) },
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SoftmaxBackward(c.out, g)} },
+}
+
+// Softmax normalises x over its last axis.
+func Softmax(x *Var) *Var { return apply(opSoftmax, rt.Softmax(x.Value), nil, x) }
+
+// Dropout zeroes each value of x with probability p and scales the rest by 1/(1−p),
+// with the mask drawn from key (so a run can be replayed). p = 0 returns x.
+func Dropout(x *Var, p float32, key philox.Key) *Var {
+	if p == 0 {
+		return x
+	}
+	mask := rt.DropoutMask(x.Value.Device(), p, key, x.Shape()...)
+	return Mul(x, Const(mask))
+}

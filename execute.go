@@ -1,0 +1,224 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"ocm/assets"
+	"ocm/nn/safetensors"
+	"ocm/ocm"
+	"ocm/ocm/toy"
+	rt "ocm/runtime"
+)
+
+// defaultBundleName is the bundle --train and --fit write when --weights is empty.
+const defaultBundleName = "ocm-toy.safetensors"
+
+// defaultModel is the embedded model --sample and --eval use without --weights.
+const defaultModel = "mog9"
+
+// execute runs the modes in the order train, fit, sample, eval.
+func execute(o *options, stdout, stderr io.Writer) error {
+	if o.showVersion {
+		fmt.Fprintf(stdout, "ocm %s\n", version)
+		return nil
+	}
+	if o.list {
+		return listModels(stdout)
+	}
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return userErr("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	dev, err := openDevice(o, stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return userErr("output folder %s: %v", o.out, err)
+	}
+	prog := newProgress(stderr, o.quiet)
+	var m *toy.Model
+	if o.train {
+		if m, err = newToyModel(dev, o); err != nil {
+			return err
+		}
+		st := settings(o)
+		if err := toy.Train(dev, m, st, prog.update); err != nil {
+			return err
+		}
+		prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s steps/s)", m.Dataset,
+			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_steps_per_second"]))
+	} else if m, err = loadModel(dev, o); err != nil {
+		return err
+	}
+	if o.fit {
+		if err := toy.Fit(dev, m, settings(o), prog.update); err != nil {
+			return err
+		}
+		prog.done(fmt.Sprintf("fitted %d heads (%s steps each) in %s s", 2*len(toy.HeadKinds), m.Meta["head_steps"], m.Meta["fit_seconds"]))
+	}
+	if o.train || o.fit {
+		path := bundlePath(o)
+		if err := m.Save(path); err != nil {
+			return fmt.Errorf("saving %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "ocm: wrote %s\n", path)
+	}
+	if o.sample {
+		if err := sampleToy(dev, m, o, stdout); err != nil {
+			return err
+		}
+	}
+	if o.eval {
+		return evalToy(dev, m, o, prog, stdout)
+	}
+	return nil
+}
+
+// openDevice returns the device --device names; auto falls back to the CPU and says why.
+func openDevice(o *options, stderr io.Writer) (rt.Device, error) {
+	cpuDev := rt.NewCPU(rt.CPUOptions{Threads: o.threads})
+	switch o.device {
+	case "cuda":
+		return nil, userErr("--device cuda: this build of ocm has no CUDA device yet; use --device cpu")
+	case "auto":
+		if !o.quiet {
+			fmt.Fprintf(stderr, "ocm: device %s (no CUDA device in this build)\n", cpuDev.Name())
+		}
+	}
+	return cpuDev, nil
+}
+
+func settings(o *options) toy.Settings {
+	st := toy.DefaultSettings()
+	st.TrainSteps, st.FitSteps, st.Batch = o.trainSteps, o.fitSteps, o.batch
+	st.LR, st.Seed = float32(o.lr), o.seed
+	return st
+}
+
+func bundlePath(o *options) string {
+	if o.weights != "" {
+		return o.weights
+	}
+	return filepath.Join(o.out, defaultBundleName)
+}
+
+// newToyModel makes an untrained model for --data.
+func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
+	var mix *ocm.Mixture
+	switch o.data {
+	case "mog9":
+		mix = ocm.Mog9()
+	case "mog40":
+		mix = ocm.Mog40()
+	default:
+		var err error
+		if mix, err = ocm.LoadMixtureJSON(o.data); err != nil {
+			return nil, inputErr(fmt.Errorf("--data %s: %w", o.data, err))
+		}
+	}
+	sched, err := ocm.NewSchedule(o.betaSchedule, o.diffusionSteps)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return toy.NewModel(dev, o.data, mix, sched, 256, []int{256, 256}, o.seed), nil
+}
+
+// loadModel reads --weights, or the embedded default model.
+func loadModel(dev rt.Device, o *options) (*toy.Model, error) {
+	if o.weights == "" {
+		data, info, err := assets.Load(defaultModel)
+		if err != nil {
+			return nil, err
+		}
+		f, err := safetensors.Read("embedded "+info.Name, data)
+		if err != nil {
+			return nil, err
+		}
+		return toy.Load(dev, "embedded "+info.Name, f)
+	}
+	f, err := safetensors.ReadFile(o.weights)
+	if err != nil {
+		return nil, inputErr(fmt.Errorf("--weights: %w", err))
+	}
+	m, err := toy.Load(dev, o.weights, f)
+	return m, inputErr(err)
+}
+
+// sampleToy draws --num-samples points and writes CSV, SVG and a JSON record.
+func sampleToy(dev rt.Device, m *toy.Model, o *options, stdout io.Writer) error {
+	if !o.variance.Optimal() && o.exactScore {
+		return userErr("--exact-score applies to the optimal-variance family, not %v", o.variance)
+	}
+	cfg := toy.SampleConfig{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing,
+		Cov: o.variance, ExactScore: o.exactScore, ClipX0: o.clipSamples, N: o.numSamples, Seed: o.seed}
+	start := time.Now()
+	pts, err := toy.Sample(dev, m, cfg)
+	if err != nil {
+		return inputErr(err)
+	}
+	el := time.Since(start).Seconds()
+	files, err := toy.WriteSamples(o.out, m, cfg, pts, version)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ocm: %d samples of %s, %v %v, %d steps, on %s in %.2f s → %v\n",
+		len(pts), m.Dataset, o.method, o.variance, o.steps, dev.Name(), el, files)
+	return nil
+}
+
+// evalToy runs the study and writes the report folder.
+func evalToy(dev rt.Device, m *toy.Model, o *options, prog *progress, stdout io.Writer) error {
+	times := toy.DefaultErrTimes
+	if m.Sched.N != 1000 {
+		times = []int{1, m.Sched.N / 100, m.Sched.N / 10, m.Sched.N / 2, m.Sched.N}
+	}
+	cfg := toy.StudyConfig{ErrTimes: times, ErrSamples: 2000, Ks: o.evalKs, Samples: o.evalSamples,
+		Seeds: o.evalSeeds, Seed: o.seed}
+	r, err := toy.Study(dev, m, cfg, version, prog.update)
+	if err != nil {
+		return inputErr(err)
+	}
+	paths, err := toy.WriteReport(o.out, r)
+	if err != nil {
+		return err
+	}
+	prog.done(fmt.Sprintf("evaluated %s in %.0f s", m.Dataset, r.Seconds))
+	fmt.Fprintf(stdout, "ocm: report → %v\n", paths)
+	return nil
+}
+
+// listModels prints the embedded models with their settings.
+func listModels(stdout io.Writer) error {
+	models, err := assets.List()
+	if err != nil {
+		return err
+	}
+	for _, info := range models {
+		data, _, err := assets.Load(info.Name)
+		if err != nil {
+			return err
+		}
+		f, err := safetensors.Read(info.Name, data)
+		if err != nil {
+			return err
+		}
+		md := f.Metadata
+		fmt.Fprintf(stdout, "%-8s %s, %s schedule, N=%s, hidden %s, trained %s steps, heads %s steps, sha256 %s\n",
+			info.Name, md["model"], md["schedule"], md["diffusion_steps"], md["hidden"],
+			md["train.backbone_steps"], md["train.head_steps"], info.SHA256[:16])
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"ocm/ocm"
+	"ocm/sampler"
+)
+
+// options holds every flag after parsing; modes say what to do.
+type options struct {
+	train, fit, sample, eval, list, showVersion bool
+
+	data    string // mog9, mog40 or a mixture JSON file (training)
+	weights string // bundle to read (and, when training or fitting, to write)
+	out     string // output folder
+	device  string
+	threads int
+	seed    uint64
+	quiet   bool
+	cpuProf string
+
+	trainSteps, fitSteps, batch int
+	lr                          float64
+	betaSchedule                ocm.BetaSchedule
+	diffusionSteps              int
+
+	steps       int
+	method      sampler.Method
+	eta         float64
+	variance    ocm.Covariance
+	spacing     ocm.TimestepSpacing
+	numSamples  int
+	exactScore  bool
+	clipSamples bool
+
+	evalSamples, evalSeeds int
+	evalKs                 []int
+}
+
+const usageHead = `ocm — diffusion models with Optimal Covariance Matching (Ou et al., ICLR 2025)
+
+Usage:
+  ocm --sample [--steps 10] [--variance-type ocm]   sample the embedded model
+  ocm --train --fit --eval --data mog40 --out report  train, fit and evaluate from scratch
+  ocm --train --data mog9 --weights toy.safetensors    train a score network
+  ocm --fit --weights toy.safetensors                  fit the covariance heads
+  ocm --eval --weights toy.safetensors --out report    write the study's report
+
+Modes combine and run in the order train, fit, sample, eval.
+
+Flags:
+`
+
+// parseFlags reads the command line; a bad value is an error naming the flag.
+func parseFlags(args []string, stdout io.Writer) (*options, error) {
+	o := &options{variance: ocm.CovOCM}
+	fs := flag.NewFlagSet("ocm", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&o.train, "train", false, "train the score network (backbone) with the denoising loss")
+	fs.BoolVar(&o.fit, "fit", false, "fit the covariance heads (OCM, SN, NPR) and the Analytic-DPM table on the frozen backbone")
+	fs.BoolVar(&o.sample, "sample", false, "draw samples and write them to --out")
+	fs.BoolVar(&o.eval, "eval", false, "measure every covariance estimator and sampler; write a report folder to --out")
+	fs.BoolVar(&o.list, "list", false, "list the embedded models")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version")
+
+	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, or a Gaussian-mixture JSON `file`")
+	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
+	fs.StringVar(&o.out, "out", ".", "output `folder`")
+	fs.StringVar(&o.device, "device", "auto", "compute device: auto, cpu or cuda")
+	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.Uint64Var(&o.seed, "seed", 1234, "seed of all randomness (data, noise, initialisation)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a Go CPU profile to `file` (for performance work)")
+
+	fs.IntVar(&o.trainSteps, "train-steps", 6000, "optimiser steps of --train")
+	fs.IntVar(&o.fitSteps, "fit-steps", 2000, "optimiser steps of each head in --fit")
+	fs.IntVar(&o.batch, "batch", 512, "training batch size")
+	fs.Float64Var(&o.lr, "lr", 1e-3, "Adam learning rate")
+	fs.Var(&o.betaSchedule, "beta-schedule", "noise schedule of --train: linear or cosine")
+	fs.IntVar(&o.diffusionSteps, "num-train-timesteps", 1000, "diffusion steps N of --train")
+
+	fs.IntVar(&o.steps, "steps", 10, "sampling steps K")
+	fs.Var(&o.method, "sampler", "reverse process: ddpm or ddim")
+	fs.Float64Var(&o.eta, "eta", 0, "DDIM's η in [0, 1]")
+	fs.Var(&o.variance, "variance-type", "reverse variance: small, large, ocm, sn, npr, analytic, exact-diag, exact-full (default ocm)")
+	fs.Var(&o.spacing, "timestep-spacing", "sampling step sequence: even or quadratic")
+	fs.IntVar(&o.numSamples, "num-samples", 2000, "samples to draw")
+	fs.BoolVar(&o.exactScore, "exact-score", false, "use the mixture's exact score and the heads fitted on it (toy models)")
+	fs.BoolVar(&o.clipSamples, "clip-x0", false, "clamp the estimate of x0 to [-1, 1] in every step (images; off for toy data)")
+
+	fs.IntVar(&o.evalSamples, "eval-samples", 2000, "samples per MMD measurement in --eval")
+	fs.IntVar(&o.evalSeeds, "eval-seeds", 3, "sampling seeds per MMD measurement in --eval")
+	ks := fs.String("eval-steps", "2,3,5,10,25,50,100", "comma-separated step counts K of --eval")
+
+	fs.Usage = func() { printUsage(fs, stdout) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
+	}
+	var err error
+	if o.evalKs, err = parseInts(*ks); err != nil {
+		return nil, fmt.Errorf("invalid value %q for flag -eval-steps: %v", *ks, err)
+	}
+	return o, o.check()
+}
+
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, usageHead)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprint(w, `
+Environment:
+  OCM_CUDA_PATH   folder or file of the CUDA libraries (libcudart, libcublas)
+`)
+}
+
+// check validates values that flag parsing accepts but ocm does not.
+func (o *options) check() error {
+	switch {
+	case o.device != "auto" && o.device != "cpu" && o.device != "cuda":
+		return fmt.Errorf("invalid value %q for flag -device: want auto, cpu or cuda", o.device)
+	case o.steps < 1 || o.steps > 100000:
+		return fmt.Errorf("invalid value %d for flag -steps: want 1 or more", o.steps)
+	case o.eta < 0 || o.eta > 1:
+		return fmt.Errorf("invalid value %v for flag -eta: want a number in [0, 1]", o.eta)
+	case o.numSamples < 2:
+		return fmt.Errorf("invalid value %d for flag -num-samples: want 2 or more", o.numSamples)
+	case o.trainSteps < 1 || o.fitSteps < 1:
+		return fmt.Errorf("invalid step count: -train-steps and -fit-steps must be 1 or more")
+	case o.batch < 1 || o.batch > 1<<20:
+		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 1048576", o.batch)
+	case !(o.lr > 0 && o.lr < 1):
+		return fmt.Errorf("invalid value %v for flag -lr: want a number in (0, 1)", o.lr)
+	case o.diffusionSteps < 21 || o.diffusionSteps > 100000:
+		return fmt.Errorf("invalid value %d for flag -num-train-timesteps: want 21 to 100000", o.diffusionSteps)
+	case o.threads < 0:
+		return fmt.Errorf("invalid value %d for flag -threads: want 0 (all cores) or more", o.threads)
+	case o.evalSamples < 10 || o.evalSeeds < 1:
+		return fmt.Errorf("invalid -eval-samples or -eval-seeds: want at least 10 samples and 1 seed")
+	}
+	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion {
+		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval or --list (see ocm --help)")
+	}
+	return nil
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -1,0 +1,78 @@
+package nn
+
+import (
+	rt "ocm/runtime"
+)
+
+// Adam is torch.optim.Adam: per-parameter first and second moments with bias
+// correction, optional L2 weight decay.
+type Adam struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	Step                               int
+	m, v                               map[*Param]*rt.Tensor
+}
+
+// NewAdam returns Adam with PyTorch's defaults (β = 0.9, 0.999, ε = 1e-8) and rate lr.
+func NewAdam(lr float32) *Adam {
+	return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
+		m: map[*Param]*rt.Tensor{}, v: map[*Param]*rt.Tensor{}}
+}
+
+// Update applies one step to every trainable parameter with a gradient.
+func (a *Adam) Update(params []*Param, grads []*rt.Tensor) {
+	a.Step++
+	args := &rt.AdamArgs{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps,
+		WeightDecay: a.WeightDecay, Step: a.Step}
+	for i, p := range params {
+		if p.Frozen || grads[i] == nil {
+			continue
+		}
+		m, ok := a.m[p]
+		if !ok {
+			m = rt.New(p.Value.Device(), p.Value.Shape()...)
+			a.m[p] = m
+			a.v[p] = rt.New(p.Value.Device(), p.Value.Shape()...)
+		}
+		rt.AdamStep(p.Value, grads[i], m, a.v[p], args)
+	}
+}
+
+// Moments returns the moment tensors of p (nil before its first update), for
+// checkpoints.
+func (a *Adam) Moments(p *Param) (m, v *rt.Tensor) { return a.m[p], a.v[p] }
+
+// SetMoments restores the moments of p from a checkpoint.
+func (a *Adam) SetMoments(p *Param, m, v *rt.Tensor) { a.m[p], a.v[p] = m, v }
+
+// EMA keeps an exponential moving average of parameters: avg ← d·avg + (1−d)·p.
+type EMA struct {
+	Decay  float32
+	Shadow map[*Param]*rt.Tensor
+}
+
+// NewEMA starts an average at the current values of params.
+func NewEMA(decay float32, params []*Param) *EMA {
+	e := &EMA{Decay: decay, Shadow: map[*Param]*rt.Tensor{}}
+	for _, p := range params {
+		e.Shadow[p] = p.Value.Clone()
+	}
+	return e
+}
+
+// Update moves the average toward the current values.
+func (e *EMA) Update(params []*Param) {
+	for _, p := range params {
+		if p.Frozen {
+			continue
+		}
+		s := e.Shadow[p]
+		e.Shadow[p] = rt.Add(rt.Scale(s, e.Decay), rt.Scale(p.Value, 1-e.Decay))
+	}
+}
+
+// Swap exchanges the parameters' values with their averages (call twice to undo).
+func (e *EMA) Swap(params []*Param) {
+	for _, p := range params {
+		p.Value, e.Shadow[p] = e.Shadow[p], p.Value
+	}
+}

@@ -1,0 +1,273 @@
+package cpu
+
+import "math"
+
+// gnCheck validates the GroupNorm shape arguments and returns the number of
+// channels per group.
+func gnCheck(op string, n, c, hw, groups int) int {
+	if n < 0 || c < 1 || hw < 1 || groups < 1 {
+		panic("cpu: " + op + ": invalid shape")
+	}
+	if c%groups != 0 {
+		panic("cpu: " + op + ": groups does not divide channels")
+	}
+	return c / groups
+}
+
+// needLen panics unless len(b) >= want (or b is nil and nilOK).
+func needLen(op, name string, b []float32, want int, nilOK bool) {
+	if b == nil && nilOK {
+		return
+	}
+	if len(b) < want {
+		panic("cpu: " + op + ": " + name + " too short")
+	}
+}
+
+// GroupNormForward normalises x, an n×c×hw tensor, over groups of c/groups
+// consecutive channels. For each sample i and group k (s = i*groups+k) it
+// computes, accumulating in float64 over the cpg·hw elements of the group,
+//
+//	mean[s] = Σ x / (cpg·hw)
+//	rstd[s] = 1/sqrt(Σ (x-mean[s])² / (cpg·hw) + eps)   (biased variance)
+//
+// and writes y = (x-mean[s])*rstd[s]*gamma[ch] + beta[ch] for every element
+// of channel ch of the group. gamma and beta may be nil, meaning 1 and 0.
+// y may alias x. Work is split across (sample, group) pairs.
+func GroupNormForward(y, mean, rstd, x, gamma, beta []float32, n, c, hw, groups int, eps float32) {
+	const op = "GroupNormForward"
+	cpg := gnCheck(op, n, c, hw, groups)
+	size := n * c * hw
+	needLen(op, "y", y, size, false)
+	needLen(op, "x", x, size, false)
+	needLen(op, "mean", mean, n*groups, false)
+	needLen(op, "rstd", rstd, n*groups, false)
+	needLen(op, "gamma", gamma, c, true)
+	needLen(op, "beta", beta, c, true)
+	gs := cpg * hw
+	ParallelFor(n*groups, chunkFor(gs), func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			xs := x[s*gs : (s+1)*gs]
+			// One pass over data shifted by its first element:
+			// in float64 the cancellation in E[d²]-E[d]² is
+			// harmless unless x[0] is ~1e4 std from the mean.
+			s1, s2 := shiftedMoments64(xs, xs[0])
+			d := s1 / float64(gs)
+			m := float64(xs[0]) + d
+			v := max(s2/float64(gs)-d*d, 0)
+			mf := float32(m)
+			rs := float32(1 / math.Sqrt(v+float64(eps)))
+			mean[s], rstd[s] = mf, rs
+			c0 := (s % groups) * cpg
+			for j := range cpg {
+				a, b := rs, float32(0)
+				if gamma != nil {
+					a *= gamma[c0+j]
+				}
+				if beta != nil {
+					b = beta[c0+j]
+				}
+				o := s*gs + j*hw
+				gnScale(y[o:o+hw], x[o:o+hw], mf, a, b)
+			}
+		}
+	})
+}
+
+// GroupNormBackward is the reverse-mode derivative of GroupNormForward,
+// given the mean and rstd it stored. With xhat = (x-mean)*rstd,
+// g = dy*gamma[ch] and mean_group the mean over the cpg·hw elements of a
+// (sample, group), it overwrites
+//
+//	dx = rstd*(g - mean_group(g) - xhat*mean_group(g*xhat))
+//
+// and, when non-nil, accumulates dgamma[ch] += Σ_{n,hw} dy*xhat and
+// dbeta[ch] += Σ_{n,hw} dy. gamma nil means all ones. Sums are accumulated
+// in float64. dx may alias dy. Work is split across (sample, group) pairs.
+func GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma []float32, n, c, hw, groups int) {
+	const op = "GroupNormBackward"
+	cpg := gnCheck(op, n, c, hw, groups)
+	size := n * c * hw
+	needLen(op, "dx", dx, size, false)
+	needLen(op, "dy", dy, size, false)
+	needLen(op, "x", x, size, false)
+	needLen(op, "mean", mean, n*groups, false)
+	needLen(op, "rstd", rstd, n*groups, false)
+	needLen(op, "gamma", gamma, c, true)
+	needLen(op, "dgamma", dgamma, c, true)
+	needLen(op, "dbeta", dbeta, c, true)
+	gs := cpg * hw
+	// Per-(sample, channel) Σ dy*xhat and Σ dy, for dgamma and dbeta.
+	var sdg, sdb []float64
+	if dgamma != nil || dbeta != nil {
+		sdg = make([]float64, n*c)
+		sdb = make([]float64, n*c)
+	}
+	ParallelFor(n*groups, chunkFor(2*gs), func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			mf, rs := mean[s], rstd[s]
+			c0 := (s % groups) * cpg
+			var sg, sgx float64 // Σ g and Σ g*xhat over the group
+			for j := range cpg {
+				o := s*gs + j*hw
+				sd, sdxc := sumDot64(dy[o:o+hw], x[o:o+hw], mf)
+				sdxc *= float64(rs)
+				if sdg != nil {
+					sdg[o/hw], sdb[o/hw] = sdxc, sd
+				}
+				if gamma != nil {
+					gj := float64(gamma[c0+j])
+					sd *= gj
+					sdxc *= gj
+				}
+				sg += sd
+				sgx += sdxc
+			}
+			mg := float32(sg / float64(gs))
+			mgx := float32(sgx / float64(gs))
+			b, cc := -rs*rs*mgx, -rs*mg
+			for j := range cpg {
+				a := rs
+				if gamma != nil {
+					a *= gamma[c0+j]
+				}
+				o := s*gs + j*hw
+				gnCombine(dx[o:o+hw], dy[o:o+hw], x[o:o+hw], mf, a, b, cc)
+			}
+		}
+	})
+	if sdg == nil {
+		return
+	}
+	for ch := range c {
+		var g, b float64
+		for i := range n {
+			g += sdg[i*c+ch]
+			b += sdb[i*c+ch]
+		}
+		if dgamma != nil {
+			dgamma[ch] += float32(g)
+		}
+		if dbeta != nil {
+			dbeta[ch] += float32(b)
+		}
+	}
+}
+
+// GroupNormTangent is the forward-mode derivative of GroupNormForward, given
+// the mean and rstd it stored: for input tangent tx and parameter tangents
+// tgamma, tbeta (nil means zero) it overwrites
+//
+//	ty = gamma*rstd*(tx - mean_group(tx) - xhat*mean_group(tx*xhat)) + tgamma*xhat + tbeta
+//
+// with xhat = (x-mean)*rstd, mean_group over the cpg·hw elements of a
+// (sample, group), accumulated in float64. gamma nil means all ones. ty may
+// alias tx. Work is split across (sample, group) pairs.
+func GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma []float32, n, c, hw, groups int) {
+	const op = "GroupNormTangent"
+	cpg := gnCheck(op, n, c, hw, groups)
+	size := n * c * hw
+	needLen(op, "ty", ty, size, false)
+	needLen(op, "tx", tx, size, false)
+	needLen(op, "x", x, size, false)
+	needLen(op, "mean", mean, n*groups, false)
+	needLen(op, "rstd", rstd, n*groups, false)
+	needLen(op, "gamma", gamma, c, true)
+	needLen(op, "tgamma", tgamma, c, true)
+	needLen(op, "tbeta", tbeta, c, true)
+	gs := cpg * hw
+	ParallelFor(n*groups, chunkFor(2*gs), func(lo, hi int) {
+		for s := lo; s < hi; s++ {
+			mf, rs := mean[s], rstd[s]
+			c0 := (s % groups) * cpg
+			var st, stx float64 // Σ tx and Σ tx*(x-mean) over the group
+			for j := range cpg {
+				o := s*gs + j*hw
+				a, b := sumDot64(tx[o:o+hw], x[o:o+hw], mf)
+				st += a
+				stx += b
+			}
+			mt := float32(st / float64(gs))
+			mtx := float32(stx * float64(rs) / float64(gs))
+			for j := range cpg {
+				ch := c0 + j
+				gj, tg, tb := float32(1), float32(0), float32(0)
+				if gamma != nil {
+					gj = gamma[ch]
+				}
+				if tgamma != nil {
+					tg = tgamma[ch]
+				}
+				if tbeta != nil {
+					tb = tbeta[ch]
+				}
+				a := gj * rs
+				o := s*gs + j*hw
+				gnCombine(ty[o:o+hw], tx[o:o+hw], x[o:o+hw], mf, a, rs*(tg-a*mtx), tb-a*mt)
+			}
+		}
+	})
+}
+
+// shiftedMoments64 returns Σ (x-k) and Σ (x-k)², accumulated in float64.
+func shiftedMoments64(x []float32, k float32) (s1, s2 float64) {
+	kk := float64(k)
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		v := x[i : i+2 : i+2]
+		d0, d1 := float64(v[0])-kk, float64(v[1])-kk
+		a0 += d0
+		a1 += d1
+		b0 += d0 * d0
+		b1 += d1 * d1
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - kk
+		a0 += d
+		b0 += d * d
+	}
+	return a0 + a1, b0 + b1
+}
+
+// sumDot64 returns Σ d and Σ d*(x-m), accumulated in float64;
+// len(x) >= len(d).
+func sumDot64(d, x []float32, m float32) (sd, sdx float64) {
+	x = x[:len(d)]
+	mm := float64(m)
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(d); i += 2 {
+		dv := d[i : i+2 : i+2]
+		xv := x[i : i+2 : i+2]
+		d0, d1 := float64(dv[0]), float64(dv[1])
+		a0 += d0
+		a1 += d1
+		b0 += d0 * (float64(xv[0]) - mm)
+		b1 += d1 * (float64(xv[1]) - mm)
+	}
+	for ; i < len(d); i++ {
+		d0 := float64(d[i])
+		a0 += d0
+		b0 += d0 * (float64(x[i]) - mm)
+	}
+	return a0 + a1, b0 + b1
+}
+
+// gnScale computes y[i] = (x[i]-m)*a + b; len(x) == len(y).
+func gnScale(y, x []float32, m, a, b float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = (v-m)*a + b
+	}
+}
+
+// gnCombine computes dst[i] = a*d[i] + b*(x[i]-m) + c;
+// len(d) == len(x) == len(dst).
+func gnCombine(dst, d, x []float32, m, a, b, c float32) {
+	d = d[:len(dst)]
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = a*d[i] + b*(x[i]-m) + c
+	}
+}

@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"math/bits"
+	"sync"
+
+	"ocm/runtime/cpu"
+)
+
+// maxColValues bounds the im2col scratch of one convolution chunk (16 MiB of float32):
+// images are processed in groups small enough to stay under it.
+const maxColValues = 1 << 22
+
+// scratchPools hold reusable float32 scratch slices by power-of-two size class, so the
+// steady state of a training loop allocates no im2col buffers. Immutable after init.
+var scratchPools [40]sync.Pool
+
+func getScratch(n int) []float32 {
+	c := bits.Len(uint(max(n-1, 1)))
+	if s, ok := scratchPools[c].Get().(*[]float32); ok {
+		return (*s)[:n]
+	}
+	return make([]float32, n, 1<<c)
+}
+
+func putScratch(s []float32) {
+	c := bits.Len(uint(max(cap(s)-1, 1)))
+	if cap(s) == 1<<c {
+		scratchPools[c].Put(&s)
+	}
+}
+
+// convPlan splits a convolution into groups of images whose columns sit side by side.
+type convPlan struct {
+	geom     cpu.ConvGeom
+	ckk, ohw int // rows of the column matrix, output positions per image
+	group    int // images per chunk
+	inSize   int // values per input image
+	outSize  int // values per output image
+}
+
+func planConv(c *ConvArgs) convPlan {
+	p := convPlan{geom: cpu.ConvGeom{C: c.C, H: c.H, W: c.W, KH: c.KH, KW: c.KW, Stride: c.Stride, Pad: c.Pad},
+		ckk: c.C * c.KH * c.KW, ohw: c.OutH * c.OutW, inSize: c.C * c.H * c.W}
+	p.outSize = c.Cout * p.ohw
+	p.group = max(1, min(c.N, maxColValues/max(1, p.ckk*p.ohw)))
+	return p
+}
+
+// columns fills col (ckk × gN·ohw) with the patches of images n0..n0+gN.
+func (p *convPlan) columns(col, x []float32, n0, gN int) {
+	cols := gN * p.ohw
+	cpu.ParallelFor(gN, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img := x[(n0+i)*p.inSize : (n0+i+1)*p.inSize]
+			cpu.Im2col(col[i*p.ohw:], cols, img, p.geom)
+		}
+	})
+}
+
+// Conv2d computes y = w ⋆ x by im2col and one GEMM per group of images.
+func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
+	defer keepAlive(y, x, w)
+	p := planConv(c)
+	yd, xd, wd := data(y), data(x), data(w)
+	col := getScratch(p.ckk * p.group * p.ohw)
+	defer putScratch(col)
+	tmp := getScratch(p.outSize * p.group)
+	defer putScratch(tmp)
+	for n0 := 0; n0 < c.N; n0 += p.group {
+		gN := min(p.group, c.N-n0)
+		cols := gN * p.ohw
+		p.columns(col, xd, n0, gN)
+		if gN == 1 {
+			d.gemm.Sgemm(false, false, c.Cout, cols, p.ckk, 1, wd, p.ckk, col, cols, 0, yd[n0*p.outSize:], cols)
+			continue
+		}
+		d.gemm.Sgemm(false, false, c.Cout, cols, p.ckk, 1, wd, p.ckk, col, cols, 0, tmp, cols)
+		scatterImages(yd[n0*p.outSize:], tmp, c.Cout, gN, p.ohw)
+	}
+}
+
+// Conv2dInputGrad computes dx = Wᵀ·dy scattered back by col2im.
+func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
+	defer keepAlive(dx, dy, w)
+	p := planConv(c)
+	dxd, dyd, wd := data(dx), data(dy), data(w)
+	col := getScratch(p.ckk * p.group * p.ohw)
+	defer putScratch(col)
+	tmp := getScratch(p.outSize * p.group)
+	defer putScratch(tmp)
+	for n0 := 0; n0 < c.N; n0 += p.group {
+		gN := min(p.group, c.N-n0)
+		cols := gN * p.ohw
+		g := gatherImages(tmp, dyd[n0*p.outSize:], c.Cout, gN, p.ohw)
+		d.gemm.Sgemm(true, false, p.ckk, cols, c.Cout, 1, wd, p.ckk, g, cols, 0, col, cols)
+		cpu.ParallelFor(gN, 1, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				img := dxd[(n0+i)*p.inSize : (n0+i+1)*p.inSize]
+				clear(img)
+				cpu.Col2im(img, col[i*p.ohw:], cols, p.geom)
+			}
+		})
+	}
+}
+
+// Conv2dWeightGrad computes dw = Σ dy·colᵀ over all images.
+func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
+	defer keepAlive(dw, dy, x)
+	p := planConv(c)
+	dwd, dyd, xd := data(dw), data(dy), data(x)
+	col := getScratch(p.ckk * p.group * p.ohw)
+	defer putScratch(col)
+	tmp := getScratch(p.outSize * p.group)
+	defer putScratch(tmp)
+	var beta float32
+	for n0 := 0; n0 < c.N; n0 += p.group {
+		gN := min(p.group, c.N-n0)
+		cols := gN * p.ohw
+		p.columns(col, xd, n0, gN)
+		g := gatherImages(tmp, dyd[n0*p.outSize:], c.Cout, gN, p.ohw)
+		d.gemm.Sgemm(false, true, c.Cout, p.ckk, cols, 1, g, cols, col, cols, beta, dwd, p.ckk)
+		beta = 1
+	}
+}
+
+// scatterImages copies tmp (cout × gN·ohw) into y (gN, cout, ohw).
+func scatterImages(y, tmp []float32, cout, gN, ohw int) {
+	cols := gN * ohw
+	cpu.ParallelFor(gN, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for co := range cout {
+				copy(y[(i*cout+co)*ohw:(i*cout+co+1)*ohw], tmp[co*cols+i*ohw:co*cols+(i+1)*ohw])
+			}
+		}
+	})
+}
+
+// gatherImages copies dy (gN, cout, ohw) into tmp (cout × gN·ohw) and returns it; with
+// one image the layouts agree and dy itself is returned.
+func gatherImages(tmp, dy []float32, cout, gN, ohw int) []float32 {
+	if gN == 1 {
+		return dy[:cout*ohw]
+	}
+	cols := gN * ohw
+	cpu.ParallelFor(gN, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for co := range cout {
+				copy(tmp[co*cols+i*ohw:co*cols+(i+1)*ohw], dy[(i*cout+co)*ohw:(i*cout+co+1)*ohw])
+			}
+		}
+	})
+	return tmp[:cout*cols]
+}
