@@ -41,7 +41,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	dev, err := openDevice(o, stderr)
+	dev, err := openDevice(o)
 	if err != nil {
 		return err
 	}
@@ -54,6 +54,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		if m, err = newToyModel(dev, o); err != nil {
 			return err
 		}
+		announceDevice(dev, o, stderr)
 		st := settings(o)
 		if err := toy.Train(dev, m, st, prog.update); err != nil {
 			return err
@@ -62,6 +63,10 @@ func execute(o *options, stdout, stderr io.Writer) error {
 			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_steps_per_second"]))
 	} else if m, err = loadModel(dev, o); err != nil {
 		return err
+	} else if err = useData(m, o); err != nil {
+		return err
+	} else {
+		announceDevice(dev, o, stderr)
 	}
 	if o.fit {
 		if err := toy.Fit(dev, m, settings(o), prog.update); err != nil {
@@ -88,17 +93,25 @@ func execute(o *options, stdout, stderr io.Writer) error {
 }
 
 // openDevice returns the device --device names; auto falls back to the CPU and says why.
-func openDevice(o *options, stderr io.Writer) (rt.Device, error) {
+func openDevice(o *options) (rt.Device, error) {
 	cpuDev := rt.NewCPU(rt.CPUOptions{Threads: o.threads})
 	switch o.device {
 	case "cuda":
 		return nil, userErr("--device cuda: this build of ocm has no CUDA device yet; use --device cpu")
-	case "auto":
-		if !o.quiet {
-			fmt.Fprintf(stderr, "ocm: device %s (no CUDA device in this build)\n", cpuDev.Name())
-		}
 	}
 	return cpuDev, nil
+}
+
+// announceDevice says which device runs the work, once the inputs have been read.
+func announceDevice(dev rt.Device, o *options, stderr io.Writer) {
+	if o.quiet {
+		return
+	}
+	why := ""
+	if o.device == "auto" {
+		why = " (this build has no CUDA device)"
+	}
+	fmt.Fprintf(stderr, "ocm: device %s%s\n", dev.Name(), why)
 }
 
 func settings(o *options) toy.Settings {
@@ -117,17 +130,9 @@ func bundlePath(o *options) string {
 
 // newToyModel makes an untrained model for --data.
 func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
-	var mix *ocm.Mixture
-	switch o.data {
-	case "mog9":
-		mix = ocm.Mog9()
-	case "mog40":
-		mix = ocm.Mog40()
-	default:
-		var err error
-		if mix, err = ocm.LoadMixtureJSON(o.data); err != nil {
-			return nil, inputErr(fmt.Errorf("--data %s: %w", o.data, err))
-		}
+	mix, err := mixtureOf(o.data)
+	if err != nil {
+		return nil, err
 	}
 	sched, err := ocm.NewSchedule(o.betaSchedule, o.diffusionSteps)
 	if err != nil {
@@ -155,6 +160,45 @@ func loadModel(dev rt.Device, o *options) (*toy.Model, error) {
 	}
 	m, err := toy.Load(dev, o.weights, f)
 	return m, inputErr(err)
+}
+
+// useData swaps in --data, when given with a loaded bundle, after checking that its
+// dimension matches the bundle's network.
+func useData(m *toy.Model, o *options) error {
+	if !o.dataSet {
+		return nil
+	}
+	mix, err := mixtureOf(o.data)
+	if err != nil {
+		return err
+	}
+	if mix.Dim != m.Mix.Dim {
+		return userErr("--data %s has dimension %d but the model in %s was trained on dimension %d", o.data, mix.Dim, weightsName(o), m.Mix.Dim)
+	}
+	m.Mix, m.Dataset = mix, o.data
+	return nil
+}
+
+func weightsName(o *options) string {
+	if o.weights == "" {
+		return "the embedded " + defaultModel
+	}
+	return o.weights
+}
+
+// mixtureOf returns a built-in mixture or reads a JSON file.
+func mixtureOf(name string) (*ocm.Mixture, error) {
+	switch name {
+	case "mog9":
+		return ocm.Mog9(), nil
+	case "mog40":
+		return ocm.Mog40(), nil
+	}
+	mix, err := ocm.LoadMixtureJSON(name)
+	if err != nil {
+		return nil, inputErr(fmt.Errorf("--data %s: %w", name, err))
+	}
+	return mix, nil
 }
 
 // sampleToy draws --num-samples points and writes CSV, SVG and a JSON record.

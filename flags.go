@@ -16,6 +16,7 @@ type options struct {
 	train, fit, sample, eval, list, showVersion bool
 
 	data    string // mog9, mog40 or a mixture JSON file (training)
+	dataSet bool   // --data was given explicitly
 	weights string // bundle to read (and, when training or fitting, to write)
 	out     string // output folder
 	device  string
@@ -87,7 +88,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.IntVar(&o.steps, "steps", 10, "sampling steps K")
 	fs.Var(&o.method, "sampler", "reverse process: ddpm or ddim")
 	fs.Float64Var(&o.eta, "eta", 0, "DDIM's η in [0, 1]")
-	fs.Var(&o.variance, "variance-type", "reverse variance: small, large, ocm, sn, npr, analytic, exact-diag, exact-full (default ocm)")
+	fs.Var(&o.variance, "variance-type", "reverse variance: small, large, ocm, sn, npr, analytic, exact-diag, exact-full")
 	fs.Var(&o.spacing, "timestep-spacing", "sampling step sequence: even or quadratic")
 	fs.IntVar(&o.numSamples, "num-samples", 2000, "samples to draw")
 	fs.BoolVar(&o.exactScore, "exact-score", false, "use the mixture's exact score and the heads fitted on it (toy models)")
@@ -97,10 +98,14 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.IntVar(&o.evalSeeds, "eval-seeds", 3, "sampling seeds per MMD measurement in --eval")
 	ks := fs.String("eval-steps", "2,3,5,10,25,50,100", "comma-separated step counts K of --eval")
 
-	fs.Usage = func() { printUsage(fs, stdout) }
+	fs.Usage = func() {} // errors are one line; the help text is printed for -help only
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			printUsage(fs, stdout)
+		}
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.dataSet = o.dataSet || f.Name == "data" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
 	}
@@ -118,7 +123,7 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fs.SetOutput(io.Discard)
 	fmt.Fprint(w, `
 Environment:
-  OCM_CUDA_PATH   folder or file of the CUDA libraries (libcudart, libcublas)
+  GOMEMLIMIT, GOGC   override ocm's garbage-collector setting (collect at 512 MiB)
 `)
 }
 

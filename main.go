@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	rt "ocm/runtime"
 )
 
 // version is the ocm release; set at link time with -ldflags "-X main.version=…".
@@ -35,6 +37,7 @@ func inputErr(err error) error {
 }
 
 func main() {
+	rt.SetMemoryBudget(512 << 20) // collect garbage when the heap reaches 512 MiB: see runtime.SetMemoryBudget
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -60,7 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// oneLine keeps an error message on one line.
+// oneLine keeps an error message on one line and drops the package prefixes of
+// wrapped errors ("ocm: … : ocm: mixture: …") that repeat the program's own.
 func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	msg = strings.ReplaceAll(msg, ": ocm: ", ": ")
+	return strings.TrimPrefix(msg, "ocm: ")
 }

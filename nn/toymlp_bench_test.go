@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"os"
 	"testing"
 
 	ad "ocm/autodiff"
@@ -62,4 +63,9 @@ func BenchmarkToyMLPVJP(b *testing.B) {
 	for b.Loop() {
 		ad.VJP(f, x, v)
 	}
+}
+
+func TestMain(m *testing.M) {
+	rt.SetMemoryBudget(512 << 20) // as the ocm binary does for the toy models
+	os.Exit(m.Run())
 }

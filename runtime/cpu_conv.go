@@ -60,7 +60,6 @@ func (p *convPlan) columns(col, x []float32, n0, gN int) {
 
 // Conv2d computes y = w ⋆ x by im2col and one GEMM per group of images.
 func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
-	defer keepAlive(y, x, w)
 	p := planConv(c)
 	yd, xd, wd := data(y), data(x), data(w)
 	col := getScratch(p.ckk * p.group * p.ohw)
@@ -82,7 +81,6 @@ func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 
 // Conv2dInputGrad computes dx = Wᵀ·dy scattered back by col2im.
 func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
-	defer keepAlive(dx, dy, w)
 	p := planConv(c)
 	dxd, dyd, wd := data(dx), data(dy), data(w)
 	col := getScratch(p.ckk * p.group * p.ohw)
@@ -106,7 +104,6 @@ func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
 
 // Conv2dWeightGrad computes dw = Σ dy·colᵀ over all images.
 func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
-	defer keepAlive(dw, dy, x)
 	p := planConv(c)
 	dwd, dyd, xd := data(dw), data(dy), data(x)
 	col := getScratch(p.ckk * p.group * p.ohw)

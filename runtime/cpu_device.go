@@ -13,7 +13,6 @@ import (
 type CPU struct {
 	gemm    cpu.Gemm
 	threads int
-	pool    *bufferPool
 }
 
 // CPUOptions selects the GEMM kernel and thread count of a CPU device.
@@ -36,7 +35,7 @@ func NewCPU(o CPUOptions) *CPU {
 	if t <= 0 {
 		t = goruntime.GOMAXPROCS(0)
 	}
-	return &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t, pool: newBufferPool(1 << 28)}
+	return &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t}
 }
 
 // Name describes the device and its GEMM kernel.
@@ -58,9 +57,7 @@ func data(b Buffer) []float32 {
 }
 
 // HostData returns the values of a CPU tensor without copying, for packages that
-// implement CPU-only code on top of the runtime; it panics for other devices. The
-// tensor must stay reachable while the slice is used (runtime.KeepAlive), since its
-// memory is recycled once the tensor is garbage.
+// implement CPU-only code on top of the runtime; it panics for other devices.
 func HostData(t *Tensor) []float32 {
 	b, ok := t.buf.(*cpuBuf)
 	if !ok {
@@ -70,23 +67,20 @@ func HostData(t *Tensor) []float32 {
 }
 
 // Alloc returns a zero-filled buffer.
-func (d *CPU) Alloc(n int) Buffer { return d.pool.get(n) }
+func (d *CPU) Alloc(n int) Buffer { return &cpuBuf{d: make([]float32, n)} }
 
 // Upload copies src into dst.
 func (d *CPU) Upload(dst Buffer, src []float32) {
-	defer keepAlive(dst)
 	copy(data(dst), src)
 }
 
 // Download copies src into dst.
 func (d *CPU) Download(dst []float32, src Buffer) {
-	defer keepAlive(src)
 	copy(dst, data(src))
 }
 
 // Fill sets every value of dst to v.
 func (d *CPU) Fill(dst Buffer, v float32) {
-	defer keepAlive(dst)
 	x := data(dst)
 	for i := range x {
 		x[i] = v
@@ -95,7 +89,6 @@ func (d *CPU) Fill(dst Buffer, v float32) {
 
 // CopyBlocks copies nBlocks strided blocks.
 func (d *CPU) CopyBlocks(dst Buffer, dstOff, dstStride int, src Buffer, srcOff, srcStride, blockLen, nBlocks int) {
-	defer keepAlive(dst, src)
 	o, s := data(dst), data(src)
 	for i := range nBlocks {
 		copy(o[dstOff+i*dstStride:dstOff+i*dstStride+blockLen], s[srcOff+i*srcStride:srcOff+i*srcStride+blockLen])
@@ -104,7 +97,6 @@ func (d *CPU) CopyBlocks(dst Buffer, dstOff, dstStride int, src Buffer, srcOff, 
 
 // Gemm runs the batched product on the assembly GEMM.
 func (d *CPU) Gemm(c, a, b Buffer, g *GemmArgs) {
-	defer keepAlive(c, a, b)
 	lda, ldb := g.K, g.N
 	if g.TransA {
 		lda = g.M
@@ -118,55 +110,46 @@ func (d *CPU) Gemm(c, a, b Buffer, g *GemmArgs) {
 
 // Upsample2x repeats values into 2×2 blocks.
 func (d *CPU) Upsample2x(dst, src Buffer, nc, h, w int) {
-	defer keepAlive(dst, src)
 	cpu.Upsample2x(data(dst), data(src), nc, h, w)
 }
 
 // Upsample2xBackward sums 2×2 blocks.
 func (d *CPU) Upsample2xBackward(dsrc, ddst Buffer, nc, h, w int) {
-	defer keepAlive(dsrc, ddst)
 	cpu.Upsample2xBackward(data(dsrc), data(ddst), nc, h, w)
 }
 
 // GroupNorm normalises over groups.
 func (d *CPU) GroupNorm(y, mean, rstd, x, gamma, beta Buffer, g *GroupNormArgs) {
-	defer keepAlive(y, mean, rstd, x, gamma, beta)
 	cpu.GroupNormForward(data(y), data(mean), data(rstd), data(x), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups, g.Eps)
 }
 
 // GroupNormBackward computes the input and parameter gradients.
 func (d *CPU) GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Buffer, g *GroupNormArgs) {
-	defer keepAlive(dx, dgamma, dbeta, dy, x, mean, rstd, gamma)
 	cpu.GroupNormBackward(data(dx), data(dgamma), data(dbeta), data(dy), data(x), data(mean), data(rstd), data(gamma), g.N, g.C, g.HW, g.Groups)
 }
 
 // GroupNormTangent computes the forward-mode tangent.
 func (d *CPU) GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma Buffer, g *GroupNormArgs) {
-	defer keepAlive(ty, tx, tgamma, tbeta, x, mean, rstd, gamma)
 	cpu.GroupNormTangent(data(ty), data(tx), data(tgamma), data(tbeta), data(x), data(mean), data(rstd), data(gamma), g.N, g.C, g.HW, g.Groups)
 }
 
 // Softmax normalises rows.
 func (d *CPU) Softmax(y, x Buffer, rows, cols int) {
-	defer keepAlive(y, x)
 	cpu.Softmax(data(y), data(x), rows, cols)
 }
 
 // SoftmaxBackward applies the softmax Jacobian.
 func (d *CPU) SoftmaxBackward(dx, y, g Buffer, rows, cols int) {
-	defer keepAlive(dx, y, g)
 	cpu.SoftmaxBackward(data(dx), data(y), data(g), rows, cols)
 }
 
 // Adam applies one Adam step.
 func (d *CPU) Adam(p, g, m, v Buffer, a *AdamArgs) {
-	defer keepAlive(p, g, m, v)
 	cpu.AdamStep(data(p), data(g), data(m), data(v), a.LR, a.Beta1, a.Beta2, a.Eps, a.WeightDecay, a.Step)
 }
 
 // Random fills dst from the Philox stream of key.
 func (d *CPU) Random(dst Buffer, dist Distribution, key philox.Key, offset uint64) {
-	defer keepAlive(dst)
 	switch dist {
 	case Uniform:
 		key.Uniform(data(dst), offset)

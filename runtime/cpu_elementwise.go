@@ -11,7 +11,6 @@ const minChunk = 1 << 14
 
 // Unary computes dst = op(src).
 func (d *CPU) Unary(op UnaryOp, dst, src Buffer, p0, p1 float32) {
-	defer keepAlive(dst, src)
 	o, x := data(dst), data(src)
 	cpu.ParallelFor(len(o), minChunk, func(lo, hi int) { unaryLoop(op, o[lo:hi], x[lo:hi], p0, p1) })
 }
@@ -115,14 +114,12 @@ type rowFunc func(o, x []float32, sx int, y []float32, sy int)
 
 // Binary computes dst = op(x, y) with broadcasting.
 func (d *CPU) Binary(op BinaryOp, dst, x, y Buffer, l *Broadcast) {
-	defer keepAlive(dst, x, y)
 	f := binaryRow(op)
 	broadcastRows(data(dst), data(x), data(y), l.Shape, l.XStrides, l.YStrides, f)
 }
 
 // Expand broadcasts src into dst.
 func (d *CPU) Expand(dst, src Buffer, l *Broadcast) {
-	defer keepAlive(dst, src)
 	zero := []float32{0}
 	broadcastRows(data(dst), data(src), zero, l.Shape, l.XStrides, make([]int, len(l.Shape)), copyRow)
 }
@@ -254,7 +251,6 @@ func rowOf(f func(a, b float32) float32) rowFunc {
 
 // Reduce sums (or maximises) over the marked axes, accumulating sums in float64.
 func (d *CPU) Reduce(op ReduceOp, dst, src Buffer, shape []int, reduced []bool) {
-	defer keepAlive(dst, src)
 	o, x := data(dst), data(src)
 	// Collapse to alternating kept/reduced groups.
 	var dims []int
@@ -341,7 +337,6 @@ func reduceLeaf(op ReduceOp, acc []float64, x []float32, reduced bool) {
 
 // Permute transposes src into dst.
 func (d *CPU) Permute(dst, src Buffer, shape, perm []int) {
-	defer keepAlive(dst, src)
 	o, x := data(dst), data(src)
 	r := len(shape)
 	srcStride := make([]int, r)

@@ -112,9 +112,9 @@ func TestELBOExactWithFullCovariance(t *testing.T) {
 	const n = 4000
 	x0 := ocm.MixtureData{Mix: m, Seed: 3}.Batch(dev, 0, n)
 	xs := x0.Data()
-	nll := 0.0
+	nll := make([]float64, n) // −log p(x_i), paired with each example's −ELBO
 	for i := range n {
-		nll -= m.LogPdf([]float64{float64(xs[2*i]), float64(xs[2*i+1])}) / n
+		nll[i] = -m.LogPdf([]float64{float64(xs[2*i]), float64(xs[2*i+1])})
 	}
 	for _, k := range []int{2, 10, 100} {
 		steps, _ := ocm.Timesteps(ocm.Even, s.N, k)
@@ -126,14 +126,21 @@ func TestELBOExactWithFullCovariance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fm, fse := meanSE(full)
-		dm, _ := meanSE(diag)
-		t.Logf("K=%d: exact NLL %.4f, −ELBO full %.4f ± %.4f, diagonal %.4f", k, nll, fm, fse, dm)
-		if math.Abs(fm-nll) > 4*fse+0.01 {
-			t.Errorf("K=%d: −ELBO with exact full covariance %.4f, exact NLL %.4f (s.e. %.4f)", k, fm, nll, fse)
+		gapFull, gapDiag, diagMinusFull := make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			gapFull[i], gapDiag[i] = full[i]-nll[i], diag[i]-nll[i]
+			diagMinusFull[i] = diag[i] - full[i] // same noise draws: a paired difference
 		}
-		if dm <= fm {
-			t.Errorf("K=%d: diagonal −ELBO %.4f not above full %.4f", k, dm, fm)
+		fm, fse := meanSE(gapFull)
+		dm, _ := meanSE(gapDiag)
+		dd, dse := meanSE(diagMinusFull)
+		t.Logf("K=%d: −ELBO − NLL: full %.5f ± %.5f, diagonal %.5f; diagonal − full %.5f ± %.5f", k, fm, fse, dm, dd, dse)
+		// The prior term KL(q(x_T|x0) ‖ N(0,I)) vs the true marginal adds at most ~1e-4 nats.
+		if math.Abs(fm) > 4*fse+1e-3 {
+			t.Errorf("K=%d: −ELBO with exact full covariance exceeds −log p by %.5f (s.e. %.5f)", k, fm, fse)
+		}
+		if dd < 4*dse {
+			t.Errorf("K=%d: diagonal −ELBO above full by %.5f ± %.5f: not clearly worse", k, dd, dse)
 		}
 	}
 }

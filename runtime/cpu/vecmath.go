@@ -136,9 +136,14 @@ const (
 	expP0    = 5.0000001201e-1
 )
 
-// fma32 returns a·b+c for float32 (a·b is exact in float64).
+// fma32 returns a·b+c for float32: a·b is exact in float64, so this rounds
+// twice (to float64, then float32), which differs from a single-rounding
+// FMA only when the float64 sum lands exactly halfway between two float32
+// values. (Fusing the float64 multiply-add, as the compiler may on some
+// architectures, gives the same result since a·b is exact; math.FMA would
+// too, but is much slower where it needs a CPU feature check.)
 func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
+	return float32(float64(a)*float64(b) + float64(c))
 }
 
 // exp32 is e^x by the method described at the top of this file.
