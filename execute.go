@@ -41,6 +41,9 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.bench {
+		return runBench(o, stdout, stderr)
+	}
 	dev, err := openDevice(o)
 	if err != nil {
 		return err

@@ -14,6 +14,10 @@ import (
 // options holds every flag after parsing; modes say what to do.
 type options struct {
 	train, fit, sample, eval, list, showVersion bool
+	bench                                       bool
+
+	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
+	benchRounds             int
 
 	data    string // mog9, mog40 or a mixture JSON file (training)
 	dataSet bool   // --data was given explicitly
@@ -68,6 +72,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.BoolVar(&o.eval, "eval", false, "measure every covariance estimator and sampler; write a report folder to --out")
 	fs.BoolVar(&o.list, "list", false, "list the embedded models")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")
+	fs.BoolVar(&o.bench, "bench", false, "time SGEMM and the toy-mlp side by side with the PyTorch CPU reference; write bench.json to --out")
+	fs.StringVar(&o.benchTorch, "bench-torch", "../shared/bench/torch_ref.py", "PyTorch reference `script` of --bench")
+	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
+	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
 
 	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, or a Gaussian-mixture JSON `file`")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
@@ -123,7 +131,7 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fs.SetOutput(io.Discard)
 	fmt.Fprint(w, `
 Environment:
-  GOMEMLIMIT, GOGC   override ocm's garbage-collector setting (collect at 512 MiB)
+  GOGC, GOMEMLIMIT   set the Go garbage collector yourself (ocm then reserves no heap)
 `)
 }
 
@@ -150,9 +158,11 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag -threads: want 0 (all cores) or more", o.threads)
 	case o.evalSamples < 10 || o.evalSeeds < 1:
 		return fmt.Errorf("invalid -eval-samples or -eval-seeds: want at least 10 samples and 1 seed")
+	case o.benchRounds < 1 || o.benchRounds > 100:
+		return fmt.Errorf("invalid value %d for flag -bench-rounds: want 1 to 100", o.benchRounds)
 	}
-	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion {
-		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval or --list (see ocm --help)")
+	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion && !o.bench {
+		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval, --bench or --list (see ocm --help)")
 	}
 	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 	"time"
 )
 
 // progress prints a one-line progress bar with rate and time left to a terminal, and
 // nothing when the output is not a terminal or with --quiet.
 type progress struct {
+	mu      sync.Mutex
 	w       io.Writer
 	on      bool
 	task    string
@@ -31,6 +33,8 @@ func newProgress(w io.Writer, quiet bool) *progress {
 
 // update reports done of total units of task.
 func (p *progress) update(task string, done, total int, loss float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := time.Now()
 	if task != p.task {
 		p.task, p.start = task, now

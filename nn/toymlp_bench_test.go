@@ -66,6 +66,6 @@ func BenchmarkToyMLPVJP(b *testing.B) {
 }
 
 func TestMain(m *testing.M) {
-	rt.SetMemoryBudget(512 << 20) // as the ocm binary does for the toy models
+	rt.ReserveHeap(256 << 20) // as the ocm binary does
 	os.Exit(m.Run())
 }

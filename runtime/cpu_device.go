@@ -66,8 +66,8 @@ func HostData(t *Tensor) []float32 {
 	return b.d
 }
 
-// Alloc returns a zero-filled buffer.
-func (d *CPU) Alloc(n int) Buffer { return &cpuBuf{d: make([]float32, n)} }
+// Alloc returns a buffer of n values (always zeroed: Go allocates zeroed memory).
+func (d *CPU) Alloc(n int, zero bool) Buffer { return &cpuBuf{d: make([]float32, n)} }
 
 // Upload copies src into dst.
 func (d *CPU) Upload(dst Buffer, src []float32) {

@@ -15,8 +15,9 @@ type Buffer interface {
 type Device interface {
 	// Name says what the device is, for logs ("cpu (avx512, 2 threads)").
 	Name() string
-	// Alloc returns a zero-filled buffer of n values.
-	Alloc(n int) Buffer
+	// Alloc returns a buffer of n values, zero-filled when zero is set (otherwise its
+	// contents are undefined and the caller overwrites every value).
+	Alloc(n int, zero bool) Buffer
 	// Upload copies src into dst (len(src) == dst.Len()).
 	Upload(dst Buffer, src []float32)
 	// Download copies src into dst, waiting for queued work that writes src.

@@ -7,7 +7,7 @@ import (
 
 // Unary returns op applied to every value of x, with parameters p0, p1 where op takes them.
 func Unary(op UnaryOp, x *Tensor, p0, p1 float32) *Tensor {
-	out := New(x.dev, x.shape...)
+	out := empty(x.dev, x.shape...)
 	if x.Len() > 0 {
 		x.dev.Unary(op, out.buf, x.buf, p0, p1)
 	}
@@ -72,7 +72,7 @@ func InRange(x *Tensor, lo, hi float32) *Tensor { return Unary(OpInRange, x, lo,
 func Binary(op BinaryOp, x, y *Tensor) *Tensor {
 	sameDevice(op.String(), x, y)
 	l := broadcastLayout(op.String(), x.shape, y.shape)
-	out := New(x.dev, l.Shape...)
+	out := empty(x.dev, l.Shape...)
 	if out.Len() > 0 {
 		x.dev.Binary(op, out.buf, x.buf, y.buf, l)
 	}
@@ -107,7 +107,7 @@ func Expand(x *Tensor, shape ...int) *Tensor {
 	if !slices.Equal(l.Shape, shape) {
 		panic(fmt.Sprintf("runtime: expand: %v cannot broadcast to %v", x.shape, shape))
 	}
-	out := New(x.dev, shape...)
+	out := empty(x.dev, shape...)
 	if out.Len() > 0 {
 		x.dev.Expand(out.buf, x.buf, l)
 	}

@@ -36,7 +36,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 		panic(fmt.Sprintf("runtime: matmul: batch axes %v and %v differ", batchA, batchB))
 	}
 	batch := numel(batchShape)
-	out := New(a.dev, append(slices.Clone(batchShape), m, n)...)
+	out := empty(a.dev, append(slices.Clone(batchShape), m, n)...)
 	if out.Len() == 0 {
 		return out
 	}

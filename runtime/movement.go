@@ -19,7 +19,7 @@ func Permute(x *Tensor, perm ...int) *Tensor {
 		seen[p] = true
 		shape[i] = x.shape[p]
 	}
-	out := New(x.dev, shape...)
+	out := empty(x.dev, shape...)
 	if out.Len() > 0 {
 		x.dev.Permute(out.buf, x.buf, x.shape, perm)
 	}
@@ -66,7 +66,7 @@ func Concat(axis int, xs ...*Tensor) *Tensor {
 		}
 		shape[axis] += x.shape[axis]
 	}
-	out := New(xs[0].dev, shape...)
+	out := empty(xs[0].dev, shape...)
 	outer, inner := outerInner(shape, axis)
 	off := 0
 	for _, x := range xs {
@@ -87,7 +87,7 @@ func Slice(x *Tensor, axis, lo, hi int) *Tensor {
 	}
 	shape := slices.Clone(x.shape)
 	shape[axis] = hi - lo
-	out := New(x.dev, shape...)
+	out := empty(x.dev, shape...)
 	outer, inner := outerInner(x.shape, axis)
 	block := (hi - lo) * inner
 	if block > 0 && outer > 0 {

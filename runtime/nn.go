@@ -27,7 +27,7 @@ func ConvGeometry(xShape, wShape []int, stride, pad int) *ConvArgs {
 func Conv2d(x, w *Tensor, stride, pad int) *Tensor {
 	sameDevice("conv2d", x, w)
 	c := ConvGeometry(x.shape, w.shape, stride, pad)
-	y := New(x.dev, c.N, c.Cout, c.OutH, c.OutW)
+	y := empty(x.dev, c.N, c.Cout, c.OutH, c.OutW)
 	x.dev.Conv2d(y.buf, x.buf, w.buf, c)
 	return y
 }
@@ -37,7 +37,7 @@ func Conv2d(x, w *Tensor, stride, pad int) *Tensor {
 func Conv2dInputGrad(dy, w *Tensor, xShape []int, stride, pad int) *Tensor {
 	sameDevice("conv2d", dy, w)
 	c := ConvGeometry(xShape, w.shape, stride, pad)
-	dx := New(dy.dev, xShape...)
+	dx := empty(dy.dev, xShape...)
 	dy.dev.Conv2dInputGrad(dx.buf, dy.buf, w.buf, c)
 	return dx
 }
@@ -47,7 +47,7 @@ func Conv2dInputGrad(dy, w *Tensor, xShape []int, stride, pad int) *Tensor {
 func Conv2dWeightGrad(dy, x *Tensor, wShape []int, stride, pad int) *Tensor {
 	sameDevice("conv2d", dy, x)
 	c := ConvGeometry(x.shape, wShape, stride, pad)
-	dw := New(dy.dev, wShape...)
+	dw := empty(dy.dev, wShape...)
 	dy.dev.Conv2dWeightGrad(dw.buf, dy.buf, x.buf, c)
 	return dw
 }
@@ -58,7 +58,7 @@ func Upsample2x(x *Tensor) *Tensor {
 		panic(fmt.Sprintf("runtime: upsample2x: shape %v is not NCHW", x.shape))
 	}
 	n, c, h, w := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-	y := New(x.dev, n, c, 2*h, 2*w)
+	y := empty(x.dev, n, c, 2*h, 2*w)
 	x.dev.Upsample2x(y.buf, x.buf, n*c, h, w)
 	return y
 }
@@ -69,7 +69,7 @@ func Upsample2xBackward(g *Tensor) *Tensor {
 	if len(g.shape) != 4 || g.shape[2] != 2*h || g.shape[3] != 2*w {
 		panic(fmt.Sprintf("runtime: upsample2x: gradient shape %v", g.shape))
 	}
-	dx := New(g.dev, n, c, h, w)
+	dx := empty(g.dev, n, c, h, w)
 	g.dev.Upsample2xBackward(dx.buf, g.buf, n*c, h, w)
 	return dx
 }
@@ -89,15 +89,15 @@ func GroupNorm(x, gamma, beta *Tensor, groups int, eps float32) *GroupNormResult
 	}
 	a := &GroupNormArgs{N: x.shape[0], C: x.shape[1], HW: x.Len() / max(1, x.shape[0]*x.shape[1]),
 		Groups: groups, Eps: eps}
-	r := &GroupNormResult{Y: New(x.dev, x.shape...), Mean: New(x.dev, a.N, groups),
-		Rstd: New(x.dev, a.N, groups), Args: a}
+	r := &GroupNormResult{Y: empty(x.dev, x.shape...), Mean: empty(x.dev, a.N, groups),
+		Rstd: empty(x.dev, a.N, groups), Args: a}
 	x.dev.GroupNorm(r.Y.buf, r.Mean.buf, r.Rstd.buf, x.buf, bufOf(gamma), bufOf(beta), a)
 	return r
 }
 
 // GroupNormBackward returns dx, and dgamma and dbeta when gamma is not nil.
 func GroupNormBackward(r *GroupNormResult, dy, x, gamma *Tensor) (dx, dgamma, dbeta *Tensor) {
-	dx = New(x.dev, x.shape...)
+	dx = empty(x.dev, x.shape...)
 	var dg, db Buffer
 	if gamma != nil {
 		dgamma, dbeta = New(x.dev, r.Args.C), New(x.dev, r.Args.C)
@@ -110,7 +110,7 @@ func GroupNormBackward(r *GroupNormResult, dy, x, gamma *Tensor) (dx, dgamma, db
 // GroupNormTangent returns the forward-mode tangent of GroupNorm's output given the
 // tangents of x, gamma and beta (each may be nil for zero).
 func GroupNormTangent(r *GroupNormResult, tx, tgamma, tbeta, x, gamma *Tensor) *Tensor {
-	ty := New(x.dev, x.shape...)
+	ty := empty(x.dev, x.shape...)
 	if tx == nil {
 		tx = New(x.dev, x.shape...)
 	}
@@ -121,7 +121,7 @@ func GroupNormTangent(r *GroupNormResult, tx, tgamma, tbeta, x, gamma *Tensor) *
 // Softmax normalises x over its last axis.
 func Softmax(x *Tensor) *Tensor {
 	cols := x.Dim(-1)
-	y := New(x.dev, x.shape...)
+	y := empty(x.dev, x.shape...)
 	if y.Len() > 0 {
 		x.dev.Softmax(y.buf, x.buf, x.Len()/cols, cols)
 	}
@@ -132,7 +132,7 @@ func Softmax(x *Tensor) *Tensor {
 // upstream gradient g and its JVP for a tangent g.
 func SoftmaxBackward(y, g *Tensor) *Tensor {
 	cols := y.Dim(-1)
-	dx := New(y.dev, y.shape...)
+	dx := empty(y.dev, y.shape...)
 	if dx.Len() > 0 {
 		y.dev.SoftmaxBackward(dx.buf, y.buf, g.buf, y.Len()/cols, cols)
 	}
@@ -151,7 +151,7 @@ func AdamStep(p, g, m, v *Tensor, a *AdamArgs) {
 // Random returns a tensor of the given shape drawn from dist with key, starting at
 // element offset of the key's stream.
 func Random(dev Device, dist Distribution, key philox.Key, offset uint64, shape ...int) *Tensor {
-	t := New(dev, shape...)
+	t := empty(dev, shape...)
 	if t.Len() > 0 {
 		dev.Random(t.buf, dist, key, offset)
 	}

@@ -78,7 +78,7 @@ func ReducedShape(shape []int, keepDims bool, axes []int) ([]int, []bool) {
 
 func reduce(op ReduceOp, x *Tensor, keepDims bool, axes []int) *Tensor {
 	shape, red := ReducedShape(x.shape, keepDims, axes)
-	out := New(x.dev, shape...)
+	out := empty(x.dev, shape...)
 	if out.Len() > 0 {
 		x.dev.Reduce(op, out.buf, x.buf, x.shape, red)
 	}

@@ -17,7 +17,13 @@ type Tensor struct {
 // New returns a zero-filled tensor of the given shape on dev.
 func New(dev Device, shape ...int) *Tensor {
 	n := numel(shape)
-	return &Tensor{shape: slices.Clone(shape), dev: dev, buf: dev.Alloc(n)}
+	return &Tensor{shape: slices.Clone(shape), dev: dev, buf: dev.Alloc(n, true)}
+}
+
+// empty returns a tensor whose values are undefined, for ops that write every value.
+func empty(dev Device, shape ...int) *Tensor {
+	n := numel(shape)
+	return &Tensor{shape: slices.Clone(shape), dev: dev, buf: dev.Alloc(n, false)}
 }
 
 // FromSlice returns a tensor on dev holding a copy of data, which must have as many
@@ -26,17 +32,18 @@ func FromSlice(dev Device, data []float32, shape ...int) *Tensor {
 	if numel(shape) != len(data) {
 		panic(fmt.Sprintf("runtime: fromslice: %d values for shape %v", len(data), shape))
 	}
-	t := New(dev, shape...)
+	t := empty(dev, shape...)
 	dev.Upload(t.buf, data)
 	return t
 }
 
 // Full returns a tensor of the given shape with every value v.
 func Full(dev Device, v float32, shape ...int) *Tensor {
-	t := New(dev, shape...)
-	if v != 0 {
-		dev.Fill(t.buf, v)
+	if v == 0 {
+		return New(dev, shape...)
 	}
+	t := empty(dev, shape...)
+	dev.Fill(t.buf, v)
 	return t
 }
 
@@ -107,7 +114,7 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 
 // Clone returns a copy of t with its own buffer.
 func (t *Tensor) Clone() *Tensor {
-	c := &Tensor{shape: slices.Clone(t.shape), dev: t.dev, buf: t.dev.Alloc(t.Len())}
+	c := &Tensor{shape: slices.Clone(t.shape), dev: t.dev, buf: t.dev.Alloc(t.Len(), false)}
 	if t.Len() > 0 {
 		t.dev.CopyBlocks(c.buf, 0, 0, t.buf, 0, 0, t.Len(), 1)
 	}
