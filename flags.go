@@ -86,8 +86,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a Go CPU profile to `file` (for performance work)")
 
-	fs.IntVar(&o.trainSteps, "train-steps", 6000, "optimiser steps of --train")
-	fs.IntVar(&o.fitSteps, "fit-steps", 2000, "optimiser steps of each head in --fit")
+	fs.IntVar(&o.trainSteps, "train-steps", 12000, "optimiser steps of --train")
+	fs.IntVar(&o.fitSteps, "fit-steps", 4000, "optimiser steps of each head in --fit")
 	fs.IntVar(&o.batch, "batch", 512, "training batch size")
 	fs.Float64Var(&o.lr, "lr", 1e-3, "Adam learning rate")
 	fs.Var(&o.betaSchedule, "beta-schedule", "noise schedule of --train: linear or cosine")
