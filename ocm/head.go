@@ -1,0 +1,123 @@
+package ocm
+
+import (
+	"fmt"
+	"math"
+
+	ad "ocm/autodiff"
+	"ocm/nn"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// HeadKind names what a covariance head regresses.
+type HeadKind int
+
+// Head kinds (ocm-math §3.2, §4.2). Each is fitted with Σ (target − h)² on a frozen
+// backbone; only the target differs.
+const (
+	HeadOCM HeadKind = iota // target −√B·v⊙(J_ε v), v Rademacher: E = B·diag H
+	HeadSN                  // target ε²:            h ≈ E[ε²|x_t]
+	HeadNPR                 // target (ε − ε̂)²:      h ≈ E[(ε−ε̂)²|x_t]
+)
+
+func (k HeadKind) String() string {
+	switch k {
+	case HeadOCM:
+		return "ocm"
+	case HeadSN:
+		return "sn"
+	case HeadNPR:
+		return "npr"
+	}
+	return fmt.Sprintf("HeadKind(%d)", int(k))
+}
+
+// Head is a covariance head: a small network on the backbone's features whose last
+// layer starts at zero.
+type Head struct {
+	Kind HeadKind
+	Net  *nn.MLP
+}
+
+// NewMLPHead returns a head of the given kind reading features of width f and
+// predicting d values, with hidden widths hidden.
+func NewMLPHead(dev rt.Device, kind HeadKind, f, d int, hidden []int, key philox.Key) *Head {
+	widths := append(append([]int{f}, hidden...), d)
+	return &Head{Kind: kind, Net: nn.NewMLP(dev, "head."+kind.String(), widths, true, key)}
+}
+
+// Forward maps features (N, F) to the head output h (N, D).
+func (h *Head) Forward(c *nn.Ctx, features *ad.Var) *ad.Var { return h.Net.Forward(c, features) }
+
+// Params lists the head's parameters.
+func (h *Head) Params() []*nn.Param { return h.Net.Params() }
+
+// HeadFitter fits a head on a frozen teacher (ocm-math §3.2): per step a batch x_n,
+// the teacher's outputs, the kind's target, and one Adam step on Σ (target − h)².
+type HeadFitter struct {
+	Teacher Teacher
+	Head    *Head
+	Sched   *Schedule
+	Data    DataSource
+	Cfg     TrainConfig
+	Probes  int // Rademacher probes per example for OCM (M, default 1)
+	Opt     *nn.Adam
+	EMA     *nn.EMA
+	Step    int
+	dev     rt.Device
+}
+
+// NewHeadFitter prepares fitting of head on teacher.
+func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *Schedule, data DataSource, cfg TrainConfig) *HeadFitter {
+	return &HeadFitter{Teacher: teacher, Head: head, Sched: s, Data: data, Cfg: cfg, Probes: 1,
+		Opt: nn.NewAdam(cfg.LR), EMA: nn.NewEMA(cfg.EMADecay, head.Params()), dev: dev}
+}
+
+// FitStep runs one step and returns the loss.
+func (f *HeadFitter) FitStep() (float64, error) {
+	key := philox.Key{Seed: f.Cfg.Seed}
+	b := drawBatch(f.dev, f.Data, f.Sched, key, f.Step, f.Cfg.Batch)
+	target, features := f.target(b, key.Split(uint64(f.Step)))
+	ctx := nn.NewCtx(true, false, philox.Key{})
+	h := f.Head.Forward(ctx, ad.Const(features))
+	loss := sumSquares(ad.Sub(h, ad.Const(target)), f.Cfg.Batch)
+	l := float64(loss.Value.Item())
+	f.Step++
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return l, fmt.Errorf("ocm: fit %v head: step %d: loss is %v", f.Head.Kind, f.Step, l)
+	}
+	params := f.Head.Params()
+	f.Opt.Update(params, ctx.Grads(loss, params))
+	f.EMA.Update(params)
+	return l, nil
+}
+
+// target returns the regression target of the head's kind and the head's features.
+func (f *HeadFitter) target(b *noisyBatch, key philox.Key) (target, features *rt.Tensor) {
+	switch f.Head.Kind {
+	case HeadSN:
+		_, features, _ = f.Teacher.Predict(b.xt, b.n, nil)
+		return rt.Square(b.eps), features
+	case HeadNPR:
+		var epsHat *rt.Tensor
+		epsHat, features, _ = f.Teacher.Predict(b.xt, b.n, nil)
+		return rt.Square(rt.Sub(b.eps, epsHat)), features
+	}
+	m := max(1, f.Probes)
+	for p := range m {
+		v := rt.Random(f.dev, rt.Rademacher, key.Split(streamProbe+uint64(p)), 0, b.xt.Shape()...)
+		var jv *rt.Tensor
+		_, features, jv = f.Teacher.Predict(b.xt, b.n, v)
+		t := rt.Mul(rt.Mul(v, jv), b.sqrtB) // v⊙(J v)·√B; negated and averaged below
+		target = addOrSet(target, t)
+	}
+	return rt.Scale(target, -1/float32(m)), features
+}
+
+func addOrSet(acc, t *rt.Tensor) *rt.Tensor {
+	if acc == nil {
+		return t
+	}
+	return rt.Add(acc, t)
+}

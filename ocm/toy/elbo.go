@@ -1,0 +1,60 @@
+package toy
+
+import (
+	"math"
+
+	"ocm/ocm"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+	"ocm/sampler"
+)
+
+// ELBORow is the mean negative ELBO (nats per data point) of one covariance at one K,
+// next to the exact negative log-likelihood of the same points.
+type ELBORow struct {
+	Cov      string  `json:"variance_type"`
+	K        int     `json:"steps"`
+	NELBO    float64 `json:"nelbo_nats"`
+	StdErr   float64 `json:"nelbo_std_err"`
+	ExactNLL float64 `json:"exact_nll_nats"`
+}
+
+// elboCovariances are the DDPM covariances of the likelihood table.
+var elboCovariances = []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR,
+	ocm.CovOCM, ocm.CovExactDiag, ocm.CovExactFull}
+
+// ELBOTable computes the negative ELBO of every DDPM covariance on n data points.
+func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progress) ([]ELBORow, error) {
+	x0 := ocm.MixtureData{Mix: m.Mix, Seed: seed}.Batch(dev, 0, n)
+	nll := exactNLL(m, x0)
+	var out []ELBORow
+	for _, cov := range elboCovariances {
+		for _, k := range ks {
+			steps, err := ocm.Timesteps(ocm.Even, m.Sched.N, k)
+			if err != nil {
+				return nil, err
+			}
+			v, err := sampler.NELBO(m.Predictor(cov, false), m.Sched, x0, steps, cov, false, philox.Key{Seed: seed, Stream: 5})
+			if err != nil {
+				return nil, err
+			}
+			mu, sd := meanStd(v)
+			out = append(out, ELBORow{Cov: cov.String(), K: k, NELBO: mu, StdErr: sd / math.Sqrt(float64(len(v))), ExactNLL: nll})
+			if prog != nil {
+				prog("likelihood table", len(out), len(ks)*len(elboCovariances), mu)
+			}
+		}
+	}
+	return out, nil
+}
+
+// exactNLL is the mean −log p(x0) under the mixture.
+func exactNLL(m *Model, x0 *rt.Tensor) float64 {
+	d := m.Mix.Dim
+	xs := toF64(x0.Data())
+	s := 0.0
+	for i := range len(xs) / d {
+		s -= m.Mix.LogPdf(xs[i*d : (i+1)*d])
+	}
+	return s / float64(len(xs)/d)
+}

@@ -1,0 +1,129 @@
+package toy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"ocm/nn/safetensors"
+	"ocm/ocm"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+	"ocm/sampler"
+	"ocm/sampler/plot"
+)
+
+// SampleConfig is one sampling run.
+type SampleConfig struct {
+	Method     sampler.Method
+	Eta        float64
+	K          int
+	Spacing    ocm.TimestepSpacing
+	Cov        ocm.Covariance
+	ExactScore bool // use the exact score (and the heads fitted on it)
+	ClipX0     bool
+	N          int
+	Seed       uint64
+}
+
+// Sample draws cfg.N points with the model.
+func Sample(dev rt.Device, m *Model, cfg SampleConfig) ([][]float64, error) {
+	steps, err := ocm.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
+	if err != nil {
+		return nil, err
+	}
+	key := philox.Key{Seed: cfg.Seed, Stream: 7}
+	opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Cov: cfg.Cov,
+		ClipX0: cfg.ClipX0, Key: key.Split(1)}
+	x := rt.Random(dev, rt.Normal, key.Split(0), 0, cfg.N, m.Mix.Dim)
+	out, err := sampler.Sample(m.Predictor(cfg.Cov, cfg.ExactScore), m.Sched, x, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	return rows(out.Data(), m.Mix.Dim), nil
+}
+
+func rows(v []float32, d int) [][]float64 {
+	out := make([][]float64, len(v)/d)
+	for i := range out {
+		out[i] = make([]float64, d)
+		for a := range d {
+			out[i][a] = float64(v[i*d+a])
+		}
+	}
+	return out
+}
+
+// WriteSamples writes samples.csv, samples.svg (a scatter over data drawn from the
+// mixture, for 2-D data) and samples.json (every setting) to dir, each atomically,
+// and returns the paths written.
+func WriteSamples(dir string, m *Model, cfg SampleConfig, pts [][]float64, version string) ([]string, error) {
+	var paths []string
+	write := func(name string, f func(w io.Writer) error) error {
+		p := filepath.Join(dir, name)
+		paths = append(paths, p)
+		if err := safetensors.WriteFileAtomic(p, f); err != nil {
+			return fmt.Errorf("writing %s: %w", p, err)
+		}
+		return nil
+	}
+	if err := write("samples.csv", func(w io.Writer) error { return writeCSV(w, pts) }); err != nil {
+		return nil, err
+	}
+	if m.Mix.Dim == 2 {
+		ref := m.Mix.Sample(rand.New(rand.NewPCG(cfg.Seed, 99)), len(pts))
+		sc := &plot.Scatter{Title: fmt.Sprintf("%s: %v, %v covariance, %d steps (grey: data)", m.Dataset, cfg.Method, cfg.Cov, cfg.K),
+			Points: pts, Reference: ref}
+		if err := write("samples.svg", sc.WriteSVG); err != nil {
+			return nil, err
+		}
+	}
+	rec := map[string]any{"ocm_version": version, "model": m.Dataset, "sampler": cfg.Method.String(),
+		"eta": cfg.Eta, "steps": cfg.K, "timestep_spacing": cfg.Spacing.String(), "variance_type": cfg.Cov.String(),
+		"exact_score": cfg.ExactScore, "clip_x0": cfg.ClipX0, "num_samples": cfg.N, "seed": cfg.Seed,
+		"beta_schedule": m.Sched.Kind.String(), "num_train_timesteps": m.Sched.N, "training": m.Meta}
+	js, err := json.MarshalIndent(rec, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := write("samples.json", func(w io.Writer) error { _, err := w.Write(append(js, '\n')); return err }); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
+
+func writeCSV(w io.Writer, pts [][]float64) error {
+	var b bytes.Buffer
+	for i, p := range pts {
+		if i == 0 {
+			for a := range p {
+				if a > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "x%d", a)
+			}
+			b.WriteByte('\n')
+		}
+		for a, v := range p {
+			if a > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatFloat(v, 'g', 8, 64))
+		}
+		b.WriteByte('\n')
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// timedSample is Sample with its wall time in seconds.
+func timedSample(dev rt.Device, m *Model, cfg SampleConfig) ([][]float64, float64, error) {
+	start := time.Now()
+	pts, err := Sample(dev, m, cfg)
+	return pts, time.Since(start).Seconds(), err
+}

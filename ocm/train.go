@@ -1,0 +1,131 @@
+package ocm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	ad "ocm/autodiff"
+	"ocm/nn"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// DataSource yields training batches reproducibly: batch i of size n depends only on
+// the source's seed, i and n.
+type DataSource interface {
+	Batch(dev rt.Device, i, n int) *rt.Tensor
+	// ExampleShape is the shape of one example (D for vectors, C, H, W for images).
+	ExampleShape() []int
+}
+
+// MixtureData draws fresh samples of a Gaussian mixture for every batch.
+type MixtureData struct {
+	Mix  *Mixture
+	Seed uint64
+}
+
+// Batch returns n samples (n, D) from the generator seeded with (Seed, i).
+func (m MixtureData) Batch(dev rt.Device, i, n int) *rt.Tensor {
+	rng := rand.New(rand.NewPCG(m.Seed, uint64(i)))
+	s := m.Mix.Sample(rng, n)
+	out := make([]float32, 0, n*m.Mix.Dim)
+	for _, x := range s {
+		for _, v := range x {
+			out = append(out, float32(v))
+		}
+	}
+	return rt.FromSlice(dev, out, n, m.Mix.Dim)
+}
+
+// ExampleShape is (D).
+func (m MixtureData) ExampleShape() []int { return []int{m.Mix.Dim} }
+
+// Streams of a step's key (philox.Key.Split of the run key by step, then by purpose).
+const (
+	streamTimesteps = iota
+	streamNoise
+	streamDropout
+	streamProbe // probe m uses streamProbe + m
+)
+
+// noisyBatch is one batch of the forward process: x_n = √A[n]·x0 + √B[n]·ε.
+type noisyBatch struct {
+	x0, eps, xt *rt.Tensor
+	n           []int
+	sqrtB       *rt.Tensor // (N, 1, …) for broadcasting
+	times       []float64  // network time inputs
+}
+
+// drawBatch draws batch `step` of size b: data, steps n ~ U{1..N} and noise, all from
+// the step's key.
+func drawBatch(dev rt.Device, data DataSource, s *Schedule, key philox.Key, step, b int) *noisyBatch {
+	k := key.Split(uint64(step))
+	x0 := data.Batch(dev, step, b)
+	u := make([]uint32, b)
+	k.Split(streamTimesteps).Uint32s(u, 0)
+	nb := &noisyBatch{x0: x0, n: make([]int, b), times: make([]float64, b)}
+	sa, sb := make([]float64, b), make([]float64, b)
+	for i, w := range u {
+		nb.n[i] = 1 + int(uint64(w)*uint64(s.N)>>32)
+		sa[i], sb[i] = math.Sqrt(s.A[nb.n[i]]), math.Sqrt(s.B[nb.n[i]])
+		nb.times[i] = s.TimeInput(nb.n[i])
+	}
+	nb.eps = rt.Random(dev, rt.Normal, k.Split(streamNoise), 0, x0.Shape()...)
+	nb.sqrtB = perExample(dev, sb, x0.Rank())
+	nb.xt = rt.Add(rt.Mul(x0, perExample(dev, sa, x0.Rank())), rt.Mul(nb.eps, nb.sqrtB))
+	return nb
+}
+
+// TrainConfig holds the settings of denoising-score training and head fitting.
+type TrainConfig struct {
+	Steps    int     // optimiser steps
+	Batch    int     // examples per step
+	LR       float32 // Adam learning rate
+	EMADecay float32 // rate of the exponential moving average of the weights
+	Seed     uint64  // key of all randomness of the run
+	Dropout  bool    // run the network in training mode (dropout on)
+}
+
+// Trainer trains a backbone with the denoising score-matching loss
+// L = mean_batch Σ (ε − ε̂(x_n, n))², n ~ U{1..N} (ocm-math §2).
+type Trainer struct {
+	Net   Backbone
+	Sched *Schedule
+	Data  DataSource
+	Cfg   TrainConfig
+	Opt   *nn.Adam
+	EMA   *nn.EMA
+	Step  int // steps done
+	dev   rt.Device
+}
+
+// NewTrainer prepares training of net on dev.
+func NewTrainer(dev rt.Device, net Backbone, s *Schedule, data DataSource, cfg TrainConfig) *Trainer {
+	return &Trainer{Net: net, Sched: s, Data: data, Cfg: cfg, Opt: nn.NewAdam(cfg.LR),
+		EMA: nn.NewEMA(cfg.EMADecay, net.Params()), dev: dev}
+}
+
+// TrainStep runs one optimiser step and returns its loss. A non-finite loss leaves
+// the weights unchanged and returns an error.
+func (t *Trainer) TrainStep() (float64, error) {
+	key := philox.Key{Seed: t.Cfg.Seed}
+	b := drawBatch(t.dev, t.Data, t.Sched, key, t.Step, t.Cfg.Batch)
+	ctx := nn.NewCtx(true, t.Cfg.Dropout, key.Split(uint64(t.Step)).Split(streamDropout))
+	epsHat, _ := t.Net.Forward(ctx, ad.Const(b.xt), b.times)
+	loss := sumSquares(ad.Sub(epsHat, ad.Const(b.eps)), t.Cfg.Batch)
+	l := float64(loss.Value.Item())
+	t.Step++
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return l, fmt.Errorf("ocm: train: step %d: loss is %v", t.Step, l)
+	}
+	params := t.Net.Params()
+	t.Opt.Update(params, ctx.Grads(loss, params))
+	t.EMA.Update(params)
+	return l, nil
+}
+
+// sumSquares returns Σ d² / batch: a per-example sum of squares averaged over the batch.
+func sumSquares(d *ad.Var, batch int) *ad.Var {
+	return ad.Scale(ad.Sum(ad.Square(d), false), 1/float32(batch))
+}
