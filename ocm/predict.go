@@ -161,7 +161,7 @@ func (p *Predictor) exact(x *rt.Tensor, t int, pr *Prediction) *Prediction {
 	full := make([]float64, nb*d*d)
 	mu, cov := make([]float64, d), make([]float64, d*d)
 	for i := range nb {
-		post.PosteriorInto(mu, cov, toFloat64(xs[i*d:(i+1)*d]))
+		post.PosteriorInto(mu, cov, rt.Widen(xs[i*d:(i+1)*d]))
 		for a := range d {
 			mean[i*d+a] = float32(mu[a])
 			diag[i*d+a] = float32(cov[a*d+a])

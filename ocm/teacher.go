@@ -79,12 +79,12 @@ func (t *MixtureTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, 
 	xs := x.Data()
 	var vs []float64
 	if probe != nil {
-		vs = toFloat64(probe.Data())
+		vs = probe.Float64s()
 	}
 	e, j := make([]float32, len(xs)), make([]float32, len(xs))
 	score, hess := make([]float64, d), make([]float64, d*d)
 	for i, ni := range n {
-		xi := toFloat64(xs[i*d : (i+1)*d])
+		xi := rt.Widen(xs[i*d : (i+1)*d])
 		t.At(ni).Marginal.ScoreHessianInto(score, hess, xi)
 		sb := math.Sqrt(t.Sched.B[ni])
 		for a := range d {
@@ -108,14 +108,6 @@ func (t *MixtureTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, 
 		jv = rt.FromSlice(dev, j, x.Shape()...)
 	}
 	return eps, features, jv
-}
-
-func toFloat64(x []float32) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
-	}
-	return out
 }
 
 // perExample returns the values (one per example) as a tensor of shape (N, 1, …, 1)

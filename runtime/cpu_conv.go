@@ -47,6 +47,13 @@ func planConv(c *ConvArgs) convPlan {
 	return p
 }
 
+// scratch returns the column matrix and the regrouped-output buffer of one chunk, and
+// the function that gives them back.
+func (p *convPlan) scratch() (col, tmp []float32, release func()) {
+	col, tmp = getScratch(p.ckk*p.group*p.ohw), getScratch(p.outSize*p.group)
+	return col, tmp, func() { putScratch(col); putScratch(tmp) }
+}
+
 // columns fills col (ckk × gN·ohw) with the patches of images n0..n0+gN.
 func (p *convPlan) columns(col, x []float32, n0, gN int) {
 	cols := gN * p.ohw
@@ -62,10 +69,8 @@ func (p *convPlan) columns(col, x []float32, n0, gN int) {
 func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 	p := planConv(c)
 	yd, xd, wd := data(y), data(x), data(w)
-	col := getScratch(p.ckk * p.group * p.ohw)
-	defer putScratch(col)
-	tmp := getScratch(p.outSize * p.group)
-	defer putScratch(tmp)
+	col, tmp, release := p.scratch()
+	defer release()
 	for n0 := 0; n0 < c.N; n0 += p.group {
 		gN := min(p.group, c.N-n0)
 		cols := gN * p.ohw
@@ -83,10 +88,8 @@ func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
 	p := planConv(c)
 	dxd, dyd, wd := data(dx), data(dy), data(w)
-	col := getScratch(p.ckk * p.group * p.ohw)
-	defer putScratch(col)
-	tmp := getScratch(p.outSize * p.group)
-	defer putScratch(tmp)
+	col, tmp, release := p.scratch()
+	defer release()
 	for n0 := 0; n0 < c.N; n0 += p.group {
 		gN := min(p.group, c.N-n0)
 		cols := gN * p.ohw
@@ -106,10 +109,8 @@ func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
 func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
 	p := planConv(c)
 	dwd, dyd, xd := data(dw), data(dy), data(x)
-	col := getScratch(p.ckk * p.group * p.ohw)
-	defer putScratch(col)
-	tmp := getScratch(p.outSize * p.group)
-	defer putScratch(tmp)
+	col, tmp, release := p.scratch()
+	defer release()
 	var beta float32
 	for n0 := 0; n0 < c.N; n0 += p.group {
 		gN := min(p.group, c.N-n0)

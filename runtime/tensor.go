@@ -80,6 +80,21 @@ func (t *Tensor) Data() []float32 {
 	return out
 }
 
+// Float64s copies the values to a new host slice of float64, for host-side math in
+// double precision.
+func (t *Tensor) Float64s() []float64 {
+	return Widen(t.Data())
+}
+
+// Widen converts float32 values to float64.
+func Widen(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
 // Item returns the single value of a one-value tensor.
 func (t *Tensor) Item() float32 {
 	if t.Len() != 1 {

@@ -25,7 +25,7 @@ func NELBO(m ocm.Denoiser, s *ocm.Schedule, x0 *rt.Tensor, steps []int, cov ocm.
 		return nil, fmt.Errorf("sampler: nelbo: timesteps must start at 1")
 	}
 	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
-	x0h := toF64(x0.Data())
+	x0h := x0.Float64s()
 	out := make([]float64, n)
 	tEnd := steps[len(steps)-1]
 	for i := range n {
@@ -42,12 +42,12 @@ func NELBO(m ocm.Denoiser, s *ocm.Schedule, x0 *rt.Tensor, steps []int, cov ocm.
 		}
 		mu, v := transition(s, o, xt, pr, sPrev, t)
 		if sPrev == 0 {
-			decoderTerm(out, x0h, toF64(mu.Data()), decoderVariance(s, cov, v), d)
+			decoderTerm(out, x0h, mu.Float64s(), decoderVariance(s, cov, v), d)
 			continue
 		}
 		cq0, cqt := s.DDPMMeanCoef(sPrev, t)
-		muq := axpby(cq0, x0h, cqt, toF64(xt.Data()))
-		klTerm(out, muq, toF64(mu.Data()), s.TB(sPrev, t), v, d)
+		muq := axpby(cq0, x0h, cqt, xt.Float64s())
+		klTerm(out, muq, mu.Float64s(), s.TB(sPrev, t), v, d)
 	}
 	return out, nil
 }
@@ -116,7 +116,7 @@ func (v *variance) quadForm(i, d int, diff []float64) (quad, logdet, trInv float
 		return quad, logdet, trInv
 	}
 	if v.diag != nil && v.host == nil {
-		v.host = toF64(v.diag.Data())
+		v.host = v.diag.Float64s()
 	}
 	for a := range d {
 		s2 := v.base
@@ -173,14 +173,6 @@ func axpby(a float64, x []float64, b float64, y []float64) []float64 {
 	out := make([]float64, len(x))
 	for i := range x {
 		out[i] = a*x[i] + b*y[i]
-	}
-	return out
-}
-
-func toF64(x []float32) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
 	}
 	return out
 }

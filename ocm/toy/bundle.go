@@ -169,7 +169,7 @@ func (m *Model) fill(dev rt.Device, name string, f *safetensors.File) error {
 			if len(t.Data) != m.Sched.N+1 {
 				return fmt.Errorf("%s: tensor %q has %d values, want %d", name, tn, len(t.Data), m.Sched.N+1)
 			}
-			*dst = toF64(t.Data)
+			*dst = rt.Widen(t.Data)
 		}
 	}
 	return nil
@@ -179,14 +179,6 @@ func toF32(x []float64) []float32 {
 	out := make([]float32, len(x))
 	for i, v := range x {
 		out[i] = float32(v)
-	}
-	return out
-}
-
-func toF64(x []float32) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
 	}
 	return out
 }

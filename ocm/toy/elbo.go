@@ -51,7 +51,7 @@ func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progr
 // exactNLL is the mean −log p(x0) under the mixture.
 func exactNLL(m *Model, x0 *rt.Tensor) float64 {
 	d := m.Mix.Dim
-	xs := toF64(x0.Data())
+	xs := x0.Float64s()
 	s := 0.0
 	for i := range len(xs) / d {
 		s -= m.Mix.LogPdf(xs[i*d : (i+1)*d])

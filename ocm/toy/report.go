@@ -189,6 +189,7 @@ func markdown(r *Report) []byte {
 			b.WriteByte('\n')
 		}
 	}
+	pairedTable(&b, r)
 	fmt.Fprintf(&b, "\n## Negative ELBO, DDPM (nats per point; exact NLL %.4f)\n\n| variance | K | −ELBO | ± s.e. |\n|---|---|---|---|\n", exactNLLOf(r))
 	for _, e := range r.ELBO {
 		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f |\n", e.Cov, e.K, e.NELBO, e.StdErr)
@@ -224,4 +225,43 @@ func sortedKV(m map[string]string) string {
 		fmt.Fprintf(&b, "%s=%s", k, m[k])
 	}
 	return b.String()
+}
+
+// pairedTable prints MMD² differences paired by seed (every covariance of a seed uses the
+// same noise draws, so paired differences resolve much smaller effects than the spread).
+func pairedTable(b *bytes.Buffer, r *Report) {
+	byKey := map[string][]float64{}
+	for _, x := range r.MMD {
+		byKey[fmt.Sprintf("%s/%s/%d", x.Method, x.Cov, x.K)] = x.Values
+	}
+	pairs := [][2]string{{"exact-diag", "exact-full"}, {"analytic", "ocm"}, {"sn", "ocm"}, {"npr", "ocm"}}
+	fmt.Fprintf(b, "\n## MMD² differences paired by seed: A − B (mean ± std; positive: B is closer to the data)\n")
+	for _, method := range []string{"ddpm", "ddim"} {
+		fmt.Fprintf(b, "\n### %s\n\n| A − B |", method)
+		for _, k := range r.Config.Ks {
+			fmt.Fprintf(b, " K=%d |", k)
+		}
+		b.WriteString("\n|---|")
+		for range r.Config.Ks {
+			b.WriteString("---|")
+		}
+		b.WriteByte('\n')
+		for _, p := range pairs {
+			fmt.Fprintf(b, "| %s − %s |", p[0], p[1])
+			for _, k := range r.Config.Ks {
+				a, c := byKey[fmt.Sprintf("%s/%s/%d", method, p[0], k)], byKey[fmt.Sprintf("%s/%s/%d", method, p[1], k)]
+				if len(a) == 0 || len(a) != len(c) {
+					b.WriteString(" – |")
+					continue
+				}
+				d := make([]float64, len(a))
+				for i := range a {
+					d[i] = a[i] - c[i]
+				}
+				m, sd := meanStd(d)
+				fmt.Fprintf(b, " %.1e ± %.0e |", m, sd)
+			}
+			b.WriteByte('\n')
+		}
+	}
 }

@@ -91,7 +91,7 @@ func diffusedSample(dev rt.Device, m *Model, t, n int, seed uint64) *rt.Tensor {
 // exactDiag returns the exact diag Cov[x0|x_t] (N·D values) in float64.
 func exactDiag(p *ocm.Diffused, x *rt.Tensor) []float64 {
 	d := p.Data.Dim
-	xs := toF64(x.Data())
+	xs := x.Float64s()
 	out := make([]float64, len(xs))
 	mu, cov := make([]float64, d), make([]float64, d*d)
 	for i := range len(xs) / d {
