@@ -160,13 +160,13 @@ func markdown(r *Report) []byte {
 		m := r.MeanCovError[score]
 		fmt.Fprintf(&b, "| %s | %.3e | %.3e | %.3e | %.3e |\n", score, m["ocm"], m["sn"], m["npr"], m["analytic"])
 	}
-	fmt.Fprintf(&b, "\n## Diagonal-covariance error per t (exact score / learned score)\n\n| t | mean true var | ocm | sn | npr | analytic |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Diagonal-covariance error per t (exact score / learned score)\n\n| t | mean true var | ocm | sn | npr | analytic | best |\n|---|---|---|---|---|---|---|\n")
 	for _, row := range r.CovErrors {
 		fmt.Fprintf(&b, "| %d | %.3e |", row.T, row.TrueVar)
 		for _, est := range errorEstimators {
 			fmt.Fprintf(&b, " %.2e / %.2e |", row.Exact[est.String()], row.Learned[est.String()])
 		}
-		b.WriteByte('\n')
+		fmt.Fprintf(&b, " %s / %s |\n", argmin(row.Exact), argmin(row.Learned))
 	}
 	fmt.Fprintf(&b, "\n## MMD² (RBF, bandwidth %.4g; mean ± std over %d seeds, %d samples)\n", r.Bandwidth, r.Config.Seeds, r.Config.Samples)
 	for _, method := range []string{"ddpm", "ddim"} {
@@ -264,4 +264,20 @@ func pairedTable(b *bytes.Buffer, r *Report) {
 			b.WriteByte('\n')
 		}
 	}
+}
+
+// argmin returns the estimator with the smallest error (ties: the first in name order).
+func argmin(errs map[string]float64) string {
+	names := make([]string, 0, len(errs))
+	for k := range errs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	best := names[0]
+	for _, k := range names[1:] {
+		if errs[k] < errs[best] {
+			best = k
+		}
+	}
+	return best
 }
