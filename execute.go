@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,37 +53,10 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		return userErr("output folder %s: %v", o.out, err)
 	}
 	prog := newProgress(stderr, o.quiet)
-	var m *toy.Model
-	if o.train {
-		if m, err = newToyModel(dev, o); err != nil {
-			return err
-		}
-		announceDevice(dev, o, stderr)
-		st := settings(o)
-		if err := toy.Train(dev, m, st, prog.update); err != nil {
-			return err
-		}
-		prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s steps/s)", m.Dataset,
-			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_steps_per_second"]))
-	} else if m, err = loadModel(dev, o); err != nil {
+	m, err := makeModel(dev, o, prog, stdout, stderr)
+	if err != nil {
+		prog.clear()
 		return err
-	} else if err = useData(m, o); err != nil {
-		return err
-	} else {
-		announceDevice(dev, o, stderr)
-	}
-	if o.fit {
-		if err := toy.Fit(dev, m, settings(o), prog.update); err != nil {
-			return err
-		}
-		prog.done(fmt.Sprintf("fitted %d heads (%s steps each) in %s s", 2*len(toy.HeadKinds), m.Meta["head_steps"], m.Meta["fit_seconds"]))
-	}
-	if o.train || o.fit {
-		path := bundlePath(o)
-		if err := m.Save(path); err != nil {
-			return fmt.Errorf("saving %s: %w", path, err)
-		}
-		fmt.Fprintf(stdout, "ocm: wrote %s\n", path)
 	}
 	if o.sample {
 		if err := sampleToy(dev, m, o, stdout); err != nil {
@@ -93,6 +67,94 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		return evalToy(dev, m, o, prog, stdout)
 	}
 	return nil
+}
+
+// makeModel returns the model the later modes use: trained (--train) or read, then
+// fitted (--fit), both under checkpoints and the interrupt handler, and saved.
+func makeModel(dev rt.Device, o *options, prog *progress, stdout, stderr io.Writer) (*toy.Model, error) {
+	ctl, err := newControl(o)
+	if err != nil {
+		return nil, err
+	}
+	if o.train || o.fit {
+		stop, release := watchSignals()
+		defer release()
+		ctl.Stop = stop
+	}
+	var m *toy.Model
+	if o.train {
+		if m, err = newToyModel(dev, o); err != nil {
+			return nil, err
+		}
+		announceDevice(dev, o, stderr)
+		if err := toy.TrainWith(dev, m, settings(o), prog.update, ctl); err != nil {
+			return nil, runErr(err)
+		}
+		prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s steps/s, %s skipped)", m.Dataset,
+			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_steps_per_second"], m.Meta["backbone_skipped_steps"]))
+	} else if m, err = loadModel(dev, o); err != nil {
+		return nil, err
+	} else if err = useData(m, o); err != nil {
+		return nil, err
+	} else {
+		announceDevice(dev, o, stderr)
+	}
+	if o.fit {
+		if err := toy.FitWith(dev, m, settings(o), prog.update, ctl); err != nil {
+			return nil, runErr(err)
+		}
+		prog.done(fmt.Sprintf("fitted %d heads (%s steps each) in %s s", 2*len(toy.HeadKinds), m.Meta["head_steps"], m.Meta["fit_seconds"]))
+	}
+	if o.train || o.fit {
+		path := bundlePath(o)
+		if err := m.CheckFinite(); err != nil {
+			return nil, err
+		}
+		if err := m.Save(path); err != nil {
+			return nil, fmt.Errorf("saving %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "ocm: wrote %s\n", path)
+	}
+	return m, nil
+}
+
+// runErr marks a checkpoint that does not fit the run as the user's mistake.
+func runErr(err error) error {
+	var re *toy.ResumeError
+	if errors.As(err, &re) {
+		return inputErr(err)
+	}
+	return err
+}
+
+// newControl returns the checkpoint settings of --train/--fit (nil for other modes),
+// with the latest checkpoint read when resuming.
+func newControl(o *options) (*toy.Control, error) {
+	if !o.train && !o.fit {
+		return nil, nil
+	}
+	dir := o.checkpointDir
+	if dir == "" {
+		dir = filepath.Join(o.out, "checkpoints")
+	}
+	ctl := &toy.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
+	if !o.resume {
+		return ctl, nil
+	}
+	path, f, err := ocm.ReadLatest(dir)
+	if err != nil {
+		return nil, userErr("--resume: %s", oneLine(err))
+	}
+	switch phase := f.Metadata["phase"]; {
+	case phase == toy.PhaseTrain && !o.train:
+		return nil, userErr("--resume: %s is a checkpoint of --train; give --train (and the run's other flags)", path)
+	case phase == toy.PhaseFit && !o.fit:
+		return nil, userErr("--resume: %s is a checkpoint of --fit; give --fit (and the run's other flags)", path)
+	case phase != toy.PhaseTrain && phase != toy.PhaseFit:
+		return nil, userErr("--resume: %s: unknown phase %q", path, phase)
+	}
+	ctl.Resume, ctl.ResumePath = f, path
+	return ctl, nil
 }
 
 // openDevice returns the device --device names; auto falls back to the CPU and says why.

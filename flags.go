@@ -29,6 +29,11 @@ type options struct {
 	quiet   bool
 	cpuProf string
 
+	resume          bool   // continue --train/--fit from the latest checkpoint
+	checkpointDir   string // "" means <out>/checkpoints
+	checkpointEvery int    // steps between checkpoints; 0: only when interrupted
+	checkpointKeep  int    // checkpoints kept; 0: all
+
 	trainSteps, fitSteps, batch int
 	lr                          float64
 	betaSchedule                ocm.BetaSchedule
@@ -84,6 +89,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
 	fs.Uint64Var(&o.seed, "seed", 1234, "seed of all randomness (data, noise, initialisation)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	checkpointFlags(fs, o)
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a Go CPU profile to `file` (for performance work)")
 
 	fs.IntVar(&o.trainSteps, "train-steps", 12000, "optimiser steps of --train")
@@ -124,6 +130,14 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	return o, o.check()
 }
 
+// checkpointFlags adds the flags of checkpoints and resumption.
+func checkpointFlags(fs *flag.FlagSet, o *options) {
+	fs.BoolVar(&o.resume, "resume", false, "continue --train/--fit from the latest checkpoint in --checkpoint-dir (give the interrupted run's flags)")
+	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "checkpoint `folder` of --train/--fit (default <--out>/checkpoints)")
+	fs.IntVar(&o.checkpointEvery, "checkpoint-every", 2000, "steps between checkpoints of --train/--fit (0: only when interrupted)")
+	fs.IntVar(&o.checkpointKeep, "checkpoint-keep", 3, "newest checkpoints kept in --checkpoint-dir; older ones are removed (0: keep all)")
+}
+
 func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, usageHead)
 	fs.SetOutput(w)
@@ -158,6 +172,12 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag -threads: want 0 (all cores) or more", o.threads)
 	case o.evalSamples < 10 || o.evalSeeds < 1:
 		return fmt.Errorf("invalid -eval-samples or -eval-seeds: want at least 10 samples and 1 seed")
+	case o.checkpointKeep < 0:
+		return fmt.Errorf("invalid value %d for flag -checkpoint-keep: want 0 (keep all) or more", o.checkpointKeep)
+	case o.checkpointEvery < 0:
+		return fmt.Errorf("invalid value %d for flag -checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
+	case o.resume && !o.train && !o.fit:
+		return fmt.Errorf("--resume continues --train or --fit: give the flags of the interrupted run")
 	case o.benchRounds < 1 || o.benchRounds > 100:
 		return fmt.Errorf("invalid value %d for flag -bench-rounds: want 1 to 100", o.benchRounds)
 	}

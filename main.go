@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"ocm/ocm/toy"
 	rt "ocm/runtime"
 )
 
@@ -42,7 +43,7 @@ func main() {
 }
 
 // run is main without the exit, so tests can call it: 0 on success, 2 for bad input,
-// 1 for other failures.
+// 130 when interrupted (after a checkpoint), 1 for other failures.
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
@@ -53,6 +54,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := execute(o, stdout, stderr); err != nil {
+		var stopped *toy.Stopped
+		if errors.As(err, &stopped) {
+			fmt.Fprintf(stderr, "ocm: interrupted at step %d; resume with: %s\n", stopped.Step, resumeCommand(args))
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "ocm: %v\n", oneLine(err))
 		var ue *usageError
 		if errors.As(err, &ue) {

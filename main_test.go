@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,6 +62,7 @@ func TestBadInputs(t *testing.T) {
 		"notbundle":  writeFile(t, in, "plain.safetensors", []byte("\x10\x00\x00\x00\x00\x00\x00\x00{}              ")),
 		"wrongshape": writeFile(t, in, "wrongshape.safetensors", wrongShape),
 		"afile":      writeFile(t, in, "afile", []byte("x")),
+		"ckdir":      filepath.Dir(writeFile(t, t.TempDir(), "latest", []byte("../x"))),
 	}
 	cases := []struct {
 		name string
@@ -99,6 +101,10 @@ func TestBadInputs(t *testing.T) {
 		{"safetensors but not a bundle", []string{"--sample", "--weights", files["notbundle"]}},
 		{"tensor of the wrong shape", []string{"--sample", "--weights", files["wrongshape"]}},
 		{"weights is a folder", []string{"--sample", "--weights", in}},
+		{"negative checkpoint interval", []string{"--train", "--checkpoint-every", "-1"}},
+		{"resume without train or fit", []string{"--sample", "--resume"}},
+		{"resume without a checkpoint", []string{"--train", "--resume", "--checkpoint-dir", filepath.Join(in, "none")}},
+		{"resume from a broken latest", []string{"--train", "--resume", "--checkpoint-dir", files["ckdir"]}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -147,5 +153,43 @@ func TestSampleWritesOutputs(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "50 samples") {
 		t.Errorf("summary line %q", stdout.String())
+	}
+}
+
+// TestResumeFromTheCommandLine trains 3 steps with a checkpoint each step, then: a
+// resume with another batch size or without --train is the user's mistake (exit 2,
+// one line); with --train --fit it skips the finished training, fits and writes the
+// bundle.
+func TestResumeFromTheCommandLine(t *testing.T) {
+	out := t.TempDir()
+	base := []string{"--train", "--train-steps", "3", "--batch", "4", "--num-train-timesteps", "100",
+		"--checkpoint-every", "1", "--out", out, "--quiet"}
+	var stdout, stderr bytes.Buffer
+	if code := run(base, &stdout, &stderr); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr.String())
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"other batch", append(slices.Clone(base), "--resume", "--batch", "8"), "batch 4"},
+		{"fit only", []string{"--fit", "--resume", "--out", out, "--quiet"}, "checkpoint of --train"},
+	} {
+		stderr.Reset()
+		code := run(c.args, &stdout, &stderr)
+		msg := strings.TrimRight(stderr.String(), "\n")
+		if code != 2 || !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") {
+			t.Errorf("%s: exit %d, %q; want 2 and one line with %q", c.name, code, msg, c.want)
+		}
+	}
+	stdout.Reset()
+	args := append(slices.Clone(base), "--fit", "--fit-steps", "2", "--resume")
+	if code := run(args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "wrote") {
+		t.Fatalf("resume: exit %d: %s", code, stderr.String())
+	}
+	latest, _ := os.ReadFile(filepath.Join(out, "checkpoints", "latest"))
+	if got := strings.TrimSpace(string(latest)); got != "ckpt-fit-12.safetensors" {
+		t.Errorf("latest names %q after fitting 6 heads 2 steps each", got)
 	}
 }

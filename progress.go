@@ -71,3 +71,12 @@ func (p *progress) done(msg string) {
 	}
 	fmt.Fprintf(p.w, "ocm: %s\n", msg)
 }
+
+// clear removes an unfinished bar, so that a message can follow on a clean line.
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.on && p.task != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

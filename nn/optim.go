@@ -82,3 +82,36 @@ func (e *EMA) Swap(params []*Param) {
 		p.Value, e.Shadow[p] = e.Shadow[p], p.Value
 	}
 }
+
+// Finite reports whether every value of every tensor is finite (nil tensors are
+// skipped). It stays on the tensors' device and reads back one number: Σ 0·x is 0
+// when all x are finite and NaN as soon as one is NaN or ±Inf (0·Inf = NaN), so
+// unlike Σ|x| it cannot overflow on large finite values.
+func Finite(ts ...*rt.Tensor) bool {
+	var acc *rt.Tensor
+	for _, t := range ts {
+		if t == nil || t.Len() == 0 {
+			continue
+		}
+		s := rt.Sum(rt.Scale(t, 0), false)
+		if acc == nil {
+			acc = s
+		} else {
+			acc = rt.Add(acc, s)
+		}
+	}
+	if acc == nil {
+		return true
+	}
+	v := acc.Item()
+	return v == 0 // NaN ≠ 0
+}
+
+// FiniteParams reports whether every parameter value is finite.
+func FiniteParams(params []*Param) bool {
+	ts := make([]*rt.Tensor, len(params))
+	for i, p := range params {
+		ts[i] = p.Value
+	}
+	return Finite(ts...)
+}

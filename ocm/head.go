@@ -2,7 +2,6 @@ package ocm
 
 import (
 	"fmt"
-	"math"
 
 	ad "ocm/autodiff"
 	"ocm/nn"
@@ -64,8 +63,8 @@ type HeadFitter struct {
 	Probes  int // Rademacher probes per example for OCM (M, default 1)
 	Opt     *nn.Adam
 	EMA     *nn.EMA
-	Step    int
-	dev     rt.Device
+	Counters
+	dev rt.Device
 }
 
 // NewHeadFitter prepares fitting of head on teacher.
@@ -74,7 +73,9 @@ func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *Schedule, data
 		Opt: nn.NewAdam(cfg.LR), EMA: nn.NewEMA(cfg.EMADecay, head.Params()), dev: dev}
 }
 
-// FitStep runs one step and returns the loss.
+// FitStep runs one step and returns the loss. Like Trainer.TrainStep it skips, and
+// counts, a step with a non-finite loss or gradient, and fails after MaxSkipsInARow
+// in a row.
 func (f *HeadFitter) FitStep() (float64, error) {
 	key := philox.Key{Seed: f.Cfg.Seed}
 	b := drawBatch(f.dev, f.Data, f.Sched, key, f.Step, f.Cfg.Batch)
@@ -82,13 +83,12 @@ func (f *HeadFitter) FitStep() (float64, error) {
 	ctx := nn.NewCtx(true, false, philox.Key{})
 	h := f.Head.Forward(ctx, ad.Const(features))
 	loss := sumSquares(ad.Sub(h, ad.Const(target)), f.Cfg.Batch)
-	l := float64(loss.Value.Item())
-	f.Step++
-	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return l, fmt.Errorf("ocm: fit %v head: step %d: loss is %v", f.Head.Kind, f.Step, l)
-	}
 	params := f.Head.Params()
-	f.Opt.Update(params, ctx.Grads(loss, params))
+	l, grads := float64(loss.Value.Item()), ctx.Grads(loss, params)
+	if err := f.Counters.next(l, grads, "fit "+f.Head.Kind.String()+" head"); err != nil || f.Streak > 0 {
+		return l, err
+	}
+	f.Opt.Update(params, grads)
 	f.EMA.Update(params)
 	return l, nil
 }

@@ -96,8 +96,8 @@ type Trainer struct {
 	Cfg   TrainConfig
 	Opt   *nn.Adam
 	EMA   *nn.EMA
-	Step  int // steps done
-	dev   rt.Device
+	Counters
+	dev rt.Device
 }
 
 // NewTrainer prepares training of net on dev.
@@ -106,23 +106,50 @@ func NewTrainer(dev rt.Device, net Backbone, s *Schedule, data DataSource, cfg T
 		EMA: nn.NewEMA(cfg.EMADecay, net.Params()), dev: dev}
 }
 
-// TrainStep runs one optimiser step and returns its loss. A non-finite loss leaves
-// the weights unchanged and returns an error.
+// TrainStep runs one optimiser step and returns its loss. A step whose loss or
+// gradient is not finite leaves the weights, the optimiser and the average unchanged
+// and is counted in Skipped; after MaxSkipsInARow such steps in a row TrainStep
+// returns an error.
 func (t *Trainer) TrainStep() (float64, error) {
 	key := philox.Key{Seed: t.Cfg.Seed}
 	b := drawBatch(t.dev, t.Data, t.Sched, key, t.Step, t.Cfg.Batch)
 	ctx := nn.NewCtx(true, t.Cfg.Dropout, key.Split(uint64(t.Step)).Split(streamDropout))
 	epsHat, _ := t.Net.Forward(ctx, ad.Const(b.xt), b.times)
 	loss := sumSquares(ad.Sub(epsHat, ad.Const(b.eps)), t.Cfg.Batch)
-	l := float64(loss.Value.Item())
-	t.Step++
-	if math.IsNaN(l) || math.IsInf(l, 0) {
-		return l, fmt.Errorf("ocm: train: step %d: loss is %v", t.Step, l)
-	}
 	params := t.Net.Params()
-	t.Opt.Update(params, ctx.Grads(loss, params))
+	l, grads := float64(loss.Value.Item()), ctx.Grads(loss, params)
+	if err := t.Counters.next(l, grads, "train"); err != nil || t.Streak > 0 {
+		return l, err
+	}
+	t.Opt.Update(params, grads)
 	t.EMA.Update(params)
 	return l, nil
+}
+
+// MaxSkipsInARow is how many consecutive steps with a non-finite loss or gradient end
+// a run.
+const MaxSkipsInARow = 10
+
+// Counters count the steps of an optimisation: done (skipped ones included), skipped
+// for a non-finite loss or gradient, and skipped in a row up to now.
+type Counters struct {
+	Step, Skipped, Streak int
+}
+
+// next counts one step with loss l and gradients grads: a non-finite one is skipped
+// (Streak > 0 afterwards), and the last of MaxSkipsInARow skips in a row is an error.
+func (c *Counters) next(l float64, grads []*rt.Tensor, what string) error {
+	c.Step++
+	if !math.IsNaN(l) && !math.IsInf(l, 0) && nn.Finite(grads...) {
+		c.Streak = 0
+		return nil
+	}
+	c.Skipped++
+	c.Streak++
+	if c.Streak >= MaxSkipsInARow {
+		return fmt.Errorf("ocm: %s: %d steps in a row up to step %d had a non-finite loss or gradient (last loss %v); stopping", what, c.Streak, c.Step, l)
+	}
+	return nil
 }
 
 // sumSquares returns Σ d² / batch: a per-example sum of squares averaged over the batch.

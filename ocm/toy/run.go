@@ -3,11 +3,16 @@ package toy
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"ocm/nn"
+	"ocm/nn/safetensors"
 	"ocm/ocm"
 	rt "ocm/runtime"
 )
@@ -35,10 +40,36 @@ func DefaultSettings() Settings {
 
 // Train fits the backbone with the denoising loss and swaps in its EMA weights.
 func Train(dev rt.Device, m *Model, st Settings, prog Progress) error {
+	return TrainWith(dev, m, st, prog, nil)
+}
+
+// TrainWith is Train under ctl: it resumes from ctl.Resume, writes checkpoints, and
+// stops early with a *Stopped error when ctl.Stop says so. Resumed from a fit
+// checkpoint (training was complete) it only restores the model.
+func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control) error {
+	ctl = ctl.orNone()
 	cfg := ocm.TrainConfig{Steps: st.TrainSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay, Seed: st.Seed}
 	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed}
 	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, cfg)
-	start := time.Now()
+	opt := tr.Optimisation(m.backboneNames())
+	switch ctl.phase() {
+	case PhaseFit:
+		return m.restore(dev, ctl, st)
+	case PhaseTrain:
+		if err := m.restore(dev, ctl, st); err != nil {
+			return err
+		}
+		if err := ctl.restoreOpt(dev, opt, PhaseTrain, st.TrainSteps); err != nil {
+			return err
+		}
+		ctl.Resume = nil
+	}
+	save := func() (string, error) {
+		f := m.checkpointFile(PhaseTrain, tr.Step, st)
+		opt.AddTo(f, statePrefix(PhaseTrain))
+		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(PhaseTrain, tr.Step), f)
+	}
+	start, from := time.Now(), tr.Step
 	for tr.Step < cfg.Steps {
 		loss, err := tr.TrainStep()
 		if err != nil {
@@ -47,12 +78,17 @@ func Train(dev rt.Device, m *Model, st Settings, prog Progress) error {
 		if prog != nil {
 			prog("train", tr.Step, cfg.Steps, loss)
 		}
+		stop := ctl.stop()
+		if err := ctl.checkpoint(PhaseTrain, tr.Step, stop, ctl.due(tr.Step, cfg.Steps), save); err != nil {
+			return err
+		}
 	}
 	tr.EMA.Swap(m.Net.Params())
-	el := time.Since(start).Seconds()
+	el := max(time.Since(start).Seconds(), 1e-9)
 	m.Meta["backbone_steps"] = strconv.Itoa(cfg.Steps)
+	m.Meta["backbone_skipped_steps"] = strconv.Itoa(tr.Skipped)
 	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", el)
-	m.Meta["backbone_steps_per_second"] = fmt.Sprintf("%.1f", float64(cfg.Steps)/el)
+	m.Meta["backbone_steps_per_second"] = fmt.Sprintf("%.1f", float64(cfg.Steps-from)/el)
 	m.Meta["batch"] = strconv.Itoa(st.Batch)
 	m.Meta["lr"] = fmt.Sprint(st.LR)
 	m.Meta["ema"] = fmt.Sprint(st.EMADecay)
@@ -61,59 +97,166 @@ func Train(dev rt.Device, m *Model, st Settings, prog Progress) error {
 }
 
 // Fit fits every head kind on the learned backbone and on the exact score, and
-// computes both Analytic-DPM tables. The eight jobs are independent and run two at a
-// time (the toy models are too small to keep both cores busy one job at a time); each
+// computes both Analytic-DPM tables. The jobs are independent and run two at a time
+// (the toy models are too small to keep both cores busy one job at a time); each
 // job's randomness comes from its own seed, so the result does not depend on the order.
 func Fit(dev rt.Device, m *Model, st Settings, prog Progress) error {
+	return FitWith(dev, m, st, prog, nil)
+}
+
+// FitWith is Fit under ctl. The heads advance in rounds of ctl.Every steps (all of
+// FitSteps when checkpoints are off), two at a time; a checkpoint after each round
+// holds the model and every head's optimiser state. ctl.Stop ends the round early.
+func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control) error {
+	ctl = ctl.orNone()
+	jobs := m.headJobs(dev, st)
+	if err := m.resumeFit(dev, ctl, st, jobs); err != nil {
+		return err
+	}
 	start := time.Now()
-	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed + 1}
-	teachers := []struct {
-		name    string
-		teacher ocm.Teacher
-		heads   map[ocm.HeadKind]*ocm.Head
-		table   *[]float64
-	}{{"learned", m.NetTeacher(), m.Heads, &m.MsEps}, {"exact", m.ExactTeacher(), m.ExactHeads, &m.ExactMsEps}}
-	var jobs []func() error
 	var done atomic.Int64
-	total := int64(st.FitSteps * len(HeadKinds) * len(teachers))
+	done.Store(int64(fitSteps(jobs)))
+	total := int64(st.FitSteps * len(jobs))
 	report := func(loss float64) {
 		if prog != nil {
 			prog("fit heads", int(done.Add(1)), int(total), loss)
 		}
 	}
-	for ti, t := range teachers {
-		for hi, kind := range HeadKinds {
-			cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
-				Seed: st.Seed + uint64(100+10*ti+hi)}
-			head := t.heads[kind]
-			jobs = append(jobs, func() error { return fitHead(dev, t.teacher, head, m.Sched, data, cfg, report) })
+	for fitSteps(jobs) < int(total) {
+		stopped, err := fitRound(jobs, st.FitSteps, ctl, report)
+		if err != nil {
+			return err
 		}
-		jobs = append(jobs, func() error {
-			*t.table = ocm.MsEps(dev, t.teacher, m.Sched, data, st.MsEpsPerStep, st.Seed+uint64(200+ti))
-			return nil
-		})
+		save := func() (string, error) { return m.saveFit(ctl.Dir, st, jobs) }
+		if err := ctl.checkpoint(PhaseFit, fitSteps(jobs), stopped, ctl.Every > 0, save); err != nil {
+			return err
+		}
 	}
-	if err := runParallel(2, jobs); err != nil {
+	if err := m.fitTables(dev, st); err != nil {
 		return err
 	}
-	el := time.Since(start).Seconds()
+	for _, j := range jobs {
+		j.f.EMA.Swap(j.f.Head.Params())
+	}
+	el := max(time.Since(start).Seconds(), 1e-9)
 	m.Meta["head_steps"] = strconv.Itoa(st.FitSteps)
 	m.Meta["fit_seconds"] = fmt.Sprintf("%.1f", el)
 	m.Meta["fit_steps_per_second"] = fmt.Sprintf("%.1f", float64(total)/el)
 	return nil
 }
 
-// fitHead runs one head's fitting to the end and swaps in its averaged weights.
-func fitHead(dev rt.Device, t ocm.Teacher, head *ocm.Head, s *ocm.Schedule, data ocm.DataSource, cfg ocm.TrainConfig, report func(float64)) error {
-	f := ocm.NewHeadFitter(dev, t, head, s, data, cfg)
-	for f.Step < cfg.Steps {
-		loss, err := f.FitStep()
-		if err != nil {
+// fitRound advances every unfinished head to its next checkpoint step, two heads at
+// a time, and says whether ctl.Stop ended it early.
+func fitRound(jobs []*headJob, steps int, ctl *Control, report func(float64)) (bool, error) {
+	var stopped atomic.Bool
+	var work []func() error
+	for _, j := range jobs {
+		target := steps
+		if ctl.Every > 0 {
+			target = min(steps, (j.f.Step/ctl.Every+1)*ctl.Every)
+		}
+		work = append(work, func() error {
+			for j.f.Step < target && !stopped.Load() {
+				loss, err := j.f.FitStep()
+				if err != nil {
+					return err
+				}
+				report(loss)
+				if ctl.stop() {
+					stopped.Store(true)
+				}
+			}
+			return nil
+		})
+	}
+	err := runParallel(2, work)
+	return stopped.Load(), err
+}
+
+// fitTables computes the Analytic-DPM tables of both teachers, in parallel.
+func (m *Model) fitTables(dev rt.Device, st Settings) error {
+	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed + 1}
+	return runParallel(2, []func() error{
+		func() error {
+			m.MsEps = ocm.MsEps(dev, m.NetTeacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200)
+			return nil
+		},
+		func() error {
+			m.ExactMsEps = ocm.MsEps(dev, m.ExactTeacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+201)
+			return nil
+		},
+	})
+}
+
+// headJob is the fitting of one head: its phase name fit:<teacher>:<head>, its
+// fitter, and its parameters' names in the bundle.
+type headJob struct {
+	phase string
+	f     *ocm.HeadFitter
+	names []string
+}
+
+// headJobs prepares the fitting of every head, learned teacher first.
+func (m *Model) headJobs(dev rt.Device, st Settings) []*headJob {
+	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed + 1}
+	teachers := []struct {
+		name, prefix string
+		teacher      ocm.Teacher
+		heads        map[ocm.HeadKind]*ocm.Head
+	}{{"learned", "", m.NetTeacher(), m.Heads}, {"exact", "exact.", m.ExactTeacher(), m.ExactHeads}}
+	var jobs []*headJob
+	for ti, t := range teachers {
+		for hi, kind := range HeadKinds {
+			cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
+				Seed: st.Seed + uint64(100+10*ti+hi)}
+			head := t.heads[kind]
+			j := &headJob{phase: PhaseFit + ":" + t.name + ":" + kind.String(),
+				f: ocm.NewHeadFitter(dev, t.teacher, head, m.Sched, data, cfg)}
+			for _, p := range head.Params() {
+				j.names = append(j.names, t.prefix+p.Name)
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
+}
+
+// fitSteps is the steps done by all heads together: the fit phase's step.
+func fitSteps(jobs []*headJob) int {
+	n := 0
+	for _, j := range jobs {
+		n += j.f.Step
+	}
+	return n
+}
+
+// saveFit writes a checkpoint of the fit phase.
+func (m *Model) saveFit(dir string, st Settings, jobs []*headJob) (string, error) {
+	step := fitSteps(jobs)
+	f := m.checkpointFile(PhaseFit, step, st)
+	for _, j := range jobs {
+		j.f.Optimisation(j.names).AddTo(f, statePrefix(j.phase))
+	}
+	return ocm.WriteCheckpoint(dir, ocm.CheckpointName(PhaseFit, step), f)
+}
+
+// resumeFit restores the model and every head's state from a fit checkpoint.
+func (m *Model) resumeFit(dev rt.Device, ctl *Control, st Settings, jobs []*headJob) error {
+	switch ctl.phase() {
+	case "":
+		return nil
+	case PhaseTrain:
+		return &ResumeError{fmt.Errorf("toy: %s is a checkpoint of training, not of fitting; resume with --train", ctl.ResumePath)}
+	}
+	if err := m.restore(dev, ctl, st); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := ctl.restoreOpt(dev, j.f.Optimisation(j.names), j.phase, st.FitSteps); err != nil {
 			return err
 		}
-		report(loss)
 	}
-	f.EMA.Swap(head.Params())
+	ctl.Resume = nil
 	return nil
 }
 
@@ -133,4 +276,190 @@ func runParallel(n int, jobs []func() error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// Phases of a run, as checkpoints name them. A fit checkpoint's heads are the
+// optimisations fit:<teacher>:<head> (teacher learned or exact).
+const (
+	PhaseTrain = "train"
+	PhaseFit   = "fit"
+)
+
+// Control steers a long run: checkpoints, resumption and early stops. A nil Control
+// writes no checkpoints and never stops early.
+type Control struct {
+	Dir        string            // checkpoint folder; "" writes none
+	Every      int               // steps between checkpoints (0: only when stopped)
+	Keep       int               // checkpoints kept in Dir, newest first (0: all)
+	Resume     *safetensors.File // checkpoint to continue from; nil starts afresh
+	ResumePath string            // its path, for messages
+	// Stop is asked after every step, from two goroutines at once while fitting;
+	// true ends the phase after that step with a checkpoint and a *Stopped error.
+	Stop func() bool
+}
+
+// Stopped is the error of a run that Control.Stop ended; Path is the checkpoint
+// written ("" without a checkpoint folder).
+type Stopped struct {
+	Phase string
+	Step  int
+	Path  string
+}
+
+func (s *Stopped) Error() string {
+	return fmt.Sprintf("toy: %s stopped at step %d (checkpoint %q)", s.Phase, s.Step, s.Path)
+}
+
+// ResumeError is a checkpoint that this run cannot continue from: written for another
+// model or other settings, or incomplete.
+type ResumeError struct{ Err error }
+
+func (e *ResumeError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the reason.
+func (e *ResumeError) Unwrap() error { return e.Err }
+
+func (c *Control) orNone() *Control {
+	if c == nil {
+		return &Control{}
+	}
+	return c
+}
+
+// phase is the phase of the checkpoint to resume from, "" when none.
+func (c *Control) phase() string {
+	if c.Resume == nil {
+		return ""
+	}
+	return c.Resume.Metadata["phase"]
+}
+
+func (c *Control) stop() bool { return c.Stop != nil && c.Stop() }
+
+// due says whether step, of a phase of steps, gets a periodic checkpoint.
+func (c *Control) due(step, steps int) bool {
+	return c.Every > 0 && (step%c.Every == 0 || step == steps)
+}
+
+// checkpoint saves when stopping or due (and a folder is set), and turns a stop into
+// a *Stopped error.
+func (c *Control) checkpoint(phase string, step int, stop, due bool, save func() (string, error)) error {
+	path := ""
+	if c.Dir != "" && (stop || due) {
+		var err error
+		if path, err = save(); err != nil {
+			return err
+		}
+		if err := ocm.PruneCheckpoints(c.Dir, c.Keep); err != nil {
+			return err
+		}
+	}
+	if stop {
+		return &Stopped{Phase: phase, Step: step, Path: path}
+	}
+	return nil
+}
+
+// restoreOpt restores one optimisation and checks its step against the budget.
+func (c *Control) restoreOpt(dev rt.Device, o ocm.Optimisation, phase string, steps int) error {
+	if err := o.RestoreFrom(dev, c.ResumePath, c.Resume, statePrefix(phase)); err != nil {
+		return &ResumeError{err}
+	}
+	if o.Counters.Step > steps {
+		return &ResumeError{fmt.Errorf("toy: %s: %s is at step %d, beyond its %d steps", c.ResumePath, phase, o.Counters.Step, steps)}
+	}
+	return nil
+}
+
+// statePrefix is the metadata prefix of an optimisation's counters.
+func statePrefix(phase string) string { return "state." + phase + "." }
+
+// backboneNames are the bundle names of the backbone's parameters, in Net.Params order.
+func (m *Model) backboneNames() []string {
+	var names []string
+	for _, p := range m.Net.Params() {
+		names = append(names, "backbone."+p.Name)
+	}
+	return names
+}
+
+// checkpointSettings are the settings a checkpoint records and a resumed run must share.
+func checkpointSettings(st Settings) map[string]string {
+	return map[string]string{"setting.seed": strconv.FormatUint(st.Seed, 10), "setting.batch": strconv.Itoa(st.Batch),
+		"setting.lr": fmt.Sprint(st.LR), "setting.ema": fmt.Sprint(st.EMADecay),
+		"setting.ms_eps_per_step": strconv.Itoa(st.MsEpsPerStep)}
+}
+
+// checkpointFile starts a checkpoint of phase at step: the model's tensors, its
+// metadata, the settings; the optimisations are added by the caller.
+func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
+	f := &safetensors.File{Metadata: m.metadata()}
+	for _, p := range m.params() {
+		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: p.Name, Shape: p.Value.Shape(), Data: p.Value.Data()})
+	}
+	for name, tab := range map[string][]float64{"analytic.ms_eps": m.MsEps, "exact.analytic.ms_eps": m.ExactMsEps} {
+		if tab != nil {
+			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: []int{len(tab)}, Data: toF32(tab)})
+		}
+	}
+	maps.Copy(f.Metadata, checkpointSettings(st))
+	f.Metadata["format"] = ocm.CheckpointFormat
+	f.Metadata["phase"] = phase
+	f.Metadata["step"] = strconv.Itoa(step)
+	f.Metadata["setting.train_steps"] = strconv.Itoa(st.TrainSteps)
+	f.Metadata["setting.fit_steps"] = strconv.Itoa(st.FitSteps)
+	return f
+}
+
+// restore checks that ctl.Resume was written by the same model and settings, then
+// copies its tensors and training record into m.
+func (m *Model) restore(dev rt.Device, ctl *Control, st Settings) error {
+	if err := m.restoreModel(dev, ctl, st); err != nil {
+		return &ResumeError{err}
+	}
+	return nil
+}
+
+func (m *Model) restoreModel(dev rt.Device, ctl *Control, st Settings) error {
+	md, name := ctl.Resume.Metadata, ctl.ResumePath
+	want := m.metadata()
+	for _, k := range []string{"dataset", "dim", "hidden", "head_hidden", "schedule", "diffusion_steps", "mixture"} {
+		if md[k] != want[k] {
+			return fmt.Errorf("toy: %s was written for a different model: %s is %q, this run has %q", name, k, short(md[k]), short(want[k]))
+		}
+	}
+	settings := checkpointSettings(st)
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		if md[k] != settings[k] {
+			return fmt.Errorf("toy: %s was written with %s %s, this run has %s", name, strings.TrimPrefix(k, "setting."), md[k], settings[k])
+		}
+	}
+	if err := m.fill(dev, name, ctl.Resume); err != nil {
+		return err
+	}
+	for k, v := range md {
+		if rest, ok := strings.CutPrefix(k, "train."); ok {
+			m.Meta[rest] = v
+		}
+	}
+	return nil
+}
+
+// short cuts a long metadata value for a one-line message.
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+// CheckFinite returns an error naming the first tensor of m with a NaN or ±Inf
+// value: check before saving, so that broken weights are never written.
+func (m *Model) CheckFinite() error {
+	for _, p := range m.params() {
+		if !nn.Finite(p.Value) {
+			return fmt.Errorf("toy: tensor %s has non-finite values; not saved", p.Name)
+		}
+	}
+	return nil
 }
