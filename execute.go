@@ -45,7 +45,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 	if o.bench {
 		return runBench(o, stdout, stderr)
 	}
-	dev, err := openDevice(o)
+	dev, devNote, err := openDevice(o)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,8 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		return userErr("output folder %s: %v", o.out, err)
 	}
 	prog := newProgress(stderr, o.quiet)
-	m, err := makeModel(dev, o, prog, stdout, stderr)
+	announce := func() { announceDevice(dev, devNote, o, stderr) }
+	m, err := makeModel(dev, o, prog, announce, stdout)
 	if err != nil {
 		prog.clear()
 		return err
@@ -71,7 +72,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 
 // makeModel returns the model the later modes use: trained (--train) or read, then
 // fitted (--fit), both under checkpoints and the interrupt handler, and saved.
-func makeModel(dev rt.Device, o *options, prog *progress, stdout, stderr io.Writer) (*toy.Model, error) {
+func makeModel(dev rt.Device, o *options, prog *progress, announce func(), stdout io.Writer) (*toy.Model, error) {
 	ctl, err := newControl(o)
 	if err != nil {
 		return nil, err
@@ -86,7 +87,7 @@ func makeModel(dev rt.Device, o *options, prog *progress, stdout, stderr io.Writ
 		if m, err = newToyModel(dev, o); err != nil {
 			return nil, err
 		}
-		announceDevice(dev, o, stderr)
+		announce()
 		if err := toy.TrainWith(dev, m, settings(o), prog.update, ctl); err != nil {
 			return nil, runErr(err)
 		}
@@ -97,7 +98,7 @@ func makeModel(dev rt.Device, o *options, prog *progress, stdout, stderr io.Writ
 	} else if err = useData(m, o); err != nil {
 		return nil, err
 	} else {
-		announceDevice(dev, o, stderr)
+		announce()
 	}
 	if o.fit {
 		if err := toy.FitWith(dev, m, settings(o), prog.update, ctl); err != nil {
@@ -155,28 +156,6 @@ func newControl(o *options) (*toy.Control, error) {
 	}
 	ctl.Resume, ctl.ResumePath = f, path
 	return ctl, nil
-}
-
-// openDevice returns the device --device names; auto falls back to the CPU and says why.
-func openDevice(o *options) (rt.Device, error) {
-	cpuDev := rt.NewCPU(rt.CPUOptions{Threads: o.threads})
-	switch o.device {
-	case "cuda":
-		return nil, userErr("--device cuda: this build of ocm has no CUDA device yet; use --device cpu")
-	}
-	return cpuDev, nil
-}
-
-// announceDevice says which device runs the work, once the inputs have been read.
-func announceDevice(dev rt.Device, o *options, stderr io.Writer) {
-	if o.quiet {
-		return
-	}
-	why := ""
-	if o.device == "auto" {
-		why = " (this build has no CUDA device)"
-	}
-	fmt.Fprintf(stderr, "ocm: device %s%s\n", dev.Name(), why)
 }
 
 func settings(o *options) toy.Settings {

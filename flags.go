@@ -145,6 +145,8 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	fs.SetOutput(io.Discard)
 	fmt.Fprint(w, `
 Environment:
+  OCM_CUDA_PATH      folder (or file) holding libcuda/libcudart/libcublas when they are not
+                     in the default library path
   GOGC, GOMEMLIMIT   set the Go garbage collector yourself (ocm then reserves no heap)
 `)
 }

@@ -193,3 +193,21 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 		t.Errorf("latest names %q after fitting 6 heads 2 steps each", got)
 	}
 }
+
+// TestAutoDeviceFallsBack: without CUDA libraries, --device auto runs on the CPU and
+// says why in one line; --device cuda is refused (in TestBadInputs).
+func TestAutoDeviceFallsBack(t *testing.T) {
+	if _, err := openCUDA(rt.NewCPU(rt.CPUOptions{})); err == nil {
+		t.Skip("a CUDA device is available here")
+	}
+	in, out := t.TempDir(), t.TempDir()
+	bundle := smallBundle(t, in)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"--sample", "--weights", bundle, "--steps", "2", "--num-samples", "10", "--out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "ocm: device cpu") || !strings.Contains(stderr.String(), "no CUDA device: ") {
+		t.Errorf("stderr %q does not say it fell back to the CPU and why", stderr.String())
+	}
+}
