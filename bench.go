@@ -244,13 +244,16 @@ func toyTrainStep(threads int) func() {
 	}
 }
 
-// measure calls fn once to warm up, once to size the run, then for about target.
+// measure warms up (calls fn for at least a third of target, and at least twice, so
+// that the heap has reached its steady size and freshly mapped memory is not counted),
+// sizes the run from the warm-up's mean call time, then times calls for about target.
 func measure(fn func(), target time.Duration, minReps int) []float64 {
-	fn()
-	t0 := time.Now()
-	fn()
-	first := max(time.Since(t0), time.Microsecond)
-	reps := min(max(int(target/first), minReps), 5000)
+	start, w := time.Now(), 0
+	for ; w < 2 || time.Since(start) < target/3; w++ {
+		fn()
+	}
+	perCall := max(time.Since(start)/time.Duration(w), time.Microsecond)
+	reps := min(max(int(target/perCall), minReps), 5000)
 	ts := make([]float64, reps)
 	for i := range ts {
 		t0 := time.Now()

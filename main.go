@@ -38,7 +38,7 @@ func inputErr(err error) error {
 }
 
 func main() {
-	rt.ReserveHeap(256 << 20) // fewer garbage collections: see runtime.ReserveHeap
+	rt.TuneGC() // fewer garbage collections: see runtime.TuneGC
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -66,6 +66,6 @@ func BenchmarkToyMLPVJP(b *testing.B) {
 }
 
 func TestMain(m *testing.M) {
-	rt.ReserveHeap(256 << 20) // as the ocm binary does
+	rt.TuneGC() // as the ocm binary does
 	os.Exit(m.Run())
 }

@@ -224,7 +224,6 @@ func TestUNetTrainStep(t *testing.T) {
 const unetBenchBatch = 4
 
 func unetBenchSetup() (rt.Device, *UNet, *rt.Tensor, []float64) {
-	rt.ReserveHeap(256 << 20)
 	dev := rt.NewCPU(rt.CPUOptions{})
 	m := NewUNet(dev, UNetS(), philox.Key{Seed: 1})
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, unetBenchBatch, 1, 28, 28)
