@@ -88,6 +88,7 @@ func (f *HeadFitter) FitStep() (float64, error) {
 	if err := f.Counters.next(l, grads, "fit "+f.Head.Kind.String()+" head"); err != nil || f.Streak > 0 {
 		return l, err
 	}
+	f.Opt.LR = f.Cfg.lrAt(f.Step - 1)
 	f.Opt.Update(params, grads)
 	f.EMA.Update(params)
 	return l, nil

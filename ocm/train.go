@@ -121,9 +121,21 @@ func (t *Trainer) TrainStep() (float64, error) {
 	if err := t.Counters.next(l, grads, "train"); err != nil || t.Streak > 0 {
 		return l, err
 	}
+	t.Opt.LR = t.Cfg.lrAt(t.Step - 1)
 	t.Opt.Update(params, grads)
 	t.EMA.Update(params)
 	return l, nil
+}
+
+// lrAt is the learning rate of step (0-based): a cosine decay from LR to LR/10 over
+// Steps, which lets the last steps settle on a precise minimum (the covariance
+// estimators multiply head errors by B/A, so precision matters).
+func (c *TrainConfig) lrAt(step int) float32 {
+	if c.Steps <= 1 {
+		return c.LR
+	}
+	frac := math.Min(1, float64(step)/float64(c.Steps-1))
+	return c.LR * float32(0.1+0.9*0.5*(1+math.Cos(math.Pi*frac)))
 }
 
 // MaxSkipsInARow is how many consecutive steps with a non-finite loss or gradient end
