@@ -273,7 +273,11 @@ func (d *CPU) Reduce(op ReduceOp, dst, src Buffer, shape []int, reduced []bool) 
 	for i := range acc {
 		acc[i] = init
 	}
-	reduceRec(op, acc, x, dims, red)
+	if op == ReduceSum && len(dims) == 2 && red[0] && !red[1] {
+		colSums(acc, x, dims[0], dims[1])
+	} else {
+		reduceRec(op, acc, x, dims, red)
+	}
 	for i, v := range acc {
 		o[i] = float32(v)
 	}
@@ -308,6 +312,33 @@ func reduceRec(op ReduceOp, acc []float64, x []float32, dims []int, red []bool) 
 		}
 		reduceRec(op, a, x[i*inner:(i+1)*inner], dims[1:], red[1:])
 	}
+}
+
+// colSums adds the column sums of x ([rows, cols]) to acc ([cols]), adding
+// the rows in order (so each sum is the one reduceRec would give), four rows
+// per pass over acc and with the columns split across cores.
+func colSums(acc []float64, x []float32, rows, cols int) {
+	cpu.ParallelFor(cols, max(16, minChunk/max(1, rows)), func(lo, hi int) {
+		a := acc[lo:hi]
+		r := 0
+		for ; r+4 <= rows; r += 4 {
+			x0 := x[r*cols+lo : r*cols+hi]
+			x1 := x[(r+1)*cols+lo : (r+1)*cols+hi]
+			x2 := x[(r+2)*cols+lo : (r+2)*cols+hi]
+			x3 := x[(r+3)*cols+lo : (r+3)*cols+hi]
+			x0, x1, x2, x3 = x0[:len(a)], x1[:len(a)], x2[:len(a)], x3[:len(a)]
+			for i := range a {
+				a[i] = a[i] + float64(x0[i]) + float64(x1[i]) + float64(x2[i]) + float64(x3[i])
+			}
+		}
+		for ; r < rows; r++ {
+			xr := x[r*cols+lo : r*cols+hi]
+			xr = xr[:len(a)]
+			for i := range a {
+				a[i] += float64(xr[i])
+			}
+		}
+	})
 }
 
 func reduceLeaf(op ReduceOp, acc []float64, x []float32, reduced bool) {

@@ -24,15 +24,31 @@ func AdamStep(p, g, m, v []float32, lr, beta1, beta2, eps, weightDecay float32, 
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
 	stepSize := float32(float64(lr) / bc1)
 	rbc2 := float32(1 / math.Sqrt(bc2))
+	c := adamConsts{weightDecay, beta1, 1 - beta1, beta2, 1 - beta2, stepSize, rbc2, eps}
+	loop := adamLoop
+	if adamAVX512 != nil {
+		loop = adamAVX512
+	}
 	ParallelFor(n, parallelMinWork, func(lo, hi int) {
-		pp, gg, mm, vv := p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
-		gg, mm, vv = gg[:len(pp)], mm[:len(pp)], vv[:len(pp)]
-		for i, pi := range pp {
-			gi := gg[i] + weightDecay*pi
-			mi := beta1*mm[i] + (1-beta1)*gi
-			vi := beta2*vv[i] + (1-beta2)*gi*gi
-			mm[i], vv[i] = mi, vi
-			pp[i] = pi - stepSize*mi/(float32(math.Sqrt(float64(vi)))*rbc2+eps)
-		}
+		loop(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &c)
 	})
+}
+
+// adamConsts are the per-step constants of the Adam loop (layout shared
+// with the assembly kernel).
+type adamConsts struct {
+	wd, beta1, omb1, beta2, omb2, stepSize, rbc2, eps float32
+}
+
+// adamLoop is the portable Adam update over equal-length slices.
+func adamLoop(pp, gg, mm, vv []float32, c *adamConsts) {
+	gg, mm, vv = gg[:len(pp)], mm[:len(pp)], vv[:len(pp)]
+	wd, beta1, omb1, beta2, omb2, stepSize, rbc2, eps := c.wd, c.beta1, c.omb1, c.beta2, c.omb2, c.stepSize, c.rbc2, c.eps
+	for i, pi := range pp {
+		gi := gg[i] + wd*pi
+		mi := beta1*mm[i] + omb1*gi
+		vi := beta2*vv[i] + omb2*gi*gi
+		mm[i], vv[i] = mi, vi
+		pp[i] = pi - stepSize*mi/(float32(math.Sqrt(float64(vi)))*rbc2+eps)
+	}
 }

@@ -219,6 +219,14 @@ type sgemmKernel struct {
 	// microHalf, if not nil, computes the left half (j < nr/2) of micro's
 	// tile from the same panels; it serves column edges with <= nr/2 columns.
 	microHalf func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	// microRowA, if not nil, is micro with A read in place: a[i*lda+p]
+	// for i < mr instead of a packed panel. It serves full row panels of
+	// a row-major op(A) (no transA), which then need no packing.
+	microRowA func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
+	// microColA, if not nil, is micro with A read in place from a
+	// transposed matrix: a[p*lda+i] for i < mr. It serves full row panels of
+	// op(A) = Aᵀ (transA).
+	microColA func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
 }
 
 // sgemmProblem is a (batched) product, or a worker's share of one.
@@ -274,6 +282,18 @@ func sgemmBlocked(p *sgemmProblem, buf *sgemmBuf, a, b, c []float32) {
 	kn := p.kern
 	mr, nr := kn.mr, kn.nr
 	m, n, k := p.m, p.n, p.k
+	// direct: full row panels of op(A) are read in place by microA.
+	microA := kn.microRowA
+	if p.transA {
+		microA = kn.microColA
+	}
+	direct := microA != nil && n > nr/2
+	// aoff is the offset in a of op(A)[i][p].
+	lda := p.lda
+	aoff := func(i, q int) int { return i*lda + q }
+	if p.transA {
+		aoff = func(i, q int) int { return q*lda + i }
+	}
 	for jc := 0; jc < n; jc += kn.nc {
 		nc := min(kn.nc, n-jc)
 		for pc := 0; pc < k; pc += kn.kc {
@@ -287,7 +307,14 @@ func sgemmBlocked(p *sgemmProblem, buf *sgemmBuf, a, b, c []float32) {
 			for ic := 0; ic < m; ic += kn.mc {
 				mc := min(kn.mc, m-ic)
 				ap := buf.a[:roundUp(mc, mr)*kc]
-				sgemmPackA(ap, p.transA, a, p.lda, ic, pc, mc, kc, mr)
+				if direct {
+					// Full panels are read in place; pack only a partial last one.
+					if full := mc / mr * mr; full < mc {
+						sgemmPackA(ap[full*kc:], p.transA, a, p.lda, ic+full, pc, mc-full, kc, mr)
+					}
+				} else {
+					sgemmPackA(ap, p.transA, a, p.lda, ic, pc, mc, kc, mr)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
 					bpan := bp[jr*kc : (jr+nr)*kc]
@@ -295,13 +322,20 @@ func sgemmBlocked(p *sgemmProblem, buf *sgemmBuf, a, b, c []float32) {
 						rows := min(mr, mc-ir)
 						apan := ap[ir*kc : (ir+mr)*kc]
 						off := (ic+ir)*p.ldc + jc + jr
+						rowA := direct && rows == mr
 						if rows == mr && cols == nr {
-							kn.micro(kc, apan, bpan, c[off:], p.ldc, p.alpha, beta)
+							if rowA {
+								microA(kc, a[aoff(ic+ir, pc):], p.lda, bpan, c[off:], p.ldc, p.alpha, beta)
+							} else {
+								kn.micro(kc, apan, bpan, c[off:], p.ldc, p.alpha, beta)
+							}
 							continue
 						}
 						// Edge tile: compute into t, copy the valid part.
 						t := buf.t
-						if cols <= nr/2 && kn.microHalf != nil {
+						if rowA {
+							microA(kc, a[aoff(ic+ir, pc):], p.lda, bpan, t, nr, p.alpha, 0)
+						} else if cols <= nr/2 && kn.microHalf != nil {
 							kn.microHalf(kc, apan, bpan, t, nr, p.alpha, 0)
 						} else {
 							kn.micro(kc, apan, bpan, t, nr, p.alpha, 0)
@@ -407,8 +441,8 @@ func sgemmPackB(dst []float32, transB bool, b []float32, ldb, p0, j0, kc, nc, nr
 
 // sgemmCopyRows copies kc rows of w values (row stride ld) of src into
 // d[p*w : p*w+w] for the widths it specialises (4, 6, 12, 16, 32) with
-// fixed-size moves instead of a memmove call per row, and reports whether
-// it did.
+// fixed-size 16-byte moves (the compiler inlines those, while larger array
+// copies become memmove calls), and reports whether it did.
 func sgemmCopyRows(d, src []float32, ld, kc, w int) bool {
 	switch w {
 	case 4:
@@ -417,19 +451,36 @@ func sgemmCopyRows(d, src []float32, ld, kc, w int) bool {
 		}
 	case 6:
 		for p := range kc {
-			*(*[6]float32)(d[p*6:]) = *(*[6]float32)(src[p*ld:])
+			s, dd := src[p*ld:p*ld+6], d[p*6:p*6+6]
+			*(*[4]float32)(dd) = *(*[4]float32)(s)
+			*(*[2]float32)(dd[4:]) = *(*[2]float32)(s[4:])
 		}
 	case 12:
 		for p := range kc {
-			*(*[12]float32)(d[p*12:]) = *(*[12]float32)(src[p*ld:])
+			s, dd := src[p*ld:p*ld+12], d[p*12:p*12+12]
+			*(*[4]float32)(dd) = *(*[4]float32)(s)
+			*(*[4]float32)(dd[4:]) = *(*[4]float32)(s[4:])
+			*(*[4]float32)(dd[8:]) = *(*[4]float32)(s[8:])
 		}
 	case 16:
 		for p := range kc {
-			*(*[16]float32)(d[p*16:]) = *(*[16]float32)(src[p*ld:])
+			s, dd := src[p*ld:p*ld+16], d[p*16:p*16+16]
+			*(*[4]float32)(dd) = *(*[4]float32)(s)
+			*(*[4]float32)(dd[4:]) = *(*[4]float32)(s[4:])
+			*(*[4]float32)(dd[8:]) = *(*[4]float32)(s[8:])
+			*(*[4]float32)(dd[12:]) = *(*[4]float32)(s[12:])
 		}
 	case 32:
 		for p := range kc {
-			*(*[32]float32)(d[p*32:]) = *(*[32]float32)(src[p*ld:])
+			s, dd := src[p*ld:p*ld+32], d[p*32:p*32+32]
+			*(*[4]float32)(dd) = *(*[4]float32)(s)
+			*(*[4]float32)(dd[4:]) = *(*[4]float32)(s[4:])
+			*(*[4]float32)(dd[8:]) = *(*[4]float32)(s[8:])
+			*(*[4]float32)(dd[12:]) = *(*[4]float32)(s[12:])
+			*(*[4]float32)(dd[16:]) = *(*[4]float32)(s[16:])
+			*(*[4]float32)(dd[20:]) = *(*[4]float32)(s[20:])
+			*(*[4]float32)(dd[24:]) = *(*[4]float32)(s[24:])
+			*(*[4]float32)(dd[28:]) = *(*[4]float32)(s[28:])
 		}
 	default:
 		return false

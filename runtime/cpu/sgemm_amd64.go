@@ -25,7 +25,7 @@ func ifAvail(ok bool, k *sgemmKernel) *sgemmKernel {
 // (L2) stream past it; kc·nc·4 bytes of packed B stay in L2/L3.
 var (
 	sgemmAVX2   = &sgemmKernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048, micro: sgemmMicroAVX2}
-	sgemmAVX512 = &sgemmKernel{mr: 12, nr: 32, kc: 384, mc: 144, nc: 2048, micro: sgemmMicroAVX512, microHalf: sgemmMicroAVX512Half}
+	sgemmAVX512 = &sgemmKernel{mr: 12, nr: 32, kc: 384, mc: 144, nc: 2048, micro: sgemmMicroAVX512, microHalf: sgemmMicroAVX512Half, microRowA: sgemmMicroAVX512RowA, microColA: sgemmMicroAVX512ColA}
 )
 
 func sgemmMicroAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
@@ -36,6 +36,16 @@ func sgemmMicroAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 func sgemmMicroAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_, _, _ = a[12*kc-1], b[32*kc-1], c[11*ldc+31]
 	sgemmKernelAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func sgemmMicroAVX512RowA(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[11*lda+kc-1], b[32*kc-1], c[11*ldc+31]
+	sgemmKernelAVX512RowA(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+}
+
+func sgemmMicroAVX512ColA(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[(kc-1)*lda+11], b[32*kc-1], c[11*ldc+31]
+	sgemmKernelAVX512ColA(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
 }
 
 func sgemmMicroAVX512Half(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
@@ -84,3 +94,15 @@ func sgemmKernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 //
 //go:noescape
 func sgemmKernelAVX512Half(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX512RowA computes the tile of sgemmKernelAVX512 with A read
+// in place: a[i*lda+p] for i < 12, p < kc, instead of a packed panel.
+//
+//go:noescape
+func sgemmKernelAVX512RowA(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX512ColA computes the tile of sgemmKernelAVX512 with A read
+// in place from a transposed matrix: a[p*lda+i] for i < 12, p < kc.
+//
+//go:noescape
+func sgemmKernelAVX512ColA(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)

@@ -424,3 +424,259 @@ half_beta0:
 	STORE5H(Z11)
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F, A unpacked: the 12×32 tile of sgemmKernelAVX512 with A read in
+// place from 12 rows of a row-major matrix (row stride lda) instead of a
+// packed panel. Rows 3g..3g+2 are addressed from base register g as
+// (Ag), (Ag)(LDA*1) and (Ag)(LDA2*1).
+
+#define RA0 SI
+#define RA1 R10
+#define RA2 R11
+#define RA3 R12
+#define LDA R13
+#define LDA2 BX
+
+// acc0, acc1 += a[row][p] * b[p][0:32], with addr the row's element
+#define ROWD(addr, t, acc0, acc1) \
+	VBROADCASTSS addr, t; \
+	VFMADD231PS  ZB0, t, acc0; \
+	VFMADD231PS  ZB1, t, acc1
+
+// One k step at byte offsets ao (A rows) and bo (B panel).
+#define KSTEPD(ao, bo) \
+	VMOVUPS bo(BPTR), ZB0; \
+	VMOVUPS (bo+64)(BPTR), ZB1; \
+	ROWD(ao(RA0), ZT0, Z0, Z1); \
+	ROWD(ao(RA0)(LDA*1), ZT1, Z2, Z3); \
+	ROWD(ao(RA0)(LDA2*1), ZT0, Z4, Z5); \
+	ROWD(ao(RA1), ZT1, Z6, Z7); \
+	ROWD(ao(RA1)(LDA*1), ZT0, Z8, Z9); \
+	ROWD(ao(RA1)(LDA2*1), ZT1, Z10, Z11); \
+	ROWD(ao(RA2), ZT0, Z12, Z13); \
+	ROWD(ao(RA2)(LDA*1), ZT1, Z14, Z15); \
+	ROWD(ao(RA2)(LDA2*1), ZT0, Z16, Z17); \
+	ROWD(ao(RA3), ZT1, Z18, Z19); \
+	ROWD(ao(RA3)(LDA*1), ZT0, Z20, Z21); \
+	ROWD(ao(RA3)(LDA2*1), ZT1, Z22, Z23)
+
+// func sgemmKernelAVX512RowA(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmKernelAVX512RowA(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CNT
+	MOVQ a+8(FP), RA0
+	MOVQ lda+16(FP), LDA
+	MOVQ b+24(FP), BPTR
+	MOVQ c+32(FP), CPTR
+	MOVQ ldc+40(FP), LDC
+	SHLQ $2, LDC        // ldc *= 4 (bytes)
+	SHLQ $2, LDA        // lda *= 4 (bytes)
+	LEAQ (LDA)(LDA*1), LDA2
+	LEAQ (RA0)(LDA2*1), RA1
+	ADDQ LDA, RA1       // row 3
+	LEAQ (RA1)(LDA2*1), RA2
+	ADDQ LDA, RA2       // row 6
+	LEAQ (RA2)(LDA2*1), RA3
+	ADDQ LDA, RA3       // row 9
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	MOVQ  CNT, CNT4
+	SHRQ  $2, CNT4
+	ANDQ  $3, CNT
+	TESTQ CNT4, CNT4
+	JZ    rowa_tail
+
+rowa_loop4:
+	PREFETCHT0 512(BPTR)
+	KSTEPD(0, 0)
+	PREFETCHT0 576(BPTR)
+	KSTEPD(4, 128)
+	PREFETCHT0 640(BPTR)
+	KSTEPD(8, 256)
+	PREFETCHT0 704(BPTR)
+	KSTEPD(12, 384)
+	ADDQ $16, RA0
+	ADDQ $16, RA1
+	ADDQ $16, RA2
+	ADDQ $16, RA3
+	ADDQ $512, BPTR
+	DECQ CNT4
+	JNZ  rowa_loop4
+
+rowa_tail:
+	TESTQ CNT, CNT
+	JZ    rowa_store
+
+rowa_loop1:
+	KSTEPD(0, 0)
+	ADDQ $4, RA0
+	ADDQ $4, RA1
+	ADDQ $4, RA2
+	ADDQ $4, RA3
+	ADDQ $128, BPTR
+	DECQ CNT
+	JNZ  rowa_loop1
+
+rowa_store:
+	VBROADCASTSS alpha+48(FP), ZALPHA
+	MOVL         beta+52(FP), AX
+	SHLL         $1, AX                 // drop the sign bit: beta == ±0?
+	JZ           rowa_beta0
+	VBROADCASTSS beta+52(FP), ZBETA
+
+	UPDATE5(Z0, Z1)
+	UPDATE5(Z2, Z3)
+	UPDATE5(Z4, Z5)
+	UPDATE5(Z6, Z7)
+	UPDATE5(Z8, Z9)
+	UPDATE5(Z10, Z11)
+	UPDATE5(Z12, Z13)
+	UPDATE5(Z14, Z15)
+	UPDATE5(Z16, Z17)
+	UPDATE5(Z18, Z19)
+	UPDATE5(Z20, Z21)
+	UPDATE5(Z22, Z23)
+	VZEROUPPER
+	RET
+
+rowa_beta0:
+	STORE5(Z0, Z1)
+	STORE5(Z2, Z3)
+	STORE5(Z4, Z5)
+	STORE5(Z6, Z7)
+	STORE5(Z8, Z9)
+	STORE5(Z10, Z11)
+	STORE5(Z12, Z13)
+	STORE5(Z14, Z15)
+	STORE5(Z16, Z17)
+	STORE5(Z18, Z19)
+	STORE5(Z20, Z21)
+	STORE5(Z22, Z23)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F, A transposed in place: the 12×32 tile of sgemmKernelAVX512 with
+// op(A)[i][p] = a[p*lda+i] read directly (12 consecutive values per k step,
+// lda apart) instead of from a packed panel.
+
+#define KSTEPT \
+	VMOVUPS (BPTR), ZB0; \
+	VMOVUPS 64(BPTR), ZB1; \
+	ROW5(0, ZT0, Z0, Z1); \
+	ROW5(4, ZT1, Z2, Z3); \
+	ROW5(8, ZT0, Z4, Z5); \
+	ROW5(12, ZT1, Z6, Z7); \
+	ROW5(16, ZT0, Z8, Z9); \
+	ROW5(20, ZT1, Z10, Z11); \
+	ROW5(24, ZT0, Z12, Z13); \
+	ROW5(28, ZT1, Z14, Z15); \
+	ROW5(32, ZT0, Z16, Z17); \
+	ROW5(36, ZT1, Z18, Z19); \
+	ROW5(40, ZT0, Z20, Z21); \
+	ROW5(44, ZT1, Z22, Z23)
+
+// func sgemmKernelAVX512ColA(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmKernelAVX512ColA(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CNT
+	MOVQ a+8(FP), APTR
+	MOVQ lda+16(FP), LDA
+	MOVQ b+24(FP), BPTR
+	MOVQ c+32(FP), CPTR
+	MOVQ ldc+40(FP), LDC
+	SHLQ $2, LDC        // ldc *= 4 (bytes)
+	SHLQ $2, LDA        // lda *= 4 (bytes)
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+cola_loop:
+	PREFETCHT0 512(BPTR)
+	KSTEPT
+	ADDQ LDA, APTR
+	ADDQ $128, BPTR
+	DECQ CNT
+	JNZ  cola_loop
+
+	VBROADCASTSS alpha+48(FP), ZALPHA
+	MOVL         beta+52(FP), AX
+	SHLL         $1, AX                 // drop the sign bit: beta == ±0?
+	JZ           cola_beta0
+	VBROADCASTSS beta+52(FP), ZBETA
+
+	UPDATE5(Z0, Z1)
+	UPDATE5(Z2, Z3)
+	UPDATE5(Z4, Z5)
+	UPDATE5(Z6, Z7)
+	UPDATE5(Z8, Z9)
+	UPDATE5(Z10, Z11)
+	UPDATE5(Z12, Z13)
+	UPDATE5(Z14, Z15)
+	UPDATE5(Z16, Z17)
+	UPDATE5(Z18, Z19)
+	UPDATE5(Z20, Z21)
+	UPDATE5(Z22, Z23)
+	VZEROUPPER
+	RET
+
+cola_beta0:
+	STORE5(Z0, Z1)
+	STORE5(Z2, Z3)
+	STORE5(Z4, Z5)
+	STORE5(Z6, Z7)
+	STORE5(Z8, Z9)
+	STORE5(Z10, Z11)
+	STORE5(Z12, Z13)
+	STORE5(Z14, Z15)
+	STORE5(Z16, Z17)
+	STORE5(Z18, Z19)
+	STORE5(Z20, Z21)
+	STORE5(Z22, Z23)
+	VZEROUPPER
+	RET

@@ -1,0 +1,75 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Layout of adamConsts: wd, beta1, 1-beta1, beta2, 1-beta2, stepSize, rbc2, eps.
+
+#define ADAMOP \
+	VMULPS Z8, Z0, Z12; \
+	VADDPS Z12, Z9, Z12; \
+	VMULPS Z10, Z1, Z10; \
+	VMULPS Z12, Z2, Z13; \
+	VADDPS Z13, Z10, Z10; \
+	VMULPS Z11, Z3, Z11; \
+	VMULPS Z12, Z4, Z13; \
+	VMULPS Z12, Z13, Z13; \
+	VADDPS Z13, Z11, Z11; \
+	VSQRTPS Z11, Z14;     \
+	VMULPS Z6, Z14, Z14; \
+	VADDPS Z7, Z14, Z14; \
+	VMULPS Z10, Z5, Z15; \
+	VDIVPS Z14, Z15, Z15; \
+	VSUBPS Z15, Z8, Z8
+
+// func adamKernelAVX512(p, gr, m, v *float32, n int, c *adamConsts)
+TEXT ·adamKernelAVX512(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ gr+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ c+40(FP), AX
+	VBROADCASTSS 0(AX), Z0
+	VBROADCASTSS 4(AX), Z1
+	VBROADCASTSS 8(AX), Z2
+	VBROADCASTSS 12(AX), Z3
+	VBROADCASTSS 16(AX), Z4
+	VBROADCASTSS 20(AX), Z5
+	VBROADCASTSS 24(AX), Z6
+	VBROADCASTSS 28(AX), Z7
+	CMPQ CX, $16
+	JB   tail
+loop:
+	VMOVUPS (DI), Z8
+	VMOVUPS (SI), Z9
+	VMOVUPS (R8), Z10
+	VMOVUPS (R9), Z11
+	ADAMOP
+	VMOVUPS Z10, (R8)
+	VMOVUPS Z11, (R9)
+	VMOVUPS Z8, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JAE     loop
+tail:
+	TESTQ CX, CX
+	JZ    done
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (DI), K1, Z8
+	VMOVUPS.Z (SI), K1, Z9
+	VMOVUPS.Z (R8), K1, Z10
+	VMOVUPS.Z (R9), K1, Z11
+	ADAMOP
+	VMOVUPS Z10, K1, (R8)
+	VMOVUPS Z11, K1, (R9)
+	VMOVUPS Z8, K1, (DI)
+done:
+	VZEROUPPER
+	RET
