@@ -540,31 +540,11 @@ func (d *Device) Unary(op runtime.UnaryOp, dst, src runtime.Buffer, p0, p1 float
 	d.launch(fn, o.n, unaryArgs(o.ptr, x.ptr, o.n, p0, p1)...)
 }
 
-// collapse merges adjacent axes that both inputs read contiguously (as runtime.CPU
-// does), so most broadcasts need one to three axes.
-func collapse(shape, xs, ys []int) ([]int, []int, []int) {
-	var s, a, b []int
-	for i, dim := range shape {
-		if dim == 1 {
-			continue
-		}
-		if k := len(s) - 1; k >= 0 && a[k] == xs[i]*dim && b[k] == ys[i]*dim {
-			s[k] *= dim
-			a[k], b[k] = xs[i], ys[i]
-			continue
-		}
-		s, a, b = append(s, dim), append(a, xs[i]), append(b, ys[i])
-	}
-	if len(s) == 0 {
-		return []int{1}, []int{0}, []int{0}
-	}
-	return s, a, b
-}
 
 // broadcastArgs packs the rank-6 shape and strides of a broadcast, or reports false
 // when the kernel cannot take it (more than 6 axes after collapsing, or 32-bit overflow).
 func broadcastArgs(l *runtime.Broadcast, ys []int) ([]uint64, bool) {
-	s, a, b := collapse(l.Shape, l.XStrides, ys)
+	s, a, b := runtime.CollapseAxes(l.Shape, l.XStrides, ys)
 	if len(s) > 6 {
 		return nil, false
 	}

@@ -138,7 +138,7 @@ func copyRow(o, x []float32, sx int, _ []float32, _ int) {
 // broadcastRows walks the output row by row (the last collapsed axis) and calls f on
 // each, splitting rows across cores.
 func broadcastRows(o, x, y []float32, shape, xs, ys []int, f rowFunc) {
-	shape, xs, ys = collapse(shape, xs, ys)
+	shape, xs, ys = CollapseAxes(shape, xs, ys)
 	r := len(shape)
 	n := shape[r-1]
 	sx, sy := xs[r-1], ys[r-1]
@@ -170,26 +170,6 @@ func broadcastRows(o, x, y []float32, shape, xs, ys []int, f rowFunc) {
 	})
 }
 
-// collapse merges adjacent axes that both inputs read contiguously with each other, so
-// that the common cases become one or two axes.
-func collapse(shape, xs, ys []int) ([]int, []int, []int) {
-	var s, a, b []int
-	for i, dim := range shape {
-		if dim == 1 {
-			continue
-		}
-		if k := len(s) - 1; k >= 0 && a[k] == xs[i]*dim && b[k] == ys[i]*dim {
-			s[k] *= dim
-			a[k], b[k] = xs[i], ys[i]
-			continue
-		}
-		s, a, b = append(s, dim), append(a, xs[i]), append(b, ys[i])
-	}
-	if len(s) == 0 {
-		return []int{1}, []int{0}, []int{0}
-	}
-	return s, a, b
-}
 
 func binaryRow(op BinaryOp) rowFunc {
 	switch op {

@@ -166,3 +166,25 @@ func bstrides(in, out []int) []int {
 	}
 	return s
 }
+
+// CollapseAxes merges adjacent axes of a broadcast that both inputs read contiguously
+// with each other and drops axes of size 1, so that the common cases become one to
+// three axes; devices call it before walking or launching over a Broadcast.
+func CollapseAxes(shape, xs, ys []int) ([]int, []int, []int) {
+	var s, a, b []int
+	for i, dim := range shape {
+		if dim == 1 {
+			continue
+		}
+		if k := len(s) - 1; k >= 0 && a[k] == xs[i]*dim && b[k] == ys[i]*dim {
+			s[k] *= dim
+			a[k], b[k] = xs[i], ys[i]
+			continue
+		}
+		s, a, b = append(s, dim), append(a, xs[i]), append(b, ys[i])
+	}
+	if len(s) == 0 {
+		return []int{1}, []int{0}, []int{0}
+	}
+	return s, a, b
+}
