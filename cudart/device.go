@@ -540,7 +540,6 @@ func (d *Device) Unary(op runtime.UnaryOp, dst, src runtime.Buffer, p0, p1 float
 	d.launch(fn, o.n, unaryArgs(o.ptr, x.ptr, o.n, p0, p1)...)
 }
 
-
 // broadcastArgs packs the rank-6 shape and strides of a broadcast, or reports false
 // when the kernel cannot take it (more than 6 axes after collapsing, or 32-bit overflow).
 func broadcastArgs(l *runtime.Broadcast, ys []int) ([]uint64, bool) {

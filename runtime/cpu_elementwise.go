@@ -170,7 +170,6 @@ func broadcastRows(o, x, y []float32, shape, xs, ys []int, f rowFunc) {
 	})
 }
 
-
 func binaryRow(op BinaryOp) rowFunc {
 	switch op {
 	case OpAdd:
