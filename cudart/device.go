@@ -480,22 +480,6 @@ func adamArgs(p, g, m, v uintptr, n int, a *runtime.AdamArgs) []uint64 {
 		f32(a.Beta1), f32(1 - a.Beta1), f32(a.Beta2), f32(1 - a.Beta2), f32(stepSize), f32(rbc2), f32(a.Eps)}
 }
 
-// permuteLayout is Permute as a gather: output axis i reads source axis perm[i].
-func permuteLayout(shape, perm []int) *runtime.Broadcast {
-	r := len(shape)
-	srcStride := make([]int, r)
-	s := 1
-	for i := r - 1; i >= 0; i-- {
-		srcStride[i] = s
-		s *= shape[i]
-	}
-	l := &runtime.Broadcast{Shape: make([]int, r), XStrides: make([]int, r)}
-	for i, p := range perm {
-		l.Shape[i], l.XStrides[i] = shape[p], srcStride[p]
-	}
-	return l
-}
-
 // upsampleLayout is Upsample2x as a gather: dst (nc, h, 2, w, 2) reads src (nc, h, w).
 func upsampleLayout(nc, h, w int) *runtime.Broadcast {
 	return &runtime.Broadcast{Shape: []int{nc, h, 2, w, 2}, XStrides: []int{h * w, w, 0, 1, 0}}
@@ -652,7 +636,7 @@ func (d *Device) Reduce(op runtime.ReduceOp, dst, src runtime.Buffer, shape []in
 
 // Permute transposes src into dst (a gather with the binary_copy kernel).
 func (d *Device) Permute(dst, src runtime.Buffer, shape, perm []int) {
-	l := permuteLayout(shape, perm)
+	l := runtime.PermuteLayout(shape, perm)
 	if o, x := buf(dst), buf(src); d.expandFn != 0 && o.n <= maxKernelN {
 		if meta, ok := broadcastArgs(l, make([]int, len(shape))); ok {
 			if o.n == 0 {

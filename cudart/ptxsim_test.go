@@ -444,7 +444,7 @@ func TestPTXSimMovement(t *testing.T) {
 	for _, c := range []struct{ shape, perm []int }{{[]int{2, 3, 4, 5}, []int{3, 1, 0, 2}}, {[]int{6, 7}, []int{1, 0}}, {[]int{2, 3, 4}, []int{0, 1, 2}}} {
 		n := numel(c.shape)
 		x := randn(r, n, 1)
-		l := permuteLayout(c.shape, c.perm)
+		l := runtime.PermuteLayout(c.shape, c.perm)
 		meta, ok := broadcastArgs(l, make([]int, len(c.shape)))
 		if !ok {
 			t.Fatal("permute does not fit")

@@ -348,19 +348,8 @@ func reduceLeaf(op ReduceOp, acc []float64, x []float32, reduced bool) {
 // Permute transposes src into dst.
 func (d *CPU) Permute(dst, src Buffer, shape, perm []int) {
 	o, x := data(dst), data(src)
-	r := len(shape)
-	srcStride := make([]int, r)
-	s := 1
-	for i := r - 1; i >= 0; i-- {
-		srcStride[i] = s
-		s *= shape[i]
-	}
-	outShape := make([]int, r)
-	st := make([]int, r)
-	for i, p := range perm {
-		outShape[i] = shape[p]
-		st[i] = srcStride[p]
-	}
+	l := PermuteLayout(shape, perm)
+	r, outShape, st := len(shape), l.Shape, l.XStrides
 	n := outShape[r-1]
 	rows := len(o) / max(1, n)
 	last := st[r-1]

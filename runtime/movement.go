@@ -130,3 +130,21 @@ func normAxis(op string, axis, rank int) int {
 	}
 	return axis
 }
+
+// PermuteLayout describes Permute as a gather: the output (contiguous, Shape) reads the
+// source with XStrides, so output axis i walks source axis perm[i]. Devices use it to
+// implement Permute with their strided-copy kernels.
+func PermuteLayout(shape, perm []int) *Broadcast {
+	r := len(shape)
+	srcStride := make([]int, r)
+	s := 1
+	for i := r - 1; i >= 0; i-- {
+		srcStride[i] = s
+		s *= shape[i]
+	}
+	l := &Broadcast{Shape: make([]int, r), XStrides: make([]int, r)}
+	for i, p := range perm {
+		l.Shape[i], l.XStrides[i] = shape[p], srcStride[p]
+	}
+	return l
+}
