@@ -147,7 +147,7 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 Environment:
   OCM_CUDA_PATH      folder (or file) holding libcuda/libcudart/libcublas when they are not
                      in the default library path
-  GOGC, GOMEMLIMIT   set the Go garbage collector yourself (default: GOGC=1000, limit half the memory)
+  GOGC, GOMEMLIMIT   set the Go garbage collector yourself (default: GOGC=100, a 64 MiB floor, limit half the memory)
 `)
 }
 
