@@ -1,6 +1,9 @@
 package main
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +15,8 @@ import (
 	"ocm/assets"
 	"ocm/nn/safetensors"
 	"ocm/ocm"
+	"ocm/ocm/featurenet"
+	"ocm/ocm/images"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
 )
@@ -30,6 +35,9 @@ func execute(o *options, stdout, stderr io.Writer) error {
 	}
 	if o.list {
 		return listModels(stdout)
+	}
+	if o.doctor {
+		return runDoctor(o, stdout)
 	}
 	if o.cpuProf != "" {
 		f, err := os.Create(o.cpuProf)
@@ -54,7 +62,17 @@ func execute(o *options, stdout, stderr io.Writer) error {
 	}
 	prog := newProgress(stderr, o.quiet)
 	announce := func() { announceDevice(dev, devNote, o, stderr) }
-	m, err := makeModel(dev, o, prog, announce, stdout)
+	var f *safetensors.File
+	var name string
+	if !o.train {
+		if f, name, err = readBundle(o); err != nil {
+			return err
+		}
+	}
+	if (o.train && isImageData(o.data)) || (f != nil && images.IsBundle(f)) {
+		return executeImages(dev, o, f, name, prog, announce, stdout)
+	}
+	m, err := makeModel(dev, o, f, name, prog, announce, stdout)
 	if err != nil {
 		prog.clear()
 		return err
@@ -72,7 +90,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 
 // makeModel returns the model the later modes use: trained (--train) or read, then
 // fitted (--fit), both under checkpoints and the interrupt handler, and saved.
-func makeModel(dev rt.Device, o *options, prog *progress, announce func(), stdout io.Writer) (*toy.Model, error) {
+func makeModel(dev rt.Device, o *options, f *safetensors.File, name string, prog *progress, announce func(), stdout io.Writer) (*toy.Model, error) {
 	ctl, err := newControl(o)
 	if err != nil {
 		return nil, err
@@ -93,8 +111,8 @@ func makeModel(dev rt.Device, o *options, prog *progress, announce func(), stdou
 		}
 		prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s steps/s, %s skipped)", m.Dataset,
 			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_steps_per_second"], m.Meta["backbone_skipped_steps"]))
-	} else if m, err = loadModel(dev, o); err != nil {
-		return nil, err
+	} else if m, err = toy.Load(dev, name, f); err != nil {
+		return nil, inputErr(err)
 	} else if err = useData(m, o); err != nil {
 		return nil, err
 	} else {
@@ -121,7 +139,7 @@ func makeModel(dev rt.Device, o *options, prog *progress, announce func(), stdou
 
 // runErr marks a checkpoint that does not fit the run as the user's mistake.
 func runErr(err error) error {
-	var re *toy.ResumeError
+	var re *ocm.ResumeError
 	if errors.As(err, &re) {
 		return inputErr(err)
 	}
@@ -130,7 +148,7 @@ func runErr(err error) error {
 
 // newControl returns the checkpoint settings of --train/--fit (nil for other modes),
 // with the latest checkpoint read when resuming.
-func newControl(o *options) (*toy.Control, error) {
+func newControl(o *options) (*ocm.Control, error) {
 	if !o.train && !o.fit {
 		return nil, nil
 	}
@@ -138,7 +156,7 @@ func newControl(o *options) (*toy.Control, error) {
 	if dir == "" {
 		dir = filepath.Join(o.out, "checkpoints")
 	}
-	ctl := &toy.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
+	ctl := &ocm.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
 	if !o.resume {
 		return ctl, nil
 	}
@@ -147,11 +165,11 @@ func newControl(o *options) (*toy.Control, error) {
 		return nil, userErr("--resume: %s", oneLine(err))
 	}
 	switch phase := f.Metadata["phase"]; {
-	case phase == toy.PhaseTrain && !o.train:
+	case phase == ocm.PhaseTrain && !o.train:
 		return nil, userErr("--resume: %s is a checkpoint of --train; give --train (and the run's other flags)", path)
-	case phase == toy.PhaseFit && !o.fit:
+	case phase == ocm.PhaseFit && !o.fit:
 		return nil, userErr("--resume: %s is a checkpoint of --fit; give --fit (and the run's other flags)", path)
-	case phase != toy.PhaseTrain && phase != toy.PhaseFit:
+	case phase != ocm.PhaseTrain && phase != ocm.PhaseFit:
 		return nil, userErr("--resume: %s: unknown phase %q", path, phase)
 	}
 	ctl.Resume, ctl.ResumePath = f, path
@@ -160,8 +178,19 @@ func newControl(o *options) (*toy.Control, error) {
 
 func settings(o *options) toy.Settings {
 	st := toy.DefaultSettings()
-	st.TrainSteps, st.FitSteps, st.Batch = o.trainSteps, o.fitSteps, o.batch
-	st.LR, st.Seed = float32(o.lr), o.seed
+	st.Seed = o.seed
+	if o.trainSteps > 0 {
+		st.TrainSteps = o.trainSteps
+	}
+	if o.fitSteps > 0 {
+		st.FitSteps = o.fitSteps
+	}
+	if o.batch > 0 {
+		st.Batch = o.batch
+	}
+	if o.lr > 0 {
+		st.LR = float32(o.lr)
+	}
 	return st
 }
 
@@ -185,25 +214,32 @@ func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
 	return toy.NewModel(dev, o.data, mix, sched, 256, []int{256, 256}, o.seed), nil
 }
 
-// loadModel reads --weights, or the embedded default model.
-func loadModel(dev rt.Device, o *options) (*toy.Model, error) {
+// readBundle reads --weights, or the embedded --model, and records its SHA-256.
+func readBundle(o *options) (*safetensors.File, string, error) {
 	if o.weights == "" {
-		data, info, err := assets.Load(defaultModel)
+		data, info, err := assets.Load(o.model)
 		if err != nil {
-			return nil, err
+			return nil, "", userErr("--model: %v (see ocm --list)", err)
 		}
-		f, err := safetensors.Read("embedded "+info.Name, data)
+		name := "embedded " + info.Name
+		f, err := safetensors.Read(name, data)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return toy.Load(dev, "embedded "+info.Name, f)
+		o.weightsSHA = info.SHA256
+		return f, name, nil
 	}
+	raw, err := os.ReadFile(o.weights)
+	if err != nil {
+		return nil, "", userErr("--weights: %v", err)
+	}
+	sum := sha256.Sum256(raw)
+	o.weightsSHA = hex.EncodeToString(sum[:])
 	f, err := safetensors.ReadFile(o.weights)
 	if err != nil {
-		return nil, inputErr(fmt.Errorf("--weights: %w", err))
+		return nil, "", inputErr(fmt.Errorf("--weights: %w", err))
 	}
-	m, err := toy.Load(dev, o.weights, f)
-	return m, inputErr(err)
+	return f, o.weights, nil
 }
 
 // useData swaps in --data, when given with a loaded bundle, after checking that its
@@ -225,7 +261,7 @@ func useData(m *toy.Model, o *options) error {
 
 func weightsName(o *options) string {
 	if o.weights == "" {
-		return "the embedded " + defaultModel
+		return "the embedded " + o.model
 	}
 	return o.weights
 }
@@ -251,7 +287,7 @@ func sampleToy(dev rt.Device, m *toy.Model, o *options, stdout io.Writer) error 
 		return userErr("--exact-score applies to the optimal-variance family, not %v", o.variance)
 	}
 	cfg := toy.SampleConfig{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing,
-		Cov: o.variance, ExactScore: o.exactScore, ClipX0: o.clipSamples, N: o.numSamples, Seed: o.seed}
+		Cov: o.variance, ExactScore: o.exactScore, ClipX0: o.clipSamples, N: cmp.Or(o.numSamples, 2000), Seed: o.seed}
 	start := time.Now()
 	pts, err := toy.Sample(dev, m, cfg)
 	if err != nil {
@@ -303,10 +339,29 @@ func listModels(stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		md := f.Metadata
-		fmt.Fprintf(stdout, "%-8s %s, %s schedule, N=%s, hidden %s, trained %s steps, heads %s steps, sha256 %s\n",
-			info.Name, md["model"], md["schedule"], md["diffusion_steps"], md["hidden"],
-			md["train.backbone_steps"], md["train.head_steps"], info.SHA256[:16])
+		fmt.Fprintf(stdout, "%-26s %s; sha256 %s\n", info.Name, describeBundle(f), info.SHA256[:16])
 	}
 	return nil
+}
+
+// describeBundle is a one-line summary of a bundle's metadata.
+func describeBundle(f *safetensors.File) string {
+	md := f.Metadata
+	params := 0
+	for _, t := range f.Tensors {
+		params += len(t.Data)
+	}
+	switch md["format"] {
+	case images.BundleFormat:
+		return fmt.Sprintf("image model (%s, %s images): UNet %s, %d values; %s schedule, N=%s; trained %s steps "+
+			"(batch %s), heads ocm/sn/npr %s steps each", md["dataset"], md["image_shape"], md["unet_config"], params,
+			md["schedule"], md["diffusion_steps"], md["train.backbone_steps"], md["train.batch"], md["train.head_steps"])
+	case toy.BundleFormat:
+		return fmt.Sprintf("toy model (%s): %s, hidden %s, %s schedule, N=%s; trained %s steps, heads %s steps",
+			md["dataset"], md["model"], md["hidden"], md["schedule"], md["diffusion_steps"], md["train.backbone_steps"],
+			md["train.head_steps"])
+	case featurenet.Format:
+		return fmt.Sprintf("feature classifier for --eval (%s): %d parameters, test accuracy %s", md["data"], params, md["test_accuracy"])
+	}
+	return "format " + md["format"]
 }

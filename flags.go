@@ -8,26 +8,33 @@ import (
 	"strings"
 
 	"ocm/ocm"
+	"ocm/ocm/data"
 	"ocm/sampler"
 )
 
 // options holds every flag after parsing; modes say what to do.
 type options struct {
 	train, fit, sample, eval, list, showVersion bool
+	doctor                                      bool
 	bench                                       bool
 
 	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
 	benchRounds             int
 
-	data    string // mog9, mog40 or a mixture JSON file (training)
+	data    string // mog9, mog40, a mixture JSON file, or an image data set (training)
 	dataSet bool   // --data was given explicitly
-	weights string // bundle to read (and, when training or fitting, to write)
-	out     string // output folder
-	device  string
-	threads int
-	seed    uint64
-	quiet   bool
-	cpuProf string
+	dataDir string // folder of --data fashion-mnist
+	model   string // embedded model used without --weights
+	unet    string // UNet preset of --train on images
+
+	weightsSHA string // SHA-256 of the bundle read (set when it is read)
+	weights    string // bundle to read (and, when training or fitting, to write)
+	out        string // output folder
+	device     string
+	threads    int
+	seed       uint64
+	quiet      bool
+	cpuProf    string
 
 	resume          bool   // continue --train/--fit from the latest checkpoint
 	checkpointDir   string // "" means <out>/checkpoints
@@ -48,8 +55,16 @@ type options struct {
 	exactScore  bool
 	clipSamples bool
 
+	clipSigmaIdx int  // images: -1 = the paper's setting
+	saveEach     bool // images: one PNG per sample too
+	npz          bool // images: samples.npz too
+
+	evalImages, fdSamples int    // images: test images for NLL, samples per Fréchet distance
+	classifier            string // images: feature classifier of --eval
+
 	evalSamples, evalSeeds int
 	evalKs                 []int
+	evalKsSet              bool // --eval-steps was given (else images use 10,25,50,100)
 }
 
 const usageHead = `ocm — diffusion models with Optimal Covariance Matching (Ou et al., ICLR 2025)
@@ -76,13 +91,17 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.BoolVar(&o.sample, "sample", false, "draw samples and write them to --out")
 	fs.BoolVar(&o.eval, "eval", false, "measure every covariance estimator and sampler; write a report folder to --out")
 	fs.BoolVar(&o.list, "list", false, "list the embedded models")
+	fs.BoolVar(&o.doctor, "doctor", false, "report the machine as ocm sees it (CPU features, GPU, CUDA libraries) and self-test each device")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")
 	fs.BoolVar(&o.bench, "bench", false, "time SGEMM and the toy-mlp side by side with the PyTorch CPU reference; write bench.json to --out")
 	fs.StringVar(&o.benchTorch, "bench-torch", "../shared/bench/torch_ref.py", "PyTorch reference `script` of --bench")
 	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
 	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
 
-	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, or a Gaussian-mixture JSON `file`")
+	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, a Gaussian-mixture JSON `file`, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER")
+	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
+	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
+	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's) or unet-s (the reference's)")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")
 	fs.StringVar(&o.device, "device", "auto", "compute device: auto, cpu or cuda")
@@ -92,10 +111,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	checkpointFlags(fs, o)
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a Go CPU profile to `file` (for performance work)")
 
-	fs.IntVar(&o.trainSteps, "train-steps", 12000, "optimiser steps of --train")
-	fs.IntVar(&o.fitSteps, "fit-steps", 4000, "optimiser steps of each head in --fit")
-	fs.IntVar(&o.batch, "batch", 512, "training batch size")
-	fs.Float64Var(&o.lr, "lr", 1e-3, "Adam learning rate")
+	fs.IntVar(&o.trainSteps, "train-steps", 0, "optimiser steps of --train (0: 12000 for mixtures, 3000 for images)")
+	fs.IntVar(&o.fitSteps, "fit-steps", 0, "optimiser steps of each head in --fit (0: 4000 for mixtures, 500 for images)")
+	fs.IntVar(&o.batch, "batch", 0, "training batch size (0: 512 for mixtures, 64 for images)")
+	fs.Float64Var(&o.lr, "lr", 0, "Adam learning rate (0: 1e-3 for mixtures, 5e-4 for images)")
 	fs.Var(&o.betaSchedule, "beta-schedule", "noise schedule of --train: linear or cosine")
 	fs.IntVar(&o.diffusionSteps, "num-train-timesteps", 1000, "diffusion steps N of --train")
 
@@ -104,13 +123,19 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.Float64Var(&o.eta, "eta", 0, "DDIM's η in [0, 1]")
 	fs.Var(&o.variance, "variance-type", "reverse variance: small, large, ocm, sn, npr, analytic, exact-diag, exact-full")
 	fs.Var(&o.spacing, "timestep-spacing", "sampling step sequence: even or quadratic")
-	fs.IntVar(&o.numSamples, "num-samples", 2000, "samples to draw")
+	fs.IntVar(&o.numSamples, "num-samples", 0, "samples to draw (0: 2000 for mixtures, a grid of 64 for images)")
 	fs.BoolVar(&o.exactScore, "exact-score", false, "use the mixture's exact score and the heads fitted on it (toy models)")
-	fs.BoolVar(&o.clipSamples, "clip-x0", false, "clamp the estimate of x0 to [-1, 1] in every step (images; off for toy data)")
+	fs.BoolVar(&o.clipSamples, "clip-x0", false, "clamp the estimate of x0 to [-1, 1] in every step (always on for images; off by default for mixtures)")
+	fs.IntVar(&o.clipSigmaIdx, "clip-sigma-idx", -1, "images: cap σ² in transitions with s ≤ timesteps[k] (0: off; -1: the paper's 1, with 2 pixels for DDPM and 1 for DDIM)")
+	fs.BoolVar(&o.saveEach, "save-each", false, "images: also write one PNG per sample (samples_0000.png …)")
+	fs.BoolVar(&o.npz, "npz", false, "images: also write samples.npz (uint8 NHWC, key arr_0) for external FID tools")
+	fs.IntVar(&o.evalImages, "eval-images", 100, "images: test images whose NLL --eval measures")
+	fs.StringVar(&o.classifier, "classifier", "", "images: feature classifier `file` of --eval (default: the embedded one for fashion-mnist, else one trained and written to --out)")
+	fs.IntVar(&o.fdSamples, "fd-samples", 100, "images: samples per Fréchet distance and precision/recall in --eval")
 
 	fs.IntVar(&o.evalSamples, "eval-samples", 2000, "samples per MMD measurement in --eval")
 	fs.IntVar(&o.evalSeeds, "eval-seeds", 3, "sampling seeds per MMD measurement in --eval")
-	ks := fs.String("eval-steps", "2,3,5,10,25,50,100", "comma-separated step counts K of --eval")
+	ks := fs.String("eval-steps", "2,3,5,10,25,50,100", "comma-separated step counts K of --eval (images: 10,25,50,100)")
 
 	fs.Usage = func() {} // errors are one line; the help text is printed for -help only
 	if err := fs.Parse(args); err != nil {
@@ -119,7 +144,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		}
 		return nil, err
 	}
-	fs.Visit(func(f *flag.Flag) { o.dataSet = o.dataSet || f.Name == "data" })
+	fs.Visit(func(f *flag.Flag) {
+		o.dataSet = o.dataSet || f.Name == "data"
+		o.evalKsSet = o.evalKsSet || f.Name == "eval-steps"
+	})
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
 	}
@@ -160,14 +188,18 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag -steps: want 1 or more", o.steps)
 	case o.eta < 0 || o.eta > 1:
 		return fmt.Errorf("invalid value %v for flag -eta: want a number in [0, 1]", o.eta)
-	case o.numSamples < 2:
-		return fmt.Errorf("invalid value %d for flag -num-samples: want 2 or more", o.numSamples)
-	case o.trainSteps < 1 || o.fitSteps < 1:
-		return fmt.Errorf("invalid step count: -train-steps and -fit-steps must be 1 or more")
-	case o.batch < 1 || o.batch > 1<<20:
+	case o.numSamples != 0 && (o.numSamples < 2 || o.numSamples > 1<<20):
+		return fmt.Errorf("invalid value %d for flag -num-samples: want 2 to 1048576", o.numSamples)
+	case o.trainSteps < 0 || o.fitSteps < 0:
+		return fmt.Errorf("invalid step count: -train-steps and -fit-steps must be 1 or more (0: the default)")
+	case o.batch < 0 || o.batch > 1<<20:
 		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 1048576", o.batch)
-	case !(o.lr > 0 && o.lr < 1):
+	case !(o.lr >= 0 && o.lr < 1):
 		return fmt.Errorf("invalid value %v for flag -lr: want a number in (0, 1)", o.lr)
+	case o.clipSigmaIdx < -1:
+		return fmt.Errorf("invalid value %d for flag -clip-sigma-idx: want 0 (off), k ≥ 1, or -1 (the paper's)", o.clipSigmaIdx)
+	case o.evalImages < 2 || o.fdSamples < 10:
+		return fmt.Errorf("invalid -eval-images or -fd-samples: want at least 2 test images and 10 samples")
 	case o.diffusionSteps < 21 || o.diffusionSteps > 100000:
 		return fmt.Errorf("invalid value %d for flag -num-train-timesteps: want 21 to 100000", o.diffusionSteps)
 	case o.threads < 0:
@@ -183,8 +215,8 @@ func (o *options) check() error {
 	case o.benchRounds < 1 || o.benchRounds > 100:
 		return fmt.Errorf("invalid value %d for flag -bench-rounds: want 1 to 100", o.benchRounds)
 	}
-	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion && !o.bench {
-		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval, --bench or --list (see ocm --help)")
+	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion && !o.bench && !o.doctor {
+		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval, --bench, --doctor or --list (see ocm --help)")
 	}
 	return nil
 }

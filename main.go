@@ -13,7 +13,7 @@ import (
 	"os"
 	"strings"
 
-	"ocm/ocm/toy"
+	"ocm/ocm"
 	rt "ocm/runtime"
 )
 
@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := execute(o, stdout, stderr); err != nil {
-		var stopped *toy.Stopped
+		var stopped *ocm.Stopped
 		if errors.As(err, &stopped) {
 			fmt.Fprintf(stderr, "ocm: interrupted at step %d; resume with: %s\n", stopped.Step, resumeCommand(args))
 			return exitInterrupted

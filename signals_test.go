@@ -30,7 +30,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	case "ckpt": // train a tiny model forever, checkpointing every step
 		dir := os.Getenv("OCM_TEST_DIR")
-		ctl := &toy.Control{Dir: dir, Every: 1, Keep: 2}
+		ctl := &ocm.Control{Dir: dir, Every: 1, Keep: 2}
 		if path, f, err := ocm.ReadLatest(dir); err == nil {
 			ctl.Resume, ctl.ResumePath = f, path
 		}
@@ -124,7 +124,7 @@ func checkLatest(t *testing.T, dir string) int {
 	}
 	st := helperSettings()
 	st.TrainSteps = step
-	if err := toy.TrainWith(helperDev, helperModel(), st, nil, &toy.Control{Resume: f, ResumePath: path}); err != nil {
+	if err := toy.TrainWith(helperDev, helperModel(), st, nil, &ocm.Control{Resume: f, ResumePath: path}); err != nil {
 		t.Fatal(err)
 	}
 	return step

@@ -32,11 +32,18 @@ func (k HeadKind) String() string {
 	return fmt.Sprintf("HeadKind(%d)", int(k))
 }
 
+// HeadNet is the network of a covariance head: it maps the backbone's features to
+// one value per data value (an MLP for vectors, nn.ConvHead for images).
+type HeadNet interface {
+	nn.Module
+	Forward(c *nn.Ctx, features *ad.Var) *ad.Var
+}
+
 // Head is a covariance head: a small network on the backbone's features whose last
 // layer starts at zero.
 type Head struct {
 	Kind HeadKind
-	Net  *nn.MLP
+	Net  HeadNet
 }
 
 // NewMLPHead returns a head of the given kind reading features of width f and
@@ -46,7 +53,14 @@ func NewMLPHead(dev rt.Device, kind HeadKind, f, d int, hidden []int, key philox
 	return &Head{Kind: kind, Net: nn.NewMLP(dev, "head."+kind.String(), widths, true, key)}
 }
 
-// Forward maps features (N, F) to the head output h (N, D).
+// NewConvHead returns the simple image head of ocm-math §3.3 (GroupNorm → SiLU →
+// zero-initialised 3×3 conv) reading feature maps of ch channels and predicting
+// outCh channels.
+func NewConvHead(dev rt.Device, kind HeadKind, ch, outCh int, key philox.Key) *Head {
+	return &Head{Kind: kind, Net: nn.NewConvHead(dev, "head."+kind.String(), ch, outCh, key)}
+}
+
+// Forward maps features (N, F) or (N, ch, H, W) to the head output h, shaped like x.
 func (h *Head) Forward(c *nn.Ctx, features *ad.Var) *ad.Var { return h.Net.Forward(c, features) }
 
 // Params lists the head's parameters.

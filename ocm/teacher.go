@@ -3,6 +3,7 @@ package ocm
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	ad "ocm/autodiff"
@@ -130,4 +131,33 @@ func sqrt(x float64) float64 { return math.Sqrt(x) }
 // keyFor returns the Philox key of stream `stream` under seed.
 func keyFor(seed uint64, stream int) philox.Key {
 	return philox.Key{Seed: seed, Stream: uint64(stream)}
+}
+
+// CachedTeacher remembers its teacher's last answer without a probe, so that several
+// Predictors sharing it (one per covariance estimator) run the network once for the
+// same x_t: a call with the same tensor and the same steps returns the stored result.
+// Tensors are never changed in place, so the tensor's identity is its value. It is
+// safe for concurrent use.
+type CachedTeacher struct {
+	Teacher Teacher
+
+	mu            sync.Mutex
+	x             *rt.Tensor
+	n             []int
+	eps, features *rt.Tensor
+}
+
+// Predict answers from the cache when it can; calls with a probe always run.
+func (c *CachedTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, features, jv *rt.Tensor) {
+	if probe != nil {
+		return c.Teacher.Predict(x, n, probe)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.x == x && slices.Equal(c.n, n) {
+		return c.eps, c.features, nil
+	}
+	c.eps, c.features, _ = c.Teacher.Predict(x, n, nil)
+	c.x, c.n = x, slices.Clone(n)
+	return c.eps, c.features, nil
 }

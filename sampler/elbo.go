@@ -9,52 +9,224 @@ import (
 	"ocm/runtime/philox"
 )
 
+// NELBOOptions configures NELBO and NELBOs.
+type NELBOOptions struct {
+	// ClipX0 clamps x̂0 to [−1, 1] and a diagonal c_t to [0, 1] before they enter the
+	// means and variances: clip_x0 and clip_cov_x0 of ocm-math §4.5, both on for the
+	// image likelihood of §6. A full covariance (CovExactFull) is never clamped.
+	ClipX0 bool
+	// Discrete selects the decoder of ocm-math §6 for data on the 256-level grid in
+	// [−1, 1]: a discretised Gaussian per pixel with mean x̂0(x_1) and the variance fixed
+	// to T̃B(1,2) for every covariance. Without it the decoder is a continuous Gaussian
+	// (toy data) whose variance is that of the covariance at (s, t) = (0, 1).
+	Discrete bool
+	// Offset is the index of x0's first example in the whole evaluation set, so that a
+	// set split into batches gets the noise of one big batch.
+	Offset int
+}
+
 // NELBO returns, for every example of x0 (N, …), the negative evidence lower bound
-// −ELBO ≥ −log p(x0) in nats of the DDPM family with K = len(steps) steps (ocm-math §6):
+// −ELBO ≥ −log p(x0) in nats of the DDPM family with K = len(steps) steps and the
+// covariance cov supplied by m (ocm-math §6):
 //
 //	L_prior = KL(q(x_T|x0) ‖ N(0, I)),  T = steps[K−1]
 //	L_st    = KL(q(x_s|x_t, x0) ‖ p(x_s|x_t)) for consecutive (s, t), s ≥ 1, each at an
 //	          independent draw x_t ~ q(x_t|x0)
-//	L_0     = −log p(x0|x_1), a Gaussian decoder for continuous data
+//	L_0     = −log p(x0|x_1)
 //
-// The decoder's mean is x̂0(x_1) and its variance that of the chosen covariance at
-// (s, t) = (0, 1): c_1 for the optimal family, T̃B(1,2) for small and β₁ for large.
-// Computations after the network are in float64 on the host.
-func NELBO(m ocm.Denoiser, s *ocm.Schedule, x0 *rt.Tensor, steps []int, cov ocm.Covariance, clipX0 bool, key philox.Key) ([]float64, error) {
-	if len(steps) == 0 || steps[0] != 1 {
-		return nil, fmt.Errorf("sampler: nelbo: timesteps must start at 1")
+// The decoder p(x0|x_1) has mean x̂0(x_1). With o.Discrete it is the discretised
+// Gaussian of §6 with variance T̃B(1,2) whatever the covariance; otherwise a continuous
+// Gaussian with variance c_1 for the optimal family, T̃B(1,2) for small and β₁ for
+// large. Everything after the network is computed in float64 on the host.
+//
+// NELBO is NELBOs with one denoiser; the same key gives the same noise in both.
+func NELBO(m ocm.Denoiser, s *ocm.Schedule, x0 *rt.Tensor, steps []int, cov ocm.Covariance, o NELBOOptions, key philox.Key) ([]float64, error) {
+	out, err := NELBOs([]ocm.Denoiser{m}, []ocm.Covariance{cov}, s, x0, steps, o, key)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// NELBOs returns NELBO for several denoisers (one covariance each) at once: out[j][i]
+// is the negative ELBO of example i under ds[j] with covariance covs[j].
+//
+// Every term draws its x_t once, and every denoiser's Predict is called on that same
+// tensor (the same pointer) and the same t, in the order of ds, before the next term
+// is drawn. A teacher shared by the denoisers can therefore cache its network output
+// per (tensor, t) and run the backbone once per term for all covariances. The terms
+// draw the same noise as NELBO with the same key, so out[j] equals
+// NELBO(ds[j], …, covs[j], o, key).
+func NELBOs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Tensor, steps []int, o NELBOOptions, key philox.Key) ([][]float64, error) {
+	if err := checkNELBOArgs(ds, covs, s, x0, steps); err != nil {
+		return nil, fmt.Errorf("sampler: nelbo: %w", err)
 	}
 	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
 	x0h := x0.Float64s()
-	out := make([]float64, n)
-	tEnd := steps[len(steps)-1]
-	for i := range n {
-		out[i] = priorKL(x0h[i*d:(i+1)*d], s.A[tEnd], s.B[tEnd])
+	if o.Discrete {
+		if err := checkGrid(x0h, d); err != nil {
+			return nil, fmt.Errorf("sampler: nelbo: discrete decoder: %w", err)
+		}
 	}
-	o := &Options{Method: DDPM, Cov: cov, ClipX0: clipX0}
+	tEnd := steps[len(steps)-1]
+	prior := make([]float64, n)
+	for i := range n {
+		prior[i] = priorKL(x0h[i*d:(i+1)*d], s.A[tEnd], s.B[tEnd])
+	}
+	out := make([][]float64, len(ds))
+	for j := range out {
+		out[j] = append([]float64(nil), prior...)
+	}
 	times := append([]int{0}, steps...)
 	for k := 1; k < len(times); k++ {
 		sPrev, t := times[k-1], times[k]
-		xt := diffuse(x0, s, t, key.Split(uint64(k)))
-		pr, err := m.Predict(xt, t)
-		if err != nil {
-			return nil, fmt.Errorf("sampler: nelbo: step %d: %w", t, err)
+		xt := diffuse(x0, s, t, key.Split(uint64(k)), uint64(o.Offset*d))
+		xth := xt.Float64s()
+		for j, m := range ds {
+			pr, err := m.Predict(xt, t)
+			if err != nil {
+				return nil, fmt.Errorf("sampler: nelbo: %v covariance, step %d: %w", covs[j], t, err)
+			}
+			if err := addTerm(out[j], s, covs[j], o, pr, x0h, xth, sPrev, t, d); err != nil {
+				return nil, fmt.Errorf("sampler: nelbo: %v covariance, step %d: %w", covs[j], t, err)
+			}
 		}
-		mu, v := transition(s, o, xt, pr, sPrev, t)
-		if sPrev == 0 {
-			decoderTerm(out, x0h, mu.Float64s(), decoderVariance(s, cov, v), d)
-			continue
-		}
-		cq0, cqt := s.DDPMMeanCoef(sPrev, t)
-		muq := axpby(cq0, x0h, cqt, xt.Float64s())
-		klTerm(out, muq, mu.Float64s(), s.TB(sPrev, t), v, d)
 	}
 	return out, nil
 }
 
-// diffuse draws x_t = √A[t]·x0 + √B[t]·ε with ε from key.
-func diffuse(x0 *rt.Tensor, s *ocm.Schedule, t int, key philox.Key) *rt.Tensor {
-	eps := rt.Random(x0.Device(), rt.Normal, key, 0, x0.Shape()...)
+// BitsPerDim converts a negative log-likelihood (or NELBO) of one example in nats to
+// bits per dimension, nats/(dims·ln 2), with dims = C·H·W for images (ocm-math §6).
+func BitsPerDim(nats float64, dims int) float64 {
+	return nats / (float64(dims) * math.Ln2)
+}
+
+// checkNELBOArgs validates the arguments of NELBOs.
+func checkNELBOArgs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Tensor, steps []int) error {
+	if len(ds) == 0 || len(ds) != len(covs) {
+		return fmt.Errorf("need one covariance per denoiser, got %d denoisers and %d covariances", len(ds), len(covs))
+	}
+	if len(steps) == 0 || steps[0] != 1 {
+		return fmt.Errorf("timesteps must start at 1")
+	}
+	for k := 1; k < len(steps); k++ {
+		if steps[k] <= steps[k-1] {
+			return fmt.Errorf("timesteps must increase, got %d after %d", steps[k], steps[k-1])
+		}
+	}
+	if steps[len(steps)-1] > s.N {
+		return fmt.Errorf("timesteps must end at most at %d, got %d", s.N, steps[len(steps)-1])
+	}
+	if x0.Rank() == 0 || x0.Dim(0) == 0 || x0.Len() == 0 {
+		return fmt.Errorf("need a non-empty batch, got shape %v", x0.Shape())
+	}
+	return nil
+}
+
+// gridTol is how far (in grid steps) a value may lie from the 256-level grid: float32
+// images 2u/255 − 1 are off by about 1e-5 steps.
+const gridTol = 1e-3
+
+// checkGrid reports an error unless every value lies on the 256-level grid in [−1, 1].
+func checkGrid(x []float64, d int) error {
+	for i, v := range x {
+		u := (v + 1) * 127.5
+		if !(u >= -gridTol && u <= 255+gridTol && math.Abs(u-math.Round(u)) <= gridTol) {
+			return fmt.Errorf("example %d value %d is %v, not on the 256-level grid in [-1, 1]", i/d, i%d, v)
+		}
+	}
+	return nil
+}
+
+// addTerm adds the term of the transition t → sPrev to out, from the prediction pr at
+// x_t (xth on the host): the decoder for sPrev = 0, else the KL term.
+func addTerm(out []float64, s *ocm.Schedule, cov ocm.Covariance, o NELBOOptions, pr *ocm.Prediction,
+	x0h, xth []float64, sPrev, t, d int) error {
+	x0hat, err := hostX0(s, pr, xth, t, o.ClipX0)
+	if err != nil {
+		return err
+	}
+	if sPrev == 0 && o.Discrete {
+		discreteDecoderTerm(out, x0h, x0hat, s.TB(1, 2), d)
+		return nil
+	}
+	v, err := reverseVariance(s, cov, pr, sPrev, t, o.ClipX0, len(xth), d)
+	if err != nil {
+		return err
+	}
+	if sPrev == 0 {
+		// DDPMMeanCoef(0, 1) = (1, 0): the mean is x̂0.
+		decoderTerm(out, x0h, x0hat, decoderVariance(s, cov, v), d)
+		return nil
+	}
+	cx0, cxt := s.DDPMMeanCoef(sPrev, t)
+	klTerm(out, axpby(cx0, x0h, cxt, xth), axpby(cx0, x0hat, cxt, xth), s.TB(sPrev, t), v, d)
+	return nil
+}
+
+// hostX0 returns x̂0 in float64: the exact mean when the prediction has one, else
+// x_t/√A − √(B/A)·ε̂; clamped to [−1, 1] with clip (ocm-math §2, §4.5).
+func hostX0(s *ocm.Schedule, pr *ocm.Prediction, xth []float64, t int, clip bool) ([]float64, error) {
+	var x0 []float64
+	switch {
+	case pr.X0 != nil:
+		if pr.X0.Len() != len(xth) {
+			return nil, fmt.Errorf("predicted x0 has %d values, x_t %d", pr.X0.Len(), len(xth))
+		}
+		x0 = pr.X0.Float64s()
+	case pr.Eps != nil:
+		if pr.Eps.Len() != len(xth) {
+			return nil, fmt.Errorf("predicted eps has %d values, x_t %d", pr.Eps.Len(), len(xth))
+		}
+		cxt, ceps := s.X0Coef(t)
+		x0 = pr.Eps.Float64s()
+		for i, e := range x0 {
+			x0[i] = cxt*xth[i] - ceps*e
+		}
+	default:
+		return nil, fmt.Errorf("prediction has neither eps nor x0")
+	}
+	if clip {
+		for i, v := range x0 {
+			x0[i] = min(max(v, -1), 1)
+		}
+	}
+	return x0, nil
+}
+
+// reverseVariance returns the DDPM variance of p(x_sPrev|x_t) for cov (ocm-math §4.3),
+// with the diagonal c_t on the host, clamped to [0, 1] with clip.
+func reverseVariance(s *ocm.Schedule, cov ocm.Covariance, pr *ocm.Prediction, sPrev, t int, clip bool, size, d int) (*variance, error) {
+	switch {
+	case cov == ocm.CovSmall:
+		return &variance{base: s.TB(sPrev, t)}, nil
+	case cov == ocm.CovLarge:
+		return &variance{base: s.SB(sPrev, t)}, nil
+	}
+	v := &variance{base: s.TB(sPrev, t), weight: s.DDPMCovWeight(sPrev, t), dim: d}
+	if cov == ocm.CovExactFull {
+		if len(pr.CovFull) != size*d {
+			return nil, fmt.Errorf("full covariance has %d values, want %d", len(pr.CovFull), size*d)
+		}
+		v.full = pr.CovFull
+		return v, nil
+	}
+	if pr.CovDiag == nil || pr.CovDiag.Len() != size {
+		return nil, fmt.Errorf("the denoiser supplied no diagonal covariance of %d values", size)
+	}
+	v.host = pr.CovDiag.Float64s()
+	if clip {
+		for i, c := range v.host {
+			v.host[i] = min(max(c, 0), 1)
+		}
+	}
+	return v, nil
+}
+
+// diffuse draws x_t = √A[t]·x0 + √B[t]·ε with ε from key, starting at element offset
+// of its stream.
+func diffuse(x0 *rt.Tensor, s *ocm.Schedule, t int, key philox.Key, offset uint64) *rt.Tensor {
+	eps := rt.Random(x0.Device(), rt.Normal, key, offset, x0.Shape()...)
 	return rt.Add(rt.Scale(x0, float32(math.Sqrt(s.A[t]))), rt.Scale(eps, float32(math.Sqrt(s.B[t]))))
 }
 
@@ -67,7 +239,8 @@ func priorKL(x []float64, a, b float64) float64 {
 	return kl
 }
 
-// decoderVariance returns the decoder's variance for the last transition (0, 1).
+// decoderVariance returns the continuous decoder's variance for the last transition
+// (0, 1), given v, the covariance's variance there.
 func decoderVariance(s *ocm.Schedule, cov ocm.Covariance, v *variance) *variance {
 	switch {
 	case cov.Optimal():
@@ -88,6 +261,45 @@ func decoderTerm(out, x0, mu []float64, v *variance, d int) {
 		quad, logdet, _ := v.quadForm(i, d, diff)
 		out[i] += 0.5 * (quad + logdet + float64(d)*math.Log(2*math.Pi))
 	}
+}
+
+// binHalfWidth is half the width of a pixel bin of the 256-level grid in [−1, 1].
+const binHalfWidth = 1.0 / 255
+
+// logProbFloor bounds the bin probabilities of the discretised Gaussian from below.
+const logProbFloor = 1e-12
+
+// discreteDecoderTerm adds −Σ_pixels log DiscGauss(x0; mu, variance) per example
+// (ocm-math §6).
+func discreteDecoderTerm(out, x0, mu []float64, variance float64, d int) {
+	sd := math.Sqrt(variance)
+	for i := range out {
+		ll := 0.0
+		for a := i * d; a < (i+1)*d; a++ {
+			ll += discGaussLogProb(x0[a], mu[a], sd)
+		}
+		out[i] -= ll
+	}
+}
+
+// discGaussLogProb is the log-probability of x's bin under N(mu, sd²) discretised to
+// the 256-level grid in [−1, 1]; the edge bins extend to ±∞ (ocm-math §6).
+func discGaussLogProb(x, mu, sd float64) float64 {
+	r := (x - mu + binHalfWidth) / sd
+	l := (x - mu - binHalfWidth) / sd
+	switch {
+	case x < -0.999:
+		return math.Log(max(approxStdNormalCDF(r), logProbFloor))
+	case x > 0.999:
+		return math.Log(max(1-approxStdNormalCDF(l), logProbFloor))
+	}
+	return math.Log(max(approxStdNormalCDF(r)-approxStdNormalCDF(l), logProbFloor))
+}
+
+// approxStdNormalCDF is the tanh approximation of Φ used by the reference code:
+// Φ(z) ≈ ½(1 + tanh(√(2/π)(z + 0.044715 z³))).
+func approxStdNormalCDF(z float64) float64 {
+	return 0.5 * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(z+0.044715*z*z*z)))
 }
 
 // klTerm adds KL(N(muq, varq·I) ‖ N(mup, Σ)) per example.

@@ -118,11 +118,11 @@ func TestELBOExactWithFullCovariance(t *testing.T) {
 	}
 	for _, k := range []int{2, 10, 100} {
 		steps, _ := ocm.Timesteps(ocm.Even, s.N, k)
-		full, err := NELBO(exactPredictor(m, s, ocm.CovExactFull), s, x0, steps, ocm.CovExactFull, false, philox.Key{Seed: 4})
+		full, err := NELBO(exactPredictor(m, s, ocm.CovExactFull), s, x0, steps, ocm.CovExactFull, NELBOOptions{}, philox.Key{Seed: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
-		diag, err := NELBO(exactPredictor(m, s, ocm.CovExactDiag), s, x0, steps, ocm.CovExactDiag, false, philox.Key{Seed: 4})
+		diag, err := NELBO(exactPredictor(m, s, ocm.CovExactDiag), s, x0, steps, ocm.CovExactDiag, NELBOOptions{}, philox.Key{Seed: 4})
 		if err != nil {
 			t.Fatal(err)
 		}

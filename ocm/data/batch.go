@@ -91,3 +91,13 @@ func (l *Loader) indices(i int) []int {
 	}
 	return append([]int(nil), l.perm[j*l.batch:(j+1)*l.batch]...)
 }
+
+// Scaled returns images lo…hi−1 of ds in [−1, 1] (NCHW float32), in data set order.
+func (ds *Images) Scaled(lo, hi int) []float32 {
+	per := ds.C * ds.H * ds.W
+	out := make([]float32, (hi-lo)*per)
+	for i, u := range ds.Pixels[lo*per : hi*per] {
+		out[i] = scale[u]
+	}
+	return out
+}

@@ -34,14 +34,14 @@ func stopAfter(n int64) func() bool {
 	return func() bool { return calls.Add(1) >= n }
 }
 
-// resumeLatest reads the latest checkpoint of dir into a Control.
-func resumeLatest(t *testing.T, dir string, every int) *Control {
+// resumeLatest reads the latest checkpoint of dir into a ocm.Control.
+func resumeLatest(t *testing.T, dir string, every int) *ocm.Control {
 	t.Helper()
 	path, f, err := ocm.ReadLatest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Control{Dir: dir, Every: every, Resume: f, ResumePath: path}
+	return &ocm.Control{Dir: dir, Every: every, Resume: f, ResumePath: path}
 }
 
 // sameTensors fails unless a and b hold bit-identical tensors.
@@ -70,12 +70,12 @@ func TestTrainResumeIsExact(t *testing.T) {
 	st := tinySettings()
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a := tinyModel(t, 1)
-	if err := TrainWith(dev, a, st, nil, &Control{Dir: dirA, Every: 10}); err != nil {
+	if err := TrainWith(dev, a, st, nil, &ocm.Control{Dir: dirA, Every: 10}); err != nil {
 		t.Fatal(err)
 	}
 	b := tinyModel(t, 1)
-	err := TrainWith(dev, b, st, nil, &Control{Dir: dirB, Every: 10, Stop: stopAfter(27)})
-	var stopped *Stopped
+	err := TrainWith(dev, b, st, nil, &ocm.Control{Dir: dirB, Every: 10, Stop: stopAfter(27)})
+	var stopped *ocm.Stopped
 	if !errors.As(err, &stopped) || stopped.Step != 27 || filepath.Base(stopped.Path) != "ckpt-train-27.safetensors" {
 		t.Fatalf("want a stop at step 27 with its checkpoint, got %v", err)
 	}
@@ -119,9 +119,9 @@ func TestFitResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	err := FitWith(dev, b, st, nil, &Control{Dir: dir, Every: 0, Stop: stopAfter(37)})
-	var stopped *Stopped
-	if !errors.As(err, &stopped) || stopped.Phase != PhaseFit || stopped.Path == "" || stopped.Step >= 120 {
+	err := FitWith(dev, b, st, nil, &ocm.Control{Dir: dir, Every: 0, Stop: stopAfter(37)})
+	var stopped *ocm.Stopped
+	if !errors.As(err, &stopped) || stopped.Phase != ocm.PhaseFit || stopped.Path == "" || stopped.Step >= 120 {
 		t.Fatalf("want a stop of the fit with a checkpoint, got %v", err)
 	}
 	resumed := tinyModel(t, 5)
@@ -133,17 +133,17 @@ func TestFitResumeIsExact(t *testing.T) {
 }
 
 // TestResumeChecksSettings refuses a checkpoint written with another batch size or for
-// another model, with a *ResumeError.
+// another model, with a *ocm.ResumeError.
 func TestResumeChecksSettings(t *testing.T) {
 	st := tinySettings()
 	st.TrainSteps = 5
 	dir := t.TempDir()
-	if err := TrainWith(dev, tinyModel(t, 1), st, nil, &Control{Dir: dir, Every: 5}); err != nil {
+	if err := TrainWith(dev, tinyModel(t, 1), st, nil, &ocm.Control{Dir: dir, Every: 5}); err != nil {
 		t.Fatal(err)
 	}
 	other := st
 	other.Batch = 32
-	var re *ResumeError
+	var re *ocm.ResumeError
 	err := TrainWith(dev, tinyModel(t, 1), other, nil, resumeLatest(t, dir, 5))
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "batch 16") {
 		t.Errorf("other batch size: %v", err)
@@ -175,7 +175,7 @@ func TestBrokenWeightsAreNeverSaved(t *testing.T) {
 		}
 		return false
 	}
-	err := TrainWith(dev, m, st, nil, &Control{Dir: dir, Every: 5, Stop: poison})
+	err := TrainWith(dev, m, st, nil, &ocm.Control{Dir: dir, Every: 5, Stop: poison})
 	if err == nil || !strings.Contains(err.Error(), "non-finite") {
 		t.Fatalf("want a refusal to save non-finite weights, got %v", err)
 	}

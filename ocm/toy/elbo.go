@@ -34,7 +34,7 @@ func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progr
 			if err != nil {
 				return nil, err
 			}
-			v, err := sampler.NELBO(m.Predictor(cov, false), m.Sched, x0, steps, cov, false, philox.Key{Seed: seed, Stream: 5})
+			v, err := sampler.NELBO(m.Predictor(cov, false), m.Sched, x0, steps, cov, sampler.NELBOOptions{}, philox.Key{Seed: seed, Stream: 5})
 			if err != nil {
 				return nil, err
 			}

@@ -44,30 +44,30 @@ func Train(dev rt.Device, m *Model, st Settings, prog Progress) error {
 }
 
 // TrainWith is Train under ctl: it resumes from ctl.Resume, writes checkpoints, and
-// stops early with a *Stopped error when ctl.Stop says so. Resumed from a fit
+// stops early with a *ocm.Stopped error when ctl.Stop says so. Resumed from a fit
 // checkpoint (training was complete) it only restores the model.
-func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control) error {
-	ctl = ctl.orNone()
+func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Control) error {
+	ctl = ctl.OrNone()
 	cfg := ocm.TrainConfig{Steps: st.TrainSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay, Seed: st.Seed}
 	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed}
 	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, cfg)
 	opt := tr.Optimisation(m.backboneNames())
-	switch ctl.phase() {
-	case PhaseFit:
+	switch ctl.Phase() {
+	case ocm.PhaseFit:
 		return m.restore(dev, ctl, st)
-	case PhaseTrain:
+	case ocm.PhaseTrain:
 		if err := m.restore(dev, ctl, st); err != nil {
 			return err
 		}
-		if err := ctl.restoreOpt(dev, opt, PhaseTrain, st.TrainSteps); err != nil {
+		if err := ctl.RestoreOpt(dev, opt, ocm.PhaseTrain, st.TrainSteps); err != nil {
 			return err
 		}
 		ctl.Resume = nil
 	}
 	save := func() (string, error) {
-		f := m.checkpointFile(PhaseTrain, tr.Step, st)
-		opt.AddTo(f, statePrefix(PhaseTrain))
-		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(PhaseTrain, tr.Step), f)
+		f := m.checkpointFile(ocm.PhaseTrain, tr.Step, st)
+		opt.AddTo(f, ocm.StatePrefix(ocm.PhaseTrain))
+		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseTrain, tr.Step), f)
 	}
 	start, from := time.Now(), tr.Step
 	for tr.Step < cfg.Steps {
@@ -78,8 +78,8 @@ func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control
 		if prog != nil {
 			prog("train", tr.Step, cfg.Steps, loss)
 		}
-		stop := ctl.stop()
-		if err := ctl.checkpoint(PhaseTrain, tr.Step, stop, ctl.due(tr.Step, cfg.Steps), save); err != nil {
+		stop := ctl.ShouldStop()
+		if err := ctl.Checkpoint(ocm.PhaseTrain, tr.Step, stop, ctl.Due(tr.Step, cfg.Steps), save); err != nil {
 			return err
 		}
 	}
@@ -107,8 +107,8 @@ func Fit(dev rt.Device, m *Model, st Settings, prog Progress) error {
 // FitWith is Fit under ctl. The heads advance in rounds of ctl.Every steps (all of
 // FitSteps when checkpoints are off), two at a time; a checkpoint after each round
 // holds the model and every head's optimiser state. ctl.Stop ends the round early.
-func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control) error {
-	ctl = ctl.orNone()
+func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Control) error {
+	ctl = ctl.OrNone()
 	jobs := m.headJobs(dev, st)
 	if err := m.resumeFit(dev, ctl, st, jobs); err != nil {
 		return err
@@ -128,7 +128,7 @@ func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control) 
 			return err
 		}
 		save := func() (string, error) { return m.saveFit(ctl.Dir, st, jobs) }
-		if err := ctl.checkpoint(PhaseFit, fitSteps(jobs), stopped, ctl.Every > 0, save); err != nil {
+		if err := ctl.Checkpoint(ocm.PhaseFit, fitSteps(jobs), stopped, ctl.Every > 0, save); err != nil {
 			return err
 		}
 	}
@@ -147,7 +147,7 @@ func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *Control) 
 
 // fitRound advances every unfinished head to its next checkpoint step, two heads at
 // a time, and says whether ctl.Stop ended it early.
-func fitRound(jobs []*headJob, steps int, ctl *Control, report func(float64)) (bool, error) {
+func fitRound(jobs []*headJob, steps int, ctl *ocm.Control, report func(float64)) (bool, error) {
 	var stopped atomic.Bool
 	var work []func() error
 	for _, j := range jobs {
@@ -162,7 +162,7 @@ func fitRound(jobs []*headJob, steps int, ctl *Control, report func(float64)) (b
 					return err
 				}
 				report(loss)
-				if ctl.stop() {
+				if ctl.ShouldStop() {
 					stopped.Store(true)
 				}
 			}
@@ -210,7 +210,7 @@ func (m *Model) headJobs(dev rt.Device, st Settings) []*headJob {
 			cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
 				Seed: st.Seed + uint64(100+10*ti+hi)}
 			head := t.heads[kind]
-			j := &headJob{phase: PhaseFit + ":" + t.name + ":" + kind.String(),
+			j := &headJob{phase: ocm.PhaseFit + ":" + t.name + ":" + kind.String(),
 				f: ocm.NewHeadFitter(dev, t.teacher, head, m.Sched, data, cfg)}
 			for _, p := range head.Params() {
 				j.names = append(j.names, t.prefix+p.Name)
@@ -233,26 +233,26 @@ func fitSteps(jobs []*headJob) int {
 // saveFit writes a checkpoint of the fit phase.
 func (m *Model) saveFit(dir string, st Settings, jobs []*headJob) (string, error) {
 	step := fitSteps(jobs)
-	f := m.checkpointFile(PhaseFit, step, st)
+	f := m.checkpointFile(ocm.PhaseFit, step, st)
 	for _, j := range jobs {
-		j.f.Optimisation(j.names).AddTo(f, statePrefix(j.phase))
+		j.f.Optimisation(j.names).AddTo(f, ocm.StatePrefix(j.phase))
 	}
-	return ocm.WriteCheckpoint(dir, ocm.CheckpointName(PhaseFit, step), f)
+	return ocm.WriteCheckpoint(dir, ocm.CheckpointName(ocm.PhaseFit, step), f)
 }
 
 // resumeFit restores the model and every head's state from a fit checkpoint.
-func (m *Model) resumeFit(dev rt.Device, ctl *Control, st Settings, jobs []*headJob) error {
-	switch ctl.phase() {
+func (m *Model) resumeFit(dev rt.Device, ctl *ocm.Control, st Settings, jobs []*headJob) error {
+	switch ctl.Phase() {
 	case "":
 		return nil
-	case PhaseTrain:
-		return &ResumeError{fmt.Errorf("toy: %s is a checkpoint of training, not of fitting; resume with --train", ctl.ResumePath)}
+	case ocm.PhaseTrain:
+		return &ocm.ResumeError{Err: fmt.Errorf("toy: %s is a checkpoint of training, not of fitting; resume with --train", ctl.ResumePath)}
 	}
 	if err := m.restore(dev, ctl, st); err != nil {
 		return err
 	}
 	for _, j := range jobs {
-		if err := ctl.restoreOpt(dev, j.f.Optimisation(j.names), j.phase, st.FitSteps); err != nil {
+		if err := ctl.RestoreOpt(dev, j.f.Optimisation(j.names), j.phase, st.FitSteps); err != nil {
 			return err
 		}
 	}
@@ -277,102 +277,6 @@ func runParallel(n int, jobs []func() error) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
-
-// Phases of a run, as checkpoints name them. A fit checkpoint's heads are the
-// optimisations fit:<teacher>:<head> (teacher learned or exact).
-const (
-	PhaseTrain = "train"
-	PhaseFit   = "fit"
-)
-
-// Control steers a long run: checkpoints, resumption and early stops. A nil Control
-// writes no checkpoints and never stops early.
-type Control struct {
-	Dir        string            // checkpoint folder; "" writes none
-	Every      int               // steps between checkpoints (0: only when stopped)
-	Keep       int               // checkpoints kept in Dir, newest first (0: all)
-	Resume     *safetensors.File // checkpoint to continue from; nil starts afresh
-	ResumePath string            // its path, for messages
-	// Stop is asked after every step, from two goroutines at once while fitting;
-	// true ends the phase after that step with a checkpoint and a *Stopped error.
-	Stop func() bool
-}
-
-// Stopped is the error of a run that Control.Stop ended; Path is the checkpoint
-// written ("" without a checkpoint folder).
-type Stopped struct {
-	Phase string
-	Step  int
-	Path  string
-}
-
-func (s *Stopped) Error() string {
-	return fmt.Sprintf("toy: %s stopped at step %d (checkpoint %q)", s.Phase, s.Step, s.Path)
-}
-
-// ResumeError is a checkpoint that this run cannot continue from: written for another
-// model or other settings, or incomplete.
-type ResumeError struct{ Err error }
-
-func (e *ResumeError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the reason.
-func (e *ResumeError) Unwrap() error { return e.Err }
-
-func (c *Control) orNone() *Control {
-	if c == nil {
-		return &Control{}
-	}
-	return c
-}
-
-// phase is the phase of the checkpoint to resume from, "" when none.
-func (c *Control) phase() string {
-	if c.Resume == nil {
-		return ""
-	}
-	return c.Resume.Metadata["phase"]
-}
-
-func (c *Control) stop() bool { return c.Stop != nil && c.Stop() }
-
-// due says whether step, of a phase of steps, gets a periodic checkpoint.
-func (c *Control) due(step, steps int) bool {
-	return c.Every > 0 && (step%c.Every == 0 || step == steps)
-}
-
-// checkpoint saves when stopping or due (and a folder is set), and turns a stop into
-// a *Stopped error.
-func (c *Control) checkpoint(phase string, step int, stop, due bool, save func() (string, error)) error {
-	path := ""
-	if c.Dir != "" && (stop || due) {
-		var err error
-		if path, err = save(); err != nil {
-			return err
-		}
-		if err := ocm.PruneCheckpoints(c.Dir, c.Keep); err != nil {
-			return err
-		}
-	}
-	if stop {
-		return &Stopped{Phase: phase, Step: step, Path: path}
-	}
-	return nil
-}
-
-// restoreOpt restores one optimisation and checks its step against the budget.
-func (c *Control) restoreOpt(dev rt.Device, o ocm.Optimisation, phase string, steps int) error {
-	if err := o.RestoreFrom(dev, c.ResumePath, c.Resume, statePrefix(phase)); err != nil {
-		return &ResumeError{err}
-	}
-	if o.Counters.Step > steps {
-		return &ResumeError{fmt.Errorf("toy: %s: %s is at step %d, beyond its %d steps", c.ResumePath, phase, o.Counters.Step, steps)}
-	}
-	return nil
-}
-
-// statePrefix is the metadata prefix of an optimisation's counters.
-func statePrefix(phase string) string { return "state." + phase + "." }
 
 // backboneNames are the bundle names of the backbone's parameters, in Net.Params order.
 func (m *Model) backboneNames() []string {
@@ -413,14 +317,14 @@ func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors
 
 // restore checks that ctl.Resume was written by the same model and settings, then
 // copies its tensors and training record into m.
-func (m *Model) restore(dev rt.Device, ctl *Control, st Settings) error {
+func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	if err := m.restoreModel(dev, ctl, st); err != nil {
-		return &ResumeError{err}
+		return &ocm.ResumeError{Err: err}
 	}
 	return nil
 }
 
-func (m *Model) restoreModel(dev rt.Device, ctl *Control, st Settings) error {
+func (m *Model) restoreModel(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	md, name := ctl.Resume.Metadata, ctl.ResumePath
 	want := m.metadata()
 	for _, k := range []string{"dataset", "dim", "hidden", "head_hidden", "schedule", "diffusion_steps", "mixture"} {

@@ -12,9 +12,16 @@
 // It is unbiased, so it can be negative when both samples come from the
 // same distribution. MedianBandwidth gives the usual median-heuristic l.
 //
-// Samples are [][]float64 with one row per point (N×D). Inputs that cannot
-// be measured (ragged rows, fewer than two points, a non-positive
-// bandwidth) are programmer errors and panic with a "metrics: ..." message.
+// FrechetDistance is ‖μa−μb‖² + tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½) of two sets of
+// feature vectors (the FID formula, on whatever features the caller supplies), in
+// float64 with a symmetric Jacobi eigensolver. PrecisionRecall is the k-NN manifold
+// precision and recall of Kynkäänniemi et al., "Improved Precision and Recall Metric
+// for Assessing Generative Models", NeurIPS 2019.
+//
+// Samples are [][]float64 with one row per point (N×D). For MMD2, inputs that
+// cannot be measured (ragged rows, fewer than two points, a non-positive
+// bandwidth) are programmer errors and panic with a "metrics: ..." message;
+// FrechetDistance and PrecisionRecall return errors instead.
 // Sums are accumulated per row and then added in row order, so results do
 // not depend on the number of goroutines.
 //

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ocm/nn"
+	"ocm/ocm"
+	"ocm/ocm/images"
+	rt "ocm/runtime"
+	"ocm/sampler/imagefile"
+)
+
+// smallImageBundle saves an untrained image bundle of 1×8×8 images.
+func smallImageBundle(t *testing.T, dir string) string {
+	t.Helper()
+	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	cfg := nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2}, NumRes: 1, Resolution: 8, TembIn: 16}
+	m := images.NewModel(rt.NewCPU(rt.CPUOptions{}), "idx:test", cfg, s, 1)
+	m.MsEps = make([]float64, 101)
+	p := filepath.Join(dir, "images.safetensors")
+	if err := m.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// idxImages returns an IDX image file of n images of side×side pixels.
+func idxImages(n, side int) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, []uint32{0x803, uint32(n), uint32(side), uint32(side)})
+	for i := range n * side * side {
+		b.WriteByte(byte(i * 7))
+	}
+	return b.Bytes()
+}
+
+// TestImageBadInputs: bad image data, image flags and mismatched models are the
+// user's mistakes: exit 2, one line, nothing written.
+func TestImageBadInputs(t *testing.T) {
+	in := t.TempDir()
+	imgBundle := smallImageBundle(t, in)
+	toyBundle := smallBundle(t, in)
+	good := idxImages(8, 8)
+	raw, _ := os.ReadFile(imgBundle)
+	badConfig := bytes.Replace(raw, []byte(`\"ch\":32`), []byte(`\"ch\":33`), 1)
+	if bytes.Equal(badConfig, raw) {
+		t.Fatal("fixture: no ch in the bundle's unet_config")
+	}
+	files := map[string]string{
+		"idx8":      writeFile(t, in, "8.idx", good),
+		"idx16":     writeFile(t, in, "16.idx", idxImages(8, 16)),
+		"idx10":     writeFile(t, in, "10.idx", idxImages(8, 10)),
+		"truncated": writeFile(t, in, "trunc.idx", good[:len(good)-5]),
+		"badmagic":  writeFile(t, in, "magic.idx", append([]byte{0, 0, 9, 9}, good[4:]...)),
+		"cifar":     writeFile(t, in, "data_batch_1.bin", []byte("not a cifar batch")),
+		"badconfig": writeFile(t, in, "badconfig.safetensors", badConfig),
+	}
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"truncated IDX", []string{"--train", "--data", "idx:" + files["truncated"]}},
+		{"IDX with a bad magic number", []string{"--train", "--data", "idx:" + files["badmagic"]}},
+		{"missing IDX", []string{"--train", "--data", "idx:" + filepath.Join(in, "none.idx")}},
+		{"corrupt CIFAR batch", []string{"--train", "--data", "cifar10:" + files["cifar"]}},
+		{"missing PNG folder", []string{"--train", "--data", "png:" + filepath.Join(in, "none")}},
+		{"unknown UNet", []string{"--train", "--data", "idx:" + files["idx8"], "--unet", "huge"}},
+		{"images that do not fit the UNet", []string{"--train", "--data", "idx:" + files["idx10"]}},
+		{"batch larger than the data set", []string{"--train", "--data", "idx:" + files["idx8"], "--batch", "9"}},
+		{"image model with mixture data", []string{"--fit", "--weights", imgBundle, "--data", "mog9"}},
+		{"image data with a toy model", []string{"--fit", "--weights", toyBundle, "--data", "idx:" + files["idx8"]}},
+		{"image size differs from the model", []string{"--fit", "--weights", imgBundle, "--data", "idx:" + files["idx16"]}},
+		{"impossible UNet config in a bundle", []string{"--sample", "--weights", files["badconfig"]}},
+		{"clip-sigma-idx below -1", []string{"--sample", "--clip-sigma-idx", "-2"}},
+		{"unknown embedded model", []string{"--sample", "--model", "imagenet"}},
+		{"too few eval images", []string{"--eval", "--eval-images", "1"}},
+		{"steps beyond N of an image model", []string{"--sample", "--weights", imgBundle, "--steps", "500"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			code := run(append(c.args, "--out", out, "--quiet"), &stdout, &stderr)
+			msg := strings.TrimRight(stderr.String(), "\n")
+			if code != 2 || msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "ocm: ") {
+				t.Fatalf("exit %d, stderr %q; want 2 and one line", code, msg)
+			}
+			if entries, _ := os.ReadDir(out); len(entries) > 0 {
+				t.Errorf("left output behind: %v", entries)
+			}
+		})
+	}
+}
+
+// TestImageSampleRecordsSettings samples an image bundle and checks the grid, the
+// per-image files, the .npz and that the settings are in the sidecar and the PNG.
+func TestImageSampleRecordsSettings(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	bundle := smallImageBundle(t, in)
+	var stdout, stderr bytes.Buffer
+	args := []string{"--sample", "--weights", bundle, "--steps", "3", "--num-samples", "5", "--sampler", "ddim",
+		"--save-each", "--npz", "--out", out, "--quiet"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	text, err := imagefile.ReadText(filepath.Join(out, "samples.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sidecar, _ := os.ReadFile(filepath.Join(out, "samples.json"))
+	for k, v := range map[string]string{"ocm.steps": "3", "ocm.sampler": "ddim", "ocm.variance_type": "ocm",
+		"ocm.num_samples": "5", "ocm.clip_pixel": "1", "ocm.seed": "1234"} {
+		if text[k] != v {
+			t.Errorf("PNG text %s = %q, want %q", k, text[k], v)
+		}
+		if !strings.Contains(string(sidecar), `"`+k+`": "`+v+`"`) {
+			t.Errorf("samples.json lacks %s = %s", k, v)
+		}
+	}
+	if len(text["ocm.weights_sha256"]) != 64 || !strings.HasPrefix(text["ocm.weights"], "EMA") {
+		t.Errorf("weights not recorded: %q, %q", text["ocm.weights_sha256"], text["ocm.weights"])
+	}
+	for _, f := range []string{"samples_0000.png", "samples_0004.png", "samples.npz"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty", f)
+		}
+	}
+	if !strings.Contains(stdout.String(), "5 idx:test images") || !strings.Contains(stdout.String(), "3 steps") {
+		t.Errorf("summary line %q", stdout.String())
+	}
+}

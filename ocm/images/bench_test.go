@@ -1,0 +1,76 @@
+package images
+
+import (
+	"os"
+	"testing"
+
+	"ocm/ocm"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// The cost of an OCM fitting step (forward-mode JVP through the frozen backbone, head
+// update) against a denoising training step of the backbone, at the same batch:
+//
+//	go test ./ocm/images -run XXX -bench 'TrainStep|FitStep' -benchtime 10x
+//
+// OCM_BENCH_UNET=unet-s measures the reference's UNet instead of "small".
+
+func TestMain(m *testing.M) {
+	rt.TuneGC()
+	os.Exit(m.Run())
+}
+
+// randomImages is a data source of uniform noise images (the cost does not depend on
+// the pixels).
+type randomImages struct{ c, r int }
+
+func (d randomImages) Batch(dev rt.Device, i, n int) *rt.Tensor {
+	return rt.Random(dev, rt.Uniform, philox.Key{Seed: uint64(i)}, 0, n, d.c, d.r, d.r)
+}
+
+func (d randomImages) ExampleShape() []int { return []int{d.c, d.r, d.r} }
+
+const benchBatch = 64
+
+func benchModel(b *testing.B) (*Model, randomImages) {
+	name := os.Getenv("OCM_BENCH_UNET")
+	if name == "" {
+		name = "small"
+	}
+	cfg, err := Preset(name, 1, 28)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := ocm.NewSchedule(ocm.Linear, 1000)
+	return NewModel(dev, "bench", cfg, s, 1), randomImages{1, 28}
+}
+
+func BenchmarkTrainStep(b *testing.B) {
+	m, data := benchModel(b)
+	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, ocm.TrainConfig{Steps: 1 << 30, Batch: benchBatch, LR: 1e-4, EMADecay: 0.999, Seed: 1})
+	if _, err := tr.TrainStep(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := tr.TrainStep(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOCMFitStep(b *testing.B) {
+	m, data := benchModel(b)
+	f := ocm.NewHeadFitter(dev, m.Teacher(), m.Heads[ocm.HeadOCM], m.Sched, data,
+		ocm.TrainConfig{Steps: 1 << 30, Batch: benchBatch, LR: 1e-4, EMADecay: 0.999, Seed: 1})
+	if _, err := f.FitStep(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := f.FitStep(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package images
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"ocm/nn"
+	"ocm/ocm"
+	"ocm/ocm/data"
+	"ocm/ocm/featurenet"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+	"ocm/sampler"
+	"ocm/sampler/metrics"
+)
+
+// EvalConfig sizes the evaluation of an image model (the paper's main table).
+type EvalConfig struct {
+	Ks         []int  // sampling steps K
+	TestImages int    // test images whose NLL is measured (the first ones of the test set)
+	FDSamples  int    // samples per Fréchet distance and precision/recall
+	RefImages  int    // training images of the reference statistics
+	Batch      int    // images per network call
+	PRK        int    // k of the k-NN manifolds of precision/recall
+	Seed       uint64 // the noise of the NLL terms and of sampling
+	GridImages int    // samples kept per row for the report's grids
+}
+
+// DefaultEvalConfig is the evaluation of docs/reports/fashion-mnist.
+func DefaultEvalConfig() EvalConfig {
+	return EvalConfig{Ks: []int{10, 25, 50, 100}, TestImages: 100, FDSamples: 100, RefImages: 10000,
+		Batch: 128, PRK: 3, Seed: 1234, GridImages: 36}
+}
+
+// Row is one line of the table: a sampler, a covariance and K.
+type Row struct {
+	Method    string    `json:"method"`
+	Cov       string    `json:"covariance"`
+	K         int       `json:"k"`
+	BPD       float64   `json:"nll_bits_per_dim"`   // NaN for DDIM (no likelihood)
+	BPDErr    float64   `json:"nll_standard_error"` // over test images
+	FD        float64   `json:"frechet_distance"`   // on classifier features
+	Precision float64   `json:"precision"`          // k-NN manifolds
+	Recall    float64   `json:"recall"`             //
+	Grid      []float32 `json:"-"`                  // the first GridImages samples
+}
+
+// Report is the outcome of Evaluate.
+type Report struct {
+	Rows               []Row             `json:"rows"`
+	RealFD             float64           `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
+	RealPrecision      float64           `json:"real_precision"`
+	RealRecall         float64           `json:"real_recall"`
+	ClassifierAccuracy float64           `json:"classifier_test_accuracy"`
+	Config             EvalConfig        `json:"config"`
+	Model              map[string]string `json:"model"`
+	Seconds            float64           `json:"seconds"`
+}
+
+// Evaluate measures every covariance of the model: NLL in bits/dim (ocm-math §6, DDPM
+// only) on the first cfg.TestImages test images, and the Fréchet distance and
+// precision/recall of cfg.FDSamples samples against cfg.RefImages training images,
+// on the features of clf, for DDPM and DDIM (η = 0) at every K.
+func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classifier, cfg EvalConfig, prog Progress) (*Report, error) {
+	start := time.Now()
+	if m.MsEps == nil {
+		return nil, fmt.Errorf("images: evaluate: the model has no fitted heads and Analytic-DPM table; run --fit first")
+	}
+	c, r := m.Config.InCh, m.Config.Resolution
+	if test.C != c || test.H != r || test.W != r || train.C != c || train.H != r || train.W != r {
+		return nil, fmt.Errorf("images: evaluate: data are %d×%d×%d, the model takes %d×%d×%d", test.C, test.H, test.W, c, r, r)
+	}
+	rep := &Report{Config: cfg, Model: m.metadata()}
+	rep.ClassifierAccuracy = featurenet.Accuracy(dev, clf, test, cfg.Batch)
+	ref := featurenet.Features(dev, clf, firstImages(train, cfg.RefImages), min(cfg.RefImages, train.N), c, r, r, cfg.Batch)
+	realSet := featurenet.Features(dev, clf, firstImages(test, cfg.FDSamples), min(cfg.FDSamples, test.N), c, r, r, cfg.Batch)
+	var err error
+	if rep.RealFD, err = metrics.FrechetDistance(realSet, ref); err != nil {
+		return nil, err
+	}
+	if rep.RealPrecision, rep.RealRecall, err = metrics.PrecisionRecall(ref[:len(realSet)], realSet, cfg.PRK); err != nil {
+		return nil, err
+	}
+	nll, err := m.nllTable(dev, test, cfg, prog)
+	if err != nil {
+		return nil, err
+	}
+	for _, method := range []sampler.Method{sampler.DDPM, sampler.DDIM} {
+		for _, cov := range Covariances {
+			if method == sampler.DDIM && cov == ocm.CovLarge {
+				continue
+			}
+			for _, k := range cfg.Ks {
+				row, err := m.sampleRow(dev, method, cov, k, ref, clf, cfg, prog)
+				if err != nil {
+					return nil, err
+				}
+				row.BPD, row.BPDErr = math.NaN(), math.NaN()
+				if method == sampler.DDPM {
+					row.BPD, row.BPDErr = nll[nllKey{cov, k}][0], nll[nllKey{cov, k}][1]
+				}
+				rep.Rows = append(rep.Rows, row)
+			}
+		}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+type nllKey struct {
+	cov ocm.Covariance
+	k   int
+}
+
+// nllTable returns the mean NLL (bits/dim) and its standard error for every
+// covariance and K; all covariances share each network evaluation.
+func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, prog Progress) (map[nllKey][2]float64, error) {
+	n := min(cfg.TestImages, test.N)
+	x := firstImages(test, n)
+	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
+	preds := make([]ocm.Denoiser, len(Covariances))
+	for i, cov := range Covariances {
+		preds[i] = m.Predictor(cov)
+	}
+	out := map[nllKey][2]float64{}
+	total, done := 0, 0
+	for _, k := range cfg.Ks {
+		total += k * n
+	}
+	for _, k := range cfg.Ks {
+		steps, err := ocm.Timesteps(ocm.Even, m.Sched.N, k)
+		if err != nil {
+			return nil, err
+		}
+		vals := make([][]float64, len(Covariances))
+		for lo := 0; lo < n; lo += cfg.Batch {
+			b := min(cfg.Batch, n-lo)
+			x0 := rt.FromSlice(dev, x[lo*per:(lo+b)*per], b, m.Config.InCh, m.Config.Resolution, m.Config.Resolution)
+			key := philox.Key{Seed: cfg.Seed, Stream: 11}.Split(uint64(k))
+			o := sampler.NELBOOptions{ClipX0: true, Discrete: true, Offset: lo}
+			nelbo, err := sampler.NELBOs(preds, Covariances, m.Sched, x0, steps, o, key)
+			if err != nil {
+				return nil, err
+			}
+			for i := range Covariances {
+				vals[i] = append(vals[i], nelbo[i]...)
+			}
+			done += k * b
+			if prog != nil {
+				prog("nll", done, total, math.NaN())
+			}
+		}
+		for i, cov := range Covariances {
+			mean, se := meanSE(vals[i])
+			scale := 1 / (float64(per) * math.Ln2)
+			out[nllKey{cov, k}] = [2]float64{mean * scale, se * scale}
+		}
+	}
+	return out, nil
+}
+
+// sampleRow draws cfg.FDSamples images and scores them against the reference.
+func (m *Model) sampleRow(dev rt.Device, method sampler.Method, cov ocm.Covariance, k int, ref [][]float64, clf *nn.Classifier, cfg EvalConfig, prog Progress) (Row, error) {
+	sc := SampleConfig{Method: method, K: k, Spacing: ocm.Even, Cov: cov, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
+	sc.ClipSigmaIdx, sc.ClipPixel = PaperClipping(method)
+	task := fmt.Sprintf("sample %v %v K=%d", method, cov, k)
+	x, err := Sample(dev, m, sc, func(_ string, done, total int, _ float64) {
+		if prog != nil {
+			prog(task, done, total, math.NaN())
+		}
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	c, r := m.Config.InCh, m.Config.Resolution
+	feats := featurenet.Features(dev, clf, x.Data(), cfg.FDSamples, c, r, r, cfg.Batch)
+	row := Row{Method: method.String(), Cov: cov.String(), K: k}
+	if row.FD, err = metrics.FrechetDistance(feats, ref); err != nil {
+		return Row{}, err
+	}
+	if row.Precision, row.Recall, err = metrics.PrecisionRecall(ref[:len(feats)], feats, cfg.PRK); err != nil {
+		return Row{}, err
+	}
+	g := min(cfg.GridImages, cfg.FDSamples)
+	row.Grid = x.Data()[:g*c*r*r]
+	return row, nil
+}
+
+// firstImages returns the first n images of ds (all when it has fewer) in [−1, 1].
+func firstImages(ds *data.Images, n int) []float32 { return ds.Scaled(0, min(n, ds.N)) }
+
+func meanSE(v []float64) (mean, se float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, math.NaN()
+	}
+	ss := 0.0
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)-1) / float64(len(v)))
+}

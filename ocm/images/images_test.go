@@ -1,0 +1,252 @@
+package images
+
+import (
+	"errors"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"ocm/nn"
+	"ocm/nn/safetensors"
+	"ocm/ocm"
+	"ocm/ocm/data"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+	"ocm/sampler"
+)
+
+var dev = rt.NewCPU(rt.CPUOptions{})
+
+// tinyConfig is a UNet small enough for many steps in a test: 1×8×8 images.
+func tinyConfig() nn.UNetConfig {
+	return nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2}, NumRes: 1, Resolution: 8, TembIn: 16}
+}
+
+func tinyModel(t *testing.T, seed uint64) *Model {
+	t.Helper()
+	s, err := ocm.NewSchedule(ocm.Linear, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewModel(dev, "test", tinyConfig(), s, seed)
+}
+
+func tinySettings() Settings {
+	return Settings{TrainSteps: 12, FitSteps: 4, Batch: 4, LR: 1e-3, EMADecay: 0.9, MsEpsPerStep: 1, Seed: 5}
+}
+
+// tinyImages is a data set of n 1×8×8 images: a bright square at a random place.
+func tinyImages(n int) *data.Images {
+	ds := &data.Images{N: n, C: 1, H: 8, W: 8, Pixels: make([]uint8, n*64)}
+	for i := range n {
+		r, c := (i*5)%5, (i*3)%5
+		for y := r; y < r+3; y++ {
+			for x := c; x < c+3; x++ {
+				ds.Pixels[i*64+y*8+x] = 255
+			}
+		}
+	}
+	return ds
+}
+
+func stopAfter(n int64) func() bool {
+	var calls atomic.Int64
+	return func() bool { return calls.Add(1) >= n }
+}
+
+// sameModels fails unless a and b hold bit-identical tensors and tables (the tables
+// compared in float32, the precision of a bundle, when saved is set).
+func sameModels(t *testing.T, a, b *Model, saved bool) {
+	t.Helper()
+	pa, pb := a.params(), b.params()
+	for i := range pa {
+		da, db := pa[i].Value.Data(), pb[i].Value.Data()
+		for j := range da {
+			if math.Float32bits(da[j]) != math.Float32bits(db[j]) {
+				t.Fatalf("%s[%d]: %v vs %v", pa[i].Name, j, da[j], db[j])
+			}
+		}
+	}
+	if len(a.MsEps) != len(b.MsEps) {
+		t.Fatalf("analytic tables of %d and %d values", len(a.MsEps), len(b.MsEps))
+	}
+	for j := range a.MsEps {
+		if x, y := a.MsEps[j], b.MsEps[j]; x != y && (!saved || float32(x) != float32(y)) {
+			t.Fatalf("analytic table differs at %d", j)
+		}
+	}
+}
+
+// TestTrainAndFitResumeExactly runs training and fitting straight through, and again
+// with a stop (and checkpoint) in each phase followed by a resume from the latest
+// checkpoint: the final models must be bit-identical.
+func TestTrainAndFitResumeExactly(t *testing.T) {
+	st := tinySettings()
+	ds := tinyImages(32)
+	a := tinyModel(t, 1)
+	if err := Train(dev, a, NewData(ds, st.Seed), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Fit(dev, a, NewData(ds, st.Seed+1), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b := tinyModel(t, 1)
+	var stopped *ocm.Stopped
+	err := Train(dev, b, NewData(ds, st.Seed), st, nil, &ocm.Control{Dir: dir, Every: 5, Stop: stopAfter(7)})
+	if !errors.As(err, &stopped) || stopped.Step != 7 {
+		t.Fatalf("want a stop at step 7, got %v", err)
+	}
+	b = tinyModel(t, 99) // a fresh process: nothing carried over but the checkpoint
+	if err := Train(dev, b, NewData(ds, st.Seed), st, nil, resumeLatest(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	err = Fit(dev, b, NewData(ds, st.Seed+1), st, nil, &ocm.Control{Dir: dir, Every: 2, Stop: stopAfter(6)})
+	if !errors.As(err, &stopped) || stopped.Phase != ocm.PhaseFit {
+		t.Fatalf("want a stop while fitting, got %v", err)
+	}
+	c := tinyModel(t, 98)
+	ctl := resumeLatest(t, dir)
+	if err := Train(dev, c, NewData(ds, st.Seed), st, nil, ctl); err != nil { // restores the model only
+		t.Fatal(err)
+	}
+	if err := Fit(dev, c, NewData(ds, st.Seed+1), st, nil, ctl); err != nil {
+		t.Fatal(err)
+	}
+	sameModels(t, a, c, false)
+	// Another seed gives other weights: the comparison can fail.
+	d := tinyModel(t, 2)
+	if err := Train(dev, d, NewData(ds, st.Seed), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a.Net.Params()[0].Value.Data()[0] == d.Net.Params()[0].Value.Data()[0] {
+		t.Fatal("two seeds gave the same first weight")
+	}
+}
+
+func resumeLatest(t *testing.T, dir string) *ocm.Control {
+	t.Helper()
+	path, f, err := ocm.ReadLatest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ocm.Control{Dir: dir, Every: 5, Resume: f, ResumePath: path}
+}
+
+// TestBundleRoundTrip saves a fitted model and loads it back, and refuses broken files.
+func TestBundleRoundTrip(t *testing.T) {
+	st := tinySettings()
+	st.TrainSteps = 2
+	m := tinyModel(t, 3)
+	ds := tinyImages(16)
+	if err := Train(dev, m, NewData(ds, 1), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Fit(dev, m, NewData(ds, 2), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.safetensors.zst")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsBundle(f) {
+		t.Fatal("saved file is not recognised as an image bundle")
+	}
+	back, err := Load(dev, path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameModels(t, m, back, true)
+	if back.Meta["backbone_steps"] != "2" || back.Meta["head_steps"] != "4" {
+		t.Fatalf("training record lost: %v", back.Meta)
+	}
+	// A missing tensor, a wrong shape and a bad config are each refused by name.
+	drop := *f
+	drop.Tensors = slices.DeleteFunc(slices.Clone(f.Tensors), func(t safetensors.Tensor) bool { return t.Name == "head.ocm.conv.weight" })
+	if _, err := Load(dev, "x", &drop); err == nil || !strings.Contains(err.Error(), "head.ocm.conv.weight") {
+		t.Fatalf("a bundle without the OCM head's weight: %v", err)
+	}
+	bad := *f
+	bad.Metadata = map[string]string{}
+	for k, v := range f.Metadata {
+		bad.Metadata[k] = v
+	}
+	bad.Metadata["unet_config"] = `{"in_ch":1,"ch":7,"ch_mult":[1],"num_res_blocks":1,"resolution":8,"temb_in":16}`
+	if _, err := Load(dev, "x", &bad); err == nil {
+		t.Fatal("a bundle with an impossible UNet config loaded")
+	}
+}
+
+// countingTeacher counts network evaluations.
+type countingTeacher struct {
+	ocm.Teacher
+	calls int
+}
+
+func (c *countingTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, features, jv *rt.Tensor) {
+	c.calls++
+	return c.Teacher.Predict(x, n, probe)
+}
+
+// TestCovariancesShareOneNetworkPass checks that the predictors of all covariances
+// evaluate the backbone once per x_t, and that the cache never answers for another x.
+func TestCovariancesShareOneNetworkPass(t *testing.T) {
+	m := tinyModel(t, 4)
+	m.MsEps = make([]float64, m.Sched.N+1)
+	count := &countingTeacher{Teacher: m.teacher.Teacher}
+	m.teacher.Teacher = count
+	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 1}, 0, 2, 1, 8, 8)
+	var first *ocm.Prediction
+	for _, cov := range Covariances {
+		pr, err := m.Predictor(cov).Predict(x, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = pr
+		}
+	}
+	if count.calls != 1 {
+		t.Fatalf("%d network evaluations for %d covariances, want 1", count.calls, len(Covariances))
+	}
+	y := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, 2, 1, 8, 8)
+	pr, _ := m.Predictor(ocm.CovSmall).Predict(y, 50)
+	if count.calls != 2 || pr.Eps.Data()[0] == first.Eps.Data()[0] {
+		t.Fatal("the cache answered for another x_t")
+	}
+	if _, err := m.Predictor(ocm.CovSmall).Predict(y, 51); err != nil || count.calls != 3 {
+		t.Fatal("the cache answered for another step")
+	}
+}
+
+// TestSampleDoesNotDependOnBatch draws the same images in one batch and in three.
+func TestSampleDoesNotDependOnBatch(t *testing.T) {
+	m := tinyModel(t, 6)
+	m.MsEps = make([]float64, m.Sched.N+1)
+	cfg := SampleConfig{Method: sampler.DDPM, K: 4, Cov: ocm.CovOCM, N: 5, Seed: 3, ClipSigmaIdx: 1, ClipPixel: 2}
+	a, err := Sample(dev, m, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Batch = 2
+	b, err := Sample(dev, m, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, db := a.Data(), b.Data()
+	for i := range da {
+		if math.Abs(float64(da[i]-db[i])) > 1e-5 {
+			t.Fatalf("value %d: %v in one batch, %v in batches of 2", i, da[i], db[i])
+		}
+		if da[i] < -1 || da[i] > 1 {
+			t.Fatalf("value %d = %v outside [-1, 1]", i, da[i])
+		}
+	}
+}

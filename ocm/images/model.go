@@ -1,0 +1,234 @@
+package images
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"ocm/nn"
+	"ocm/nn/safetensors"
+	"ocm/ocm"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// BundleFormat names the layout of an image bundle in its safetensors metadata.
+const BundleFormat = "ocm-image-bundle/1"
+
+// HeadKinds lists the fitted head kinds in a fixed order.
+var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
+
+// Model is everything the image pipeline trains: the UNet backbone, the covariance
+// heads on its last feature map, and the Analytic-DPM table.
+type Model struct {
+	Dataset string // e.g. "fashion-mnist"
+	Config  nn.UNetConfig
+	Sched   *ocm.Schedule
+	Net     *nn.UNet
+	Heads   map[ocm.HeadKind]*ocm.Head
+	MsEps   []float64         // (N+1), nil until fitted
+	Meta    map[string]string // training settings and results, for the record
+
+	teacher *ocm.CachedTeacher
+}
+
+// NewModel returns an untrained model; every weight is drawn from seed.
+func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *ocm.Schedule, seed uint64) *Model {
+	key := philox.Key{Seed: seed, Stream: 1 << 32}
+	m := &Model{Dataset: dataset, Config: cfg, Sched: sched, Net: nn.NewUNet(dev, cfg, key.Split(0)),
+		Heads: map[ocm.HeadKind]*ocm.Head{}, Meta: map[string]string{}}
+	for i, k := range HeadKinds {
+		m.Heads[k] = ocm.NewConvHead(dev, k, cfg.Ch*cfg.Mult[0], cfg.InCh, key.Split(uint64(10+i)))
+	}
+	m.teacher = &ocm.CachedTeacher{Teacher: &ocm.NetTeacher{Net: m.Net, Sched: sched}}
+	return m
+}
+
+// Teacher returns the frozen backbone as a teacher; its last evaluation is cached, so
+// predictors of several covariances share one network pass per x_t.
+func (m *Model) Teacher() ocm.Teacher { return m.teacher }
+
+// Predictor returns the denoiser of covariance cov: c_t clamped to [0, 1], the bound
+// for data in [−1, 1] (ocm-math §4.5).
+func (m *Model) Predictor(cov ocm.Covariance) *ocm.Predictor {
+	p := &ocm.Predictor{Teacher: m.teacher, Sched: m.Sched, Cov: cov, MsEps: m.MsEps, CovMax: 1}
+	switch cov {
+	case ocm.CovOCM:
+		p.Head = m.Heads[ocm.HeadOCM]
+	case ocm.CovSN:
+		p.Head = m.Heads[ocm.HeadSN]
+	case ocm.CovNPR:
+		p.Head = m.Heads[ocm.HeadNPR]
+	}
+	return p
+}
+
+// Covariances are the estimators an image model offers, in table order.
+var Covariances = []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR, ocm.CovOCM}
+
+// params lists every tensor of the bundle with its file name.
+func (m *Model) params() []*nn.Param {
+	ps := m.backboneParams()
+	for _, k := range HeadKinds {
+		ps = append(ps, m.Heads[k].Params()...)
+	}
+	return ps
+}
+
+// backboneParams are the backbone's parameters under their bundle names.
+func (m *Model) backboneParams() []*nn.Param {
+	var ps []*nn.Param
+	for _, p := range m.Net.Params() {
+		ps = append(ps, &nn.Param{Name: "backbone." + p.Name, Value: p.Value})
+	}
+	return ps
+}
+
+// file returns the bundle as a safetensors file (tensors not copied).
+func (m *Model) file() *safetensors.File {
+	f := &safetensors.File{Metadata: m.metadata()}
+	for _, p := range m.params() {
+		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: p.Name, Shape: p.Value.Shape(), Data: p.Value.Data()})
+	}
+	if m.MsEps != nil {
+		tab := make([]float32, len(m.MsEps))
+		for i, v := range m.MsEps {
+			tab[i] = float32(v)
+		}
+		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: "analytic.ms_eps", Shape: []int{len(tab)}, Data: tab})
+	}
+	return f
+}
+
+// Save writes the bundle to path atomically (zstd-compressed when path ends in .zst).
+func (m *Model) Save(path string) error {
+	if err := m.CheckFinite(); err != nil {
+		return err
+	}
+	return safetensors.WriteFile(path, m.file(), safetensors.F32)
+}
+
+func (m *Model) metadata() map[string]string {
+	cfg, _ := json.Marshal(m.Config)
+	md := map[string]string{"format": BundleFormat, "model": "unet", "dataset": m.Dataset,
+		"unet_config": string(cfg), "schedule": m.Sched.Kind.String(),
+		"diffusion_steps": strconv.Itoa(m.Sched.N),
+		"image_shape":     fmt.Sprintf("%d,%d,%d", m.Config.InCh, m.Config.Resolution, m.Config.Resolution)}
+	for k, v := range m.Meta {
+		md["train."+k] = v
+	}
+	return md
+}
+
+// IsBundle reports whether f is an image bundle (and not, say, a toy bundle).
+func IsBundle(f *safetensors.File) bool { return f.Metadata["format"] == BundleFormat }
+
+// Load reads a bundle written by Save. name is used in errors (the file or "embedded").
+func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
+	md := f.Metadata
+	if md["format"] != BundleFormat {
+		return nil, fmt.Errorf("%s: not an image bundle (metadata format %q, want %q)", name, md["format"], BundleFormat)
+	}
+	var cfg nn.UNetConfig
+	if err := json.Unmarshal([]byte(md["unet_config"]), &cfg); err != nil {
+		return nil, fmt.Errorf("%s: metadata unet_config: %v", name, err)
+	}
+	if err := CheckConfig(cfg); err != nil {
+		return nil, fmt.Errorf("%s: metadata unet_config: %w", name, err)
+	}
+	kind, err := ocm.ParseBetaSchedule(md["schedule"])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	n, err := strconv.Atoi(md["diffusion_steps"])
+	if err != nil {
+		return nil, fmt.Errorf("%s: metadata diffusion_steps %q is not an integer", name, md["diffusion_steps"])
+	}
+	sched, err := ocm.NewSchedule(kind, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	m := NewModel(dev, md["dataset"], cfg, sched, 0)
+	for k, v := range md {
+		if rest, ok := strings.CutPrefix(k, "train."); ok {
+			m.Meta[rest] = v
+		}
+	}
+	return m, m.fill(dev, name, f)
+}
+
+// Preset returns the UNet configuration named name for c×res×res images: "small"
+// (the embedded Fashion-MNIST model's, sized for an hour of CPU training: 1,062,497
+// parameters at 1×28×28) or "unet-s" (the reference's, shared/bench/torch_ref.py).
+func Preset(name string, c, res int) (nn.UNetConfig, error) {
+	switch name {
+	case "small":
+		return nn.UNetConfig{InCh: c, Ch: 32, Mult: []int{1, 2, 2}, NumRes: 1, Resolution: res, TembIn: 32}, nil
+	case "unet-s":
+		cfg := nn.UNetS()
+		cfg.InCh, cfg.Resolution = c, res
+		return cfg, nil
+	}
+	return nn.UNetConfig{}, fmt.Errorf("unknown UNet %q (want small or unet-s)", name)
+}
+
+// CheckConfig returns an error for a UNet configuration that cannot be built or is
+// implausibly large (the bounds keep a hostile file from allocating without limit).
+func CheckConfig(c nn.UNetConfig) error {
+	ok := c.InCh >= 1 && c.InCh <= 4 && c.Ch >= 1 && c.Ch <= 1024 && c.Ch%nn.UNetGroups == 0 &&
+		len(c.Mult) >= 1 && len(c.Mult) <= 6 && c.NumRes >= 1 && c.NumRes <= 8 &&
+		c.Resolution >= 4 && c.Resolution <= 512 && c.Resolution%(1<<(len(c.Mult)-1)) == 0 &&
+		c.TembIn >= 2 && c.TembIn <= 4096 && c.TembIn%2 == 0 && c.Dropout >= 0 && c.Dropout < 1
+	for _, v := range c.Mult {
+		ok = ok && v >= 1 && v <= 16
+	}
+	if !ok {
+		return fmt.Errorf("not a valid UNet configuration: %+v", c)
+	}
+	return nil
+}
+
+// fill copies the bundle's tensors into the model, checking names and shapes.
+func (m *Model) fill(dev rt.Device, name string, f *safetensors.File) error {
+	for _, p := range m.params() {
+		t, ok := f.Get(p.Name)
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is missing", name, p.Name)
+		}
+		if !rt.SameShape(t.Shape, p.Value.Shape()) {
+			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", name, p.Name, t.Shape, p.Value.Shape())
+		}
+		rt.CopyInto(p.Value, rt.FromSlice(dev, t.Data, t.Shape...))
+	}
+	if t, ok := f.Get("analytic.ms_eps"); ok {
+		if len(t.Data) != m.Sched.N+1 {
+			return fmt.Errorf("%s: tensor %q has %d values, want %d", name, "analytic.ms_eps", len(t.Data), m.Sched.N+1)
+		}
+		m.MsEps = rt.Widen(t.Data)
+	}
+	return nil
+}
+
+// CheckFinite returns an error naming the first tensor with a NaN or ±Inf value:
+// broken weights are never written.
+func (m *Model) CheckFinite() error {
+	for _, p := range m.params() {
+		if !nn.Finite(p.Value) {
+			return fmt.Errorf("images: tensor %s has non-finite values; not saved", p.Name)
+		}
+	}
+	return nil
+}
+
+// Describe is a one-line summary of the model for listings and records.
+func (m *Model) Describe() string {
+	var parts []string
+	for _, k := range []string{"backbone_steps", "batch", "head_steps"} {
+		if v, ok := m.Meta[k]; ok {
+			parts = append(parts, k+" "+v)
+		}
+	}
+	return fmt.Sprintf("%s, unet ch %d mult %v res-blocks %d, %d parameters, %s", m.Dataset, m.Config.Ch,
+		m.Config.Mult, m.Config.NumRes, nn.CountParams(m.Net.Params()), strings.Join(parts, ", "))
+}

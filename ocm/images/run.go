@@ -1,0 +1,234 @@
+package images
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"ocm/nn"
+	"ocm/nn/safetensors"
+	"ocm/ocm"
+	rt "ocm/runtime"
+)
+
+// Settings are the training and fitting budget of an image model.
+type Settings struct {
+	TrainSteps, FitSteps int
+	Batch                int
+	LR                   float32
+	EMADecay             float32
+	MsEpsPerStep         int // examples per diffusion step for the Analytic-DPM table
+	Seed                 uint64
+	Dropout              bool // dropout during training (the config's rate)
+}
+
+// DefaultSettings is the budget of the embedded Fashion-MNIST model: about an hour of
+// training on a 2-core CPU.
+func DefaultSettings() Settings {
+	return Settings{TrainSteps: 3000, FitSteps: 500, Batch: 64, LR: 5e-4, EMADecay: 0.999,
+		MsEpsPerStep: 16, Seed: 1234}
+}
+
+// Progress is told how far a long task has come: done of total units of the named
+// task, and the latest loss (NaN when none).
+type Progress func(task string, done, total int, loss float64)
+
+// Train fits the backbone with the denoising loss on data and swaps in its EMA
+// weights, under ctl (checkpoints, resumption, early stop; nil: none).
+func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progress, ctl *ocm.Control) error {
+	ctl = ctl.OrNone()
+	cfg := ocm.TrainConfig{Steps: st.TrainSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
+		Seed: st.Seed, Dropout: st.Dropout}
+	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, cfg)
+	opt := tr.Optimisation(names(m.backboneParams()))
+	switch ctl.Phase() {
+	case ocm.PhaseFit:
+		return m.restore(dev, ctl, st)
+	case ocm.PhaseTrain:
+		if err := m.restore(dev, ctl, st); err != nil {
+			return err
+		}
+		if err := ctl.RestoreOpt(dev, opt, ocm.PhaseTrain, st.TrainSteps); err != nil {
+			return err
+		}
+		ctl.Resume = nil
+	}
+	save := func() (string, error) {
+		f := m.checkpointFile(ocm.PhaseTrain, tr.Step, st)
+		opt.AddTo(f, ocm.StatePrefix(ocm.PhaseTrain))
+		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseTrain, tr.Step), f)
+	}
+	start, from := time.Now(), tr.Step
+	for tr.Step < cfg.Steps {
+		loss, err := tr.TrainStep()
+		if err != nil {
+			return err
+		}
+		if prog != nil {
+			prog("train", tr.Step, cfg.Steps, loss)
+		}
+		if err := ctl.Checkpoint(ocm.PhaseTrain, tr.Step, ctl.ShouldStop(), ctl.Due(tr.Step, cfg.Steps), save); err != nil {
+			return err
+		}
+	}
+	tr.EMA.Swap(m.Net.Params())
+	el := max(time.Since(start).Seconds(), 1e-9)
+	m.Meta["backbone_steps"] = strconv.Itoa(cfg.Steps)
+	m.Meta["backbone_skipped_steps"] = strconv.Itoa(tr.Skipped)
+	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", el)
+	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", el/float64(max(1, cfg.Steps-from)))
+	for k, v := range settingsRecord(st) {
+		m.Meta[k] = v
+	}
+	return nil
+}
+
+// Fit fits the OCM, SN and NPR heads on the frozen backbone (in evaluation mode: no
+// dropout in the targets, a deliberate choice, ocm-math §3.3) one after the other, each
+// using every core, then computes the Analytic-DPM table. A checkpoint after every
+// ctl.Every steps of a head holds every head's state.
+func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progress, ctl *ocm.Control) error {
+	ctl = ctl.OrNone()
+	fitters := make([]*ocm.HeadFitter, len(HeadKinds))
+	for i, k := range HeadKinds {
+		cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
+			Seed: st.Seed + uint64(100+i)}
+		fitters[i] = ocm.NewHeadFitter(dev, m.Teacher(), m.Heads[k], m.Sched, data, cfg)
+	}
+	if err := m.resumeFit(dev, ctl, st, fitters); err != nil {
+		return err
+	}
+	save := func() (string, error) {
+		step := fitStep(fitters)
+		f := m.checkpointFile(ocm.PhaseFit, step, st)
+		for i, fi := range fitters {
+			fi.Optimisation(names(fi.Head.Params())).AddTo(f, ocm.StatePrefix(fitPhase(HeadKinds[i])))
+		}
+		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseFit, step), f)
+	}
+	start := time.Now()
+	total := st.FitSteps * len(fitters)
+	var seconds [3]float64
+	for i, fi := range fitters {
+		t0 := time.Now()
+		for fi.Step < st.FitSteps {
+			loss, err := fi.FitStep()
+			if err != nil {
+				return err
+			}
+			if prog != nil {
+				prog("fit "+HeadKinds[i].String()+" head", fitStep(fitters), total, loss)
+			}
+			if err := ctl.Checkpoint(ocm.PhaseFit, fitStep(fitters), ctl.ShouldStop(), ctl.Due(fi.Step, st.FitSteps), save); err != nil {
+				return err
+			}
+		}
+		seconds[i] = time.Since(t0).Seconds()
+	}
+	if prog != nil {
+		prog("analytic-dpm table", 0, 1, 0)
+	}
+	m.MsEps = ocm.MsEps(dev, m.Teacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200)
+	for _, fi := range fitters {
+		fi.EMA.Swap(fi.Head.Params())
+	}
+	m.Meta["head_steps"] = strconv.Itoa(st.FitSteps)
+	m.Meta["fit_seconds"] = fmt.Sprintf("%.1f", time.Since(start).Seconds())
+	for i, k := range HeadKinds {
+		if seconds[i] > 0 {
+			m.Meta["fit_seconds_per_step."+k.String()] = fmt.Sprintf("%.3f", seconds[i]/float64(st.FitSteps))
+		}
+	}
+	return nil
+}
+
+func fitPhase(k ocm.HeadKind) string { return ocm.PhaseFit + ":" + k.String() }
+
+// fitStep is the steps done by all heads together: the fit phase's step.
+func fitStep(fs []*ocm.HeadFitter) int {
+	n := 0
+	for _, f := range fs {
+		n += f.Step
+	}
+	return n
+}
+
+// resumeFit restores the model and every head's state from a fit checkpoint.
+func (m *Model) resumeFit(dev rt.Device, ctl *ocm.Control, st Settings, fitters []*ocm.HeadFitter) error {
+	switch ctl.Phase() {
+	case "":
+		return nil
+	case ocm.PhaseTrain:
+		return &ocm.ResumeError{Err: fmt.Errorf("images: %s is a checkpoint of training, not of fitting; resume with --train", ctl.ResumePath)}
+	}
+	if err := m.restore(dev, ctl, st); err != nil {
+		return err
+	}
+	for i, f := range fitters {
+		if err := ctl.RestoreOpt(dev, f.Optimisation(names(f.Head.Params())), fitPhase(HeadKinds[i]), st.FitSteps); err != nil {
+			return err
+		}
+	}
+	ctl.Resume = nil
+	return nil
+}
+
+func names(ps []*nn.Param) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// settingsRecord are the settings a checkpoint records and a resumed run must share.
+func settingsRecord(st Settings) map[string]string {
+	return map[string]string{"seed": strconv.FormatUint(st.Seed, 10), "batch": strconv.Itoa(st.Batch),
+		"lr": fmt.Sprint(st.LR), "ema": fmt.Sprint(st.EMADecay), "dropout": strconv.FormatBool(st.Dropout),
+		"ms_eps_per_step": strconv.Itoa(st.MsEpsPerStep)}
+}
+
+// checkpointFile starts a checkpoint of phase at step: the model's tensors, its
+// metadata and the settings; the optimisations are added by the caller.
+func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
+	f := m.file()
+	for k, v := range settingsRecord(st) {
+		f.Metadata["setting."+k] = v
+	}
+	f.Metadata["format"] = ocm.CheckpointFormat
+	f.Metadata["phase"] = phase
+	f.Metadata["step"] = strconv.Itoa(step)
+	f.Metadata["setting.train_steps"] = strconv.Itoa(st.TrainSteps)
+	f.Metadata["setting.fit_steps"] = strconv.Itoa(st.FitSteps)
+	return f
+}
+
+// restore checks that ctl.Resume was written for the same model and settings, then
+// copies its tensors and training record into m.
+func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
+	md, name := ctl.Resume.Metadata, ctl.ResumePath
+	want := m.metadata()
+	for _, k := range []string{"dataset", "unet_config", "schedule", "diffusion_steps"} {
+		if md[k] != want[k] {
+			return &ocm.ResumeError{Err: fmt.Errorf("images: %s was written for a different model: %s is %q, this run has %q", name, k, md[k], want[k])}
+		}
+	}
+	rec := settingsRecord(st)
+	for _, k := range slices.Sorted(maps.Keys(rec)) {
+		if md["setting."+k] != rec[k] {
+			return &ocm.ResumeError{Err: fmt.Errorf("images: %s was written with %s %s, this run has %s", name, k, md["setting."+k], rec[k])}
+		}
+	}
+	if err := m.fill(dev, name, ctl.Resume); err != nil {
+		return &ocm.ResumeError{Err: err}
+	}
+	for k, v := range md {
+		if rest, ok := strings.CutPrefix(k, "train."); ok {
+			m.Meta[rest] = v
+		}
+	}
+	return nil
+}
