@@ -296,8 +296,7 @@ func featureClassifier(dev rt.Device, o *options, train *data.Images, prog *prog
 			return featurenet.Load(dev, "embedded "+info.Name, f)
 		}
 	}
-	cfg := featurenet.DefaultTrainConfig()
-	cfg.Seed = o.seed
+	cfg := featurenet.DefaultTrainConfig() // its own fixed seed: the same features for every run
 	clf, err := featurenet.Train(dev, train, cfg, func(done, total int, loss float64) { prog.update("train classifier", done, total, loss) })
 	if err != nil {
 		return nil, inputErr(fmt.Errorf("--data %s: feature classifier: %w", o.data, err))
@@ -308,7 +307,7 @@ func featureClassifier(dev rt.Device, o *options, train *data.Images, prog *prog
 	}
 	acc := featurenet.Accuracy(dev, clf, test, 256)
 	path := filepath.Join(o.out, "feature-classifier.safetensors")
-	md := map[string]string{"dataset": o.data, "test_accuracy": fmt.Sprintf("%.4f", acc), "seed": fmt.Sprint(o.seed),
+	md := map[string]string{"dataset": o.data, "test_accuracy": fmt.Sprintf("%.4f", acc), "seed": fmt.Sprint(cfg.Seed),
 		"steps": fmt.Sprint(cfg.Steps), "batch": fmt.Sprint(cfg.Batch)}
 	if err := featurenet.Save(path, clf, md); err != nil {
 		return nil, err
