@@ -52,13 +52,15 @@ func TestImageBadInputs(t *testing.T) {
 		t.Fatal("fixture: no ch in the bundle's unet_config")
 	}
 	files := map[string]string{
-		"idx8":      writeFile(t, in, "8.idx", good),
-		"idx16":     writeFile(t, in, "16.idx", idxImages(8, 16)),
-		"idx10":     writeFile(t, in, "10.idx", idxImages(8, 10)),
-		"truncated": writeFile(t, in, "trunc.idx", good[:len(good)-5]),
-		"badmagic":  writeFile(t, in, "magic.idx", append([]byte{0, 0, 9, 9}, good[4:]...)),
-		"cifar":     writeFile(t, in, "data_batch_1.bin", []byte("not a cifar batch")),
-		"badconfig": writeFile(t, in, "badconfig.safetensors", badConfig),
+		"idx8":             writeFile(t, in, "8.idx", good),
+		"idx16":            writeFile(t, in, "16.idx", idxImages(8, 16)),
+		"idx10":            writeFile(t, in, "10.idx", idxImages(8, 10)),
+		"truncated":        writeFile(t, in, "trunc.idx", good[:len(good)-5]),
+		"badmagic":         writeFile(t, in, "magic.idx", append([]byte{0, 0, 9, 9}, good[4:]...)),
+		"cifar":            writeFile(t, in, "data_batch_1.bin", []byte("not a cifar batch")),
+		"badconfig":        writeFile(t, in, "badconfig.safetensors", badConfig),
+		"flipped":          writeFile(t, in, "flipped.safetensors", flipLast(raw)),
+		"truncated bundle": writeFile(t, in, "truncated.safetensors", raw[:len(raw)-100]),
 	}
 	cases := []struct {
 		name string
@@ -76,6 +78,8 @@ func TestImageBadInputs(t *testing.T) {
 		{"image data with a toy model", []string{"--fit", "--weights", toyBundle, "--data", "idx:" + files["idx8"]}},
 		{"image size differs from the model", []string{"--fit", "--weights", imgBundle, "--data", "idx:" + files["idx16"]}},
 		{"impossible UNet config in a bundle", []string{"--sample", "--weights", files["badconfig"]}},
+		{"flipped weight byte in an image bundle", []string{"--sample", "--weights", files["flipped"]}},
+		{"truncated image bundle", []string{"--sample", "--weights", files["truncated bundle"]}},
 		{"clip-sigma-idx below -1", []string{"--sample", "--clip-sigma-idx", "-2"}},
 		{"unknown embedded model", []string{"--sample", "--model", "imagenet"}},
 		{"too few eval images", []string{"--eval", "--eval-images", "1"}},
@@ -95,6 +99,13 @@ func TestImageBadInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flipLast returns a copy of data with one bit of its last byte (a weight) flipped.
+func flipLast(data []byte) []byte {
+	b := bytes.Clone(data)
+	b[len(b)-1] ^= 0x10
+	return b
 }
 
 // TestImageSampleRecordsSettings samples an image bundle and checks the grid, the

@@ -17,7 +17,9 @@ package safetensors
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,6 +140,16 @@ func parse(data []byte) (*File, error) {
 	buf := data[8+n:]
 	if err := checkLayout(entries, uint64(len(buf))); err != nil {
 		return nil, err
+	}
+	if want, ok := meta[DataSHA256Key]; ok {
+		sum := sha256.Sum256(buf)
+		if got := hex.EncodeToString(sum[:]); got != want {
+			return nil, fmt.Errorf("data section SHA-256 %.16s… does not match the %.16s… recorded in the header (%s): the file is corrupted", got, want, DataSHA256Key)
+		}
+		delete(meta, DataSHA256Key) // checked; not the caller's metadata
+		if len(meta) == 0 {
+			meta = nil
+		}
 	}
 	f := &File{Tensors: make([]Tensor, len(entries)), Metadata: meta}
 	for i, e := range entries {

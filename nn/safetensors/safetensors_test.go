@@ -569,3 +569,30 @@ func TestHalfRoundingRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestDataChecksum: Encode records the data section's SHA-256; Read refuses a file
+// whose weights changed (a flipped byte in the data, not the header), hides the key
+// from the caller, and reads files without the key (other tools') unchecked.
+func TestDataChecksum(t *testing.T) {
+	f := sampleFile()
+	data := mustEncode(f, F32)
+	back, err := Read("x", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := back.Metadata[DataSHA256Key]; ok {
+		t.Error("the checksum key is returned as metadata")
+	}
+	bad := bytes.Clone(data)
+	bad[len(bad)-3] ^= 0x01 // inside the last tensor's data
+	_, err = Read("flipped.safetensors", bad)
+	if err == nil || !strings.Contains(err.Error(), "SHA-256") || !strings.Contains(err.Error(), "flipped.safetensors") {
+		t.Fatalf("a flipped weight byte: %v", err)
+	}
+	// The same flip in a file without the key is read (nothing to check it against).
+	plain := bytes.Replace(data, []byte(`"`+DataSHA256Key+`"`), []byte(`"ocm.data_sha25X"`), 1)
+	plain[len(plain)-3] ^= 0x01
+	if _, err := Read("plain", plain); err != nil {
+		t.Fatalf("a file without the checksum key: %v", err)
+	}
+}

@@ -2,11 +2,14 @@ package safetensors
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"sort"
 	"strings"
@@ -70,8 +73,15 @@ type headerEntry struct {
 	DataOffsets [2]uint64 `json:"data_offsets"`
 }
 
+// DataSHA256Key is the metadata key under which Encode records the SHA-256 of the
+// data section, and which Read verifies when present: a flipped byte in a weight is
+// then refused instead of silently changing the model. Files from other tools have
+// no such key and are read without the check.
+const DataSHA256Key = "ocm.data_sha256"
+
 // Encode writes f to w in safetensors format with every tensor stored as
-// dtype. Tensors are stored sorted by name (header keys and data alike),
+// dtype, recording the data section's SHA-256 in the metadata (DataSHA256Key)
+// when there is at least one tensor. Tensors are stored sorted by name (header keys and data alike),
 // metadata is included when non-empty, and the header is padded with spaces
 // to a multiple of 8 bytes, so the output depends only on the contents of f.
 func Encode(w io.Writer, f *File, dtype DType) error {
@@ -83,7 +93,23 @@ func Encode(w io.Writer, f *File, dtype DType) error {
 	if err != nil {
 		return err
 	}
-	header, err := buildHeader(tensors, f.Metadata, dtype, size)
+	var body bytes.Buffer
+	buf := make([]byte, 0, 64<<10)
+	for _, t := range tensors {
+		if err := writeData(&body, buf, t.Data, dtype); err != nil {
+			return fmt.Errorf("safetensors: encode: tensor %q: %w", t.Name, err)
+		}
+	}
+	md := maps.Clone(f.Metadata)
+	delete(md, DataSHA256Key)
+	if len(tensors) > 0 {
+		if md == nil {
+			md = map[string]string{}
+		}
+		sum := sha256.Sum256(body.Bytes())
+		md[DataSHA256Key] = hex.EncodeToString(sum[:])
+	}
+	header, err := buildHeader(tensors, md, dtype, size)
 	if err != nil {
 		return err
 	}
@@ -95,11 +121,8 @@ func Encode(w io.Writer, f *File, dtype DType) error {
 	if _, err := w.Write(header); err != nil {
 		return fmt.Errorf("safetensors: encode: %w", err)
 	}
-	buf := make([]byte, 0, 64<<10)
-	for _, t := range tensors {
-		if err := writeData(w, buf, t.Data, dtype); err != nil {
-			return fmt.Errorf("safetensors: encode: tensor %q: %w", t.Name, err)
-		}
+	if _, err := w.Write(body.Bytes()); err != nil {
+		return fmt.Errorf("safetensors: encode: %w", err)
 	}
 	return nil
 }
