@@ -56,8 +56,10 @@ func readImageData(o *options, test bool) (*data.Images, error) {
 	return ds, nil
 }
 
-func imageSettings(o *options) images.Settings {
-	st := images.DefaultSettings()
+// imageSettings is the budget of an image run: the defaults, then --config, then the
+// flags given on the command line.
+func imageSettings(o *options, cfg *images.Config) images.Settings {
+	st := cfg.Apply(images.DefaultSettings())
 	st.Seed = o.seed
 	if o.trainSteps > 0 {
 		st.TrainSteps = o.trainSteps
@@ -114,12 +116,21 @@ func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string,
 			return nil, err
 		}
 	}
-	st := imageSettings(o)
+	cfg := &images.Config{}
+	if o.config != "" {
+		if !o.train && !o.fit {
+			return nil, userErr("--config sets up --train and --fit; give one of them")
+		}
+		if cfg, err = images.LoadConfig(o.config); err != nil {
+			return nil, inputErr(fmt.Errorf("--config: %w", err))
+		}
+	}
+	st := imageSettings(o, cfg)
 	if train != nil && st.Batch > train.N {
 		return nil, userErr("--batch %d is larger than the %d images of --data %s", st.Batch, train.N, o.data)
 	}
 	if o.train {
-		if m, err = newImageModel(dev, o, train); err != nil {
+		if m, err = newImageModel(dev, o, cfg, train); err != nil {
 			return nil, err
 		}
 		announce()
@@ -158,19 +169,37 @@ func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string,
 	return m, nil
 }
 
-// newImageModel makes an untrained model of --unet for the images of train.
-func newImageModel(dev rt.Device, o *options, train *data.Images) (*images.Model, error) {
+// newImageModel makes an untrained model of --unet (or --config's UNet) for the
+// images of train.
+func newImageModel(dev rt.Device, o *options, rc *images.Config, train *data.Images) (*images.Model, error) {
 	if train.H != train.W {
 		return nil, userErr("--data %s: images are %d×%d; ocm's UNet needs square images", o.data, train.H, train.W)
+	}
+	if rc.UNet != nil && o.set["unet"] {
+		return nil, userErr("--unet and the unet of --config %s both choose the UNet; give one", o.config)
 	}
 	cfg, err := images.Preset(o.unet, train.C, train.H)
 	if err != nil {
 		return nil, userErr("--unet: %v", err)
 	}
+	if cfg, err = rc.ApplyUNet(cfg); err != nil {
+		return nil, inputErr(fmt.Errorf("--config %s: %w", o.config, err))
+	}
 	if err := images.CheckConfig(cfg); err != nil {
 		return nil, userErr("--data %s: %d×%d×%d images do not fit the %s UNet: %v", o.data, train.C, train.H, train.W, o.unet, err)
 	}
-	sched, err := ocm.NewSchedule(o.betaSchedule, o.diffusionSteps)
+	kind, n := o.betaSchedule, o.diffusionSteps
+	if ck, cn, err := rc.ApplySchedule(kind, n); err != nil {
+		return nil, inputErr(fmt.Errorf("--config %s: %w", o.config, err))
+	} else {
+		if !o.set["beta-schedule"] {
+			kind = ck
+		}
+		if !o.set["num-train-timesteps"] {
+			n = cn
+		}
+	}
+	sched, err := ocm.NewSchedule(kind, n)
 	if err != nil {
 		return nil, inputErr(err)
 	}
@@ -202,7 +231,7 @@ func sampleImages(dev rt.Device, m *images.Model, o *options, name string, prog 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ocm: %d %s images, %v %v covariance, %d steps, on %s in %.2f s → %s\n",
+	fmt.Fprintf(stdout, "ocm: %d %s images (EMA weights), %v %v covariance, %d steps, on %s in %.2f s → %s\n",
 		n, m.Dataset, o.method, o.variance, o.steps, dev.Name(), el, strings.Join(files, ", "))
 	return nil
 }

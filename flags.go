@@ -21,11 +21,13 @@ type options struct {
 	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
 	benchRounds             int
 
-	data    string // mog9, mog40, a mixture JSON file, or an image data set (training)
-	dataSet bool   // --data was given explicitly
-	dataDir string // folder of --data fashion-mnist
-	model   string // embedded model used without --weights
-	unet    string // UNet preset of --train on images
+	data    string          // mog9, mog40, a mixture JSON file, or an image data set (training)
+	dataSet bool            // --data was given explicitly
+	dataDir string          // folder of --data fashion-mnist
+	model   string          // embedded model used without --weights
+	unet    string          // UNet preset of --train on images
+	config  string          // run configuration file of image training (images.Config)
+	set     map[string]bool // flags given on the command line
 
 	weightsSHA string // SHA-256 of the bundle read (set when it is read)
 	weights    string // bundle to read (and, when training or fitting, to write)
@@ -101,6 +103,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, a Gaussian-mixture JSON `file`, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
+	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
 	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's) or unet-s (the reference's)")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")
@@ -144,10 +147,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		}
 		return nil, err
 	}
-	fs.Visit(func(f *flag.Flag) {
-		o.dataSet = o.dataSet || f.Name == "data"
-		o.evalKsSet = o.evalKsSet || f.Name == "eval-steps"
-	})
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	o.dataSet, o.evalKsSet = o.set["data"], o.set["eval-steps"]
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
 	}

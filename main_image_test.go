@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ocm/nn"
+	"ocm/nn/safetensors"
 	"ocm/ocm"
 	"ocm/ocm/images"
 	rt "ocm/runtime"
@@ -60,6 +61,8 @@ func TestImageBadInputs(t *testing.T) {
 		"cifar":            writeFile(t, in, "data_batch_1.bin", []byte("not a cifar batch")),
 		"badconfig":        writeFile(t, in, "badconfig.safetensors", badConfig),
 		"flipped":          writeFile(t, in, "flipped.safetensors", flipLast(raw)),
+		"badcfg":           writeFile(t, in, "bad.json", []byte(`{"batch": 4, "batch": 8}`)),
+		"goodcfg":          writeFile(t, in, "good.json", []byte(`{"batch": 4}`)),
 		"truncated bundle": writeFile(t, in, "truncated.safetensors", raw[:len(raw)-100]),
 	}
 	cases := []struct {
@@ -80,6 +83,9 @@ func TestImageBadInputs(t *testing.T) {
 		{"impossible UNet config in a bundle", []string{"--sample", "--weights", files["badconfig"]}},
 		{"flipped weight byte in an image bundle", []string{"--sample", "--weights", files["flipped"]}},
 		{"truncated image bundle", []string{"--sample", "--weights", files["truncated bundle"]}},
+		{"config with a duplicate key", []string{"--train", "--data", "idx:" + files["idx8"], "--config", files["badcfg"]}},
+		{"missing config", []string{"--train", "--data", "idx:" + files["idx8"], "--config", filepath.Join(in, "none.json")}},
+		{"config without train or fit", []string{"--sample", "--weights", imgBundle, "--config", files["goodcfg"]}},
 		{"clip-sigma-idx below -1", []string{"--sample", "--clip-sigma-idx", "-2"}},
 		{"unknown embedded model", []string{"--sample", "--model", "imagenet"}},
 		{"too few eval images", []string{"--eval", "--eval-images", "1"}},
@@ -141,7 +147,33 @@ func TestImageSampleRecordsSettings(t *testing.T) {
 			t.Errorf("%s missing or empty", f)
 		}
 	}
-	if !strings.Contains(stdout.String(), "5 idx:test images") || !strings.Contains(stdout.String(), "3 steps") {
+	if !strings.Contains(stdout.String(), "5 idx:test images (EMA weights)") || !strings.Contains(stdout.String(), "3 steps") {
 		t.Errorf("summary line %q", stdout.String())
+	}
+}
+
+// TestImageConfigFile trains from a --config file: its UNet, schedule and budget are
+// used, and a flag given on the command line wins over the file.
+func TestImageConfigFile(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	idx := writeFile(t, in, "8.idx", idxImages(16, 8))
+	cfg := writeFile(t, in, "run.json", []byte(`{"unet": {"in_ch": 1, "ch": 32, "ch_mult": [1, 2], "num_res_blocks": 1,
+		"attn_resolutions": [], "resolution": 8, "dropout": 0, "temb_in": 16},
+		"beta_schedule": "cosine", "num_train_timesteps": 50, "train_steps": 2, "batch": 8}`))
+	var stdout, stderr bytes.Buffer
+	args := []string{"--train", "--data", "idx:" + idx, "--config", cfg, "--batch", "4", "--out", out, "--quiet"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	b, err := safetensors.ReadFile(filepath.Join(out, defaultImageBundleName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := b.Metadata
+	if !strings.Contains(md["unet_config"], `"ch_mult":[1,2]`) || md["schedule"] != "cosine" || md["diffusion_steps"] != "50" {
+		t.Errorf("config not applied: unet %s, schedule %s, N %s", md["unet_config"], md["schedule"], md["diffusion_steps"])
+	}
+	if md["train.backbone_steps"] != "2" || md["train.batch"] != "4" {
+		t.Errorf("steps %s (want the file's 2), batch %s (want the flag's 4)", md["train.backbone_steps"], md["train.batch"])
 	}
 }

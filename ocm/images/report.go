@@ -95,7 +95,8 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 	var b bytes.Buffer
 	md := rep.Model
 	fmt.Fprintf(&b, "# %s: OCM and the other covariance estimators\n\n", md["dataset"])
-	fmt.Fprintf(&b, "Backbone: UNet %s, %s schedule, N = %s; trained %s steps (batch %s, lr %s, EMA %s), %s s. "+
+	fmt.Fprintf(&b, "Backbone: UNet %s, %s schedule, N = %s; trained %s steps (batch %s, lr %s, EMA %s), %s s; "+
+		"every number below uses the EMA weights. "+
 		"Heads (OCM, SN, NPR; simple conv head on the last feature map): %s steps each. "+
 		"Analytic-DPM table: %s examples per step.\n\n",
 		md["unet_config"], md["schedule"], md["diffusion_steps"], md["train.backbone_steps"], md["train.batch"],
