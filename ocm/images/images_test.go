@@ -3,6 +3,7 @@ package images
 import (
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -248,5 +249,51 @@ func TestSampleDoesNotDependOnBatch(t *testing.T) {
 		if da[i] < -1 || da[i] > 1 {
 			t.Fatalf("value %d = %v outside [-1, 1]", i, da[i])
 		}
+	}
+}
+
+// TestEvaluateWritesTheTable runs the whole evaluation on a tiny model: a row for every
+// sampler, covariance and K (DDIM without large), likelihoods for DDPM only, and the
+// report files.
+func TestEvaluateWritesTheTable(t *testing.T) {
+	m := tinyModel(t, 7)
+	ds := tinyImages(24)
+	ds.Labels, ds.NumClasses = make([]int, ds.N), 2
+	for i := range ds.Labels {
+		ds.Labels[i] = i % 2
+	}
+	st := tinySettings()
+	st.TrainSteps, st.FitSteps = 3, 2
+	if err := Train(dev, m, NewData(ds, 1), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Fit(dev, m, NewData(ds, 2), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	clf := nn.NewClassifier(dev, 1, 2, philox.Key{Seed: 3})
+	cfg := EvalConfig{Ks: []int{2, 3}, TestImages: 4, FDSamples: 10, RefImages: 16, Batch: 8, PRK: 3, Seed: 1, GridImages: 4}
+	rep, err := Evaluate(dev, m, ds, ds, clf, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (len(Covariances) + len(Covariances) - 1) * len(cfg.Ks); len(rep.Rows) != want {
+		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
+	}
+	for _, r := range rep.Rows {
+		if (r.Method == "ddpm") == math.IsNaN(r.BPD) || r.FD < 0 || math.IsNaN(r.FD) || r.Precision < 0 || r.Recall > 1 {
+			t.Errorf("row %+v", r)
+		}
+		if r.Method == "ddpm" && r.BPD <= 0 {
+			t.Errorf("NLL %v bits/dim is not positive", r.BPD)
+		}
+	}
+	dir := t.TempDir()
+	paths, err := WriteReport(dir, rep, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if len(paths) != 2+2*len(cfg.Ks) || !strings.Contains(string(md), "## K = 3") || !strings.Contains(string(md), "| ocm |") {
+		t.Errorf("report files %v; report.md:\n%s", paths, md)
 	}
 }
