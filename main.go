@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"ocm/cudart"
 	"ocm/ocm"
 	rt "ocm/runtime"
 )
@@ -44,7 +45,17 @@ func main() {
 
 // run is main without the exit, so tests can call it: 0 on success, 2 for bad input,
 // 130 when interrupted (after a checkpoint), 1 for other failures.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := deviceFailure(r)
+			if err == nil {
+				panic(r) // a programming error: keep the trace
+			}
+			fmt.Fprintf(stderr, "ocm: %v\n", oneLine(err))
+			code = 1
+		}
+	}()
 	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -67,6 +78,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// deviceFailure returns the error of a panic raised by the CUDA device (out of device
+// memory, a failed CUDA or cuBLAS call, a kernel error), or nil for any other panic.
+func deviceFailure(r any) error {
+	err, ok := r.(error)
+	if !ok {
+		return nil
+	}
+	var oom *cudart.OutOfMemoryError
+	var ce *cudart.Error
+	if errors.As(err, &oom) || errors.As(err, &ce) {
+		return err
+	}
+	return nil
 }
 
 // oneLine keeps an error message on one line and drops the package prefixes of

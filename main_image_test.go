@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"ocm/cudart"
 	"ocm/nn"
 	"ocm/nn/safetensors"
 	"ocm/ocm"
@@ -175,5 +177,20 @@ func TestImageConfigFile(t *testing.T) {
 	}
 	if md["train.backbone_steps"] != "2" || md["train.batch"] != "4" {
 		t.Errorf("steps %s (want the file's 2), batch %s (want the flag's 4)", md["train.backbone_steps"], md["train.batch"])
+	}
+}
+
+// TestDeviceFailuresAreOneLine: a CUDA out-of-memory or a failed CUDA call raised as a
+// panic on the device becomes a one-line error; other panics are left alone.
+func TestDeviceFailuresAreOneLine(t *testing.T) {
+	oom := &cudart.OutOfMemoryError{Requested: 1 << 30, Free: 1 << 20, Total: 80 << 30}
+	if err := deviceFailure(oom); err == nil || !strings.Contains(oneLine(err), "requested 1.0 GiB, 1.0 MiB free of 80.0 GiB") {
+		t.Errorf("out of memory: %v", err)
+	}
+	if err := deviceFailure(&cudart.Error{Call: "cudaLaunchKernel", Code: 719, Name: "cudaErrorLaunchFailure"}); err == nil {
+		t.Error("a failed CUDA call is not recognised")
+	}
+	if deviceFailure("index out of range") != nil || deviceFailure(errors.New("other")) != nil {
+		t.Error("a programming error was turned into a user message")
 	}
 }

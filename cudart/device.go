@@ -345,8 +345,13 @@ func (d *Device) Alloc(n int, zero bool) runtime.Buffer {
 		}
 		return p, rc
 	}, func(p uintptr) { d.lib.cudaFree(p) })
+	if rc == 2 { // cudaErrorMemoryAllocation
+		var free, total uintptr
+		d.lib.cudaMemGetInfo(&free, &total)
+		panic(&OutOfMemoryError{Requested: int64(b.size), Free: int64(free), Total: int64(total)})
+	}
 	if rc != 0 {
-		panic(fmt.Sprintf("cudart: out of GPU memory allocating %d values: %v", n, rtErr("cudaMalloc", rc)))
+		panic(rtErr("cudaMalloc", rc))
 	}
 	b.ptr = p
 	a := &d.alloc

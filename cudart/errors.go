@@ -92,6 +92,32 @@ func blasErr(call string, code int32) error {
 // runtime treats device failures like programmer errors).
 func must(err error) {
 	if err != nil {
-		panic(err.Error())
+		panic(err)
 	}
+}
+
+// OutOfMemoryError is what the device panics with when CUDA cannot allocate a buffer
+// even after the cache was returned: the request and the memory left, so the message
+// tells the user what to shrink. The command line turns it into a one-line error.
+type OutOfMemoryError struct {
+	Requested, Free, Total int64 // bytes
+}
+
+func (e *OutOfMemoryError) Error() string {
+	return fmt.Sprintf("cudart: out of GPU memory: requested %s, %s free of %s (lower --batch or --num-samples, or use --device cpu)",
+		byteSize(e.Requested), byteSize(e.Free), byteSize(e.Total))
+}
+
+// byteSize formats n bytes with a binary unit.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }
