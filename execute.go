@@ -25,7 +25,7 @@ import (
 const defaultBundleName = "ocm-toy.safetensors"
 
 // defaultModel is the embedded model --sample and --eval use without --weights.
-const defaultModel = "mog9"
+const defaultModel = "fashion-mnist"
 
 // execute runs the modes in the order train, fit, sample, eval.
 func execute(o *options, stdout, stderr io.Writer) error {

@@ -194,3 +194,20 @@ func TestDeviceFailuresAreOneLine(t *testing.T) {
 		t.Error("a programming error was turned into a user message")
 	}
 }
+
+// TestDefaultSampleCommand runs the README's main job, shortened: the embedded image
+// model draws a grid and records where it came from.
+func TestDefaultSampleCommand(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--sample", "--steps", "2", "--num-samples", "4", "--out", out, "--quiet"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	text, err := imagefile.ReadText(filepath.Join(out, "samples.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text["ocm.model"] != "embedded "+defaultModel || text["ocm.dataset"] != "fashion-mnist" || text["ocm.variance_type"] != "ocm" {
+		t.Errorf("default sample: model %q, dataset %q, covariance %q", text["ocm.model"], text["ocm.dataset"], text["ocm.variance_type"])
+	}
+}
