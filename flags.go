@@ -72,11 +72,13 @@ type options struct {
 const usageHead = `ocm — diffusion models with Optimal Covariance Matching (Ou et al., ICLR 2025)
 
 Usage:
-  ocm --sample [--steps 10] [--variance-type ocm]   sample the embedded model
-  ocm --train --fit --eval --data mog40 --out report  train, fit and evaluate from scratch
-  ocm --train --data mog9 --weights toy.safetensors    train a score network
-  ocm --fit --weights toy.safetensors                  fit the covariance heads
-  ocm --eval --weights toy.safetensors --out report    write the study's report
+  ocm --sample [--steps 10] [--variance-type ocm]   sample the embedded Fashion-MNIST model (samples.png)
+  ocm --sample --model mog9                          sample the embedded 2-D toy model
+  ocm --train --fit --eval --data fashion-mnist --out report   train, fit and evaluate on images
+  ocm --train --fit --eval --data mog40 --out report  the same on a Gaussian mixture
+  ocm --fit --data fashion-mnist --weights fm.safetensors     fit the covariance heads of a bundle
+  ocm --eval --weights fm.safetensors --out report            write the evaluation report
+  ocm --list | --doctor | --bench                    embedded models, the machine, benchmarks
 
 Modes combine and run in the order train, fit, sample, eval.
 
