@@ -133,7 +133,7 @@ func Accuracy(dev rt.Device, clf *nn.Classifier, test *data.Images, batch int) f
 	if test == nil || test.N < 1 || test.Labels == nil {
 		panic("featurenet: accuracy: need a non-empty labelled data set")
 	}
-	x := scaleImages(test.Pixels)
+	x := test.Scaled(0, test.N)
 	right := 0
 	forward(dev, clf, x, test.N, test.C, test.H, test.W, batch, func(start int, logits, _ []float32) {
 		k := clf.Classes
@@ -178,20 +178,6 @@ func forward(dev rt.Device, clf *nn.Classifier, x []float32, n, c, h, w, batch i
 		logits, feats := clf.Forward(nn.Eval(), ad.Const(xt))
 		fn(start, logits.Value.Data(), feats.Value.Data())
 	}
-}
-
-// scaleImages maps pixels u to 2·u/255 − 1 as float32, the scaling of
-// data.Loader.
-func scaleImages(px []uint8) []float32 {
-	var table [256]float32
-	for u := range table {
-		table[u] = float32(2*float64(u)/255 - 1)
-	}
-	out := make([]float32, len(px))
-	for i, u := range px {
-		out[i] = table[u]
-	}
-	return out
 }
 
 // argmax returns the index of the largest value (the first one on ties).

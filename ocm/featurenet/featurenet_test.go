@@ -161,7 +161,7 @@ func TestTrainErrors(t *testing.T) {
 func TestAccuracyMatchesLogits(t *testing.T) {
 	ds := synthetic(23, 5)
 	clf := nn.NewClassifier(dev, 1, 4, philox.Key{Seed: 9})
-	x := scaleImages(ds.Pixels)
+	x := ds.Scaled(0, ds.N)
 	logits, _ := clf.Forward(nn.Eval(), ad.Const(rt.FromSlice(dev, x, 23, 1, 8, 8)))
 	l := logits.Value.Data()
 	right := 0
@@ -180,7 +180,7 @@ func TestAccuracyMatchesLogits(t *testing.T) {
 func TestFeaturesBatchInvariant(t *testing.T) {
 	ds := synthetic(11, 6)
 	clf := nn.NewClassifier(dev, 1, 4, philox.Key{Seed: 10})
-	x := scaleImages(ds.Pixels)
+	x := ds.Scaled(0, ds.N)
 	all := Features(dev, clf, x, 11, 1, 8, 8, 11)
 	if len(all) != 11 || len(all[0]) != nn.ClassifierFeatures {
 		t.Fatalf("%d features of width %d, want 11 of %d", len(all), len(all[0]), nn.ClassifierFeatures)
@@ -225,7 +225,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := scaleImages(ds.Pixels)
+	x := ds.Scaled(0, ds.N)
 	a := Features(dev, clf, x, 32, 1, 8, 8, 16)
 	b := Features(dev, got, x, 32, 1, 8, 8, 16)
 	for i := range a {
