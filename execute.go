@@ -179,19 +179,24 @@ func newControl(o *options) (*ocm.Control, error) {
 func settings(o *options) toy.Settings {
 	st := toy.DefaultSettings()
 	st.Seed = o.seed
+	applyBudget(o, &st.TrainSteps, &st.FitSteps, &st.Batch, &st.LR)
+	return st
+}
+
+// applyBudget overrides a run's budget with the flags given a value (0: keep).
+func applyBudget(o *options, trainSteps, fitSteps, batch *int, lr *float32) {
 	if o.trainSteps > 0 {
-		st.TrainSteps = o.trainSteps
+		*trainSteps = o.trainSteps
 	}
 	if o.fitSteps > 0 {
-		st.FitSteps = o.fitSteps
+		*fitSteps = o.fitSteps
 	}
 	if o.batch > 0 {
-		st.Batch = o.batch
+		*batch = o.batch
 	}
 	if o.lr > 0 {
-		st.LR = float32(o.lr)
+		*lr = float32(o.lr)
 	}
-	return st
 }
 
 func bundlePath(o *options) string {

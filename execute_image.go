@@ -61,18 +61,7 @@ func readImageData(o *options, test bool) (*data.Images, error) {
 func imageSettings(o *options, cfg *images.Config) images.Settings {
 	st := cfg.Apply(images.DefaultSettings())
 	st.Seed = o.seed
-	if o.trainSteps > 0 {
-		st.TrainSteps = o.trainSteps
-	}
-	if o.fitSteps > 0 {
-		st.FitSteps = o.fitSteps
-	}
-	if o.batch > 0 {
-		st.Batch = o.batch
-	}
-	if o.lr > 0 {
-		st.LR = float32(o.lr)
-	}
+	applyBudget(o, &st.TrainSteps, &st.FitSteps, &st.Batch, &st.LR)
 	return st
 }
 
