@@ -2,6 +2,7 @@ package ocm
 
 import (
 	"fmt"
+	"time"
 
 	"ocm/nn/safetensors"
 	rt "ocm/runtime"
@@ -104,3 +105,30 @@ func (c *Control) RestoreOpt(dev rt.Device, o Optimisation, phase string, steps 
 
 // StatePrefix is the metadata prefix of an optimisation's counters.
 func StatePrefix(phase string) string { return "state." + phase + "." }
+
+// RunTrainer advances tr to its last step under c. prog, when not nil, hears of every
+// step; when a checkpoint is due or Stop says so, newFile(step) makes the checkpoint
+// (the model's tensors and metadata), opt's state is added and it is written. It
+// returns the seconds it ran and the steps it took (fewer than the budget when resumed).
+func (c *Control) RunTrainer(tr *Trainer, opt Optimisation, newFile func(step int) *safetensors.File,
+	prog func(done, total int, loss float64)) (seconds float64, steps int, err error) {
+	save := func() (string, error) {
+		f := newFile(tr.Step)
+		opt.AddTo(f, StatePrefix(PhaseTrain))
+		return WriteCheckpoint(c.Dir, CheckpointName(PhaseTrain, tr.Step), f)
+	}
+	start, from := time.Now(), tr.Step
+	for tr.Step < tr.Cfg.Steps {
+		loss, err := tr.TrainStep()
+		if err != nil {
+			return 0, 0, err
+		}
+		if prog != nil {
+			prog(tr.Step, tr.Cfg.Steps, loss)
+		}
+		if err := c.Checkpoint(PhaseTrain, tr.Step, c.ShouldStop(), c.Due(tr.Step, tr.Cfg.Steps), save); err != nil {
+			return 0, 0, err
+		}
+	}
+	return max(time.Since(start).Seconds(), 1e-9), tr.Step - from, nil
+}

@@ -56,30 +56,20 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 		}
 		ctl.Resume = nil
 	}
-	save := func() (string, error) {
-		f := m.checkpointFile(ocm.PhaseTrain, tr.Step, st)
-		opt.AddTo(f, ocm.StatePrefix(ocm.PhaseTrain))
-		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseTrain, tr.Step), f)
-	}
-	start, from := time.Now(), tr.Step
-	for tr.Step < cfg.Steps {
-		loss, err := tr.TrainStep()
-		if err != nil {
-			return err
-		}
+	newFile := func(step int) *safetensors.File { return m.checkpointFile(ocm.PhaseTrain, step, st) }
+	el, done, err := ctl.RunTrainer(tr, opt, newFile, func(step, total int, loss float64) {
 		if prog != nil {
-			prog("train", tr.Step, cfg.Steps, loss)
+			prog("train", step, total, loss)
 		}
-		if err := ctl.Checkpoint(ocm.PhaseTrain, tr.Step, ctl.ShouldStop(), ctl.Due(tr.Step, cfg.Steps), save); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	tr.EMA.Swap(m.Net.Params())
-	el := max(time.Since(start).Seconds(), 1e-9)
 	m.Meta["backbone_steps"] = strconv.Itoa(cfg.Steps)
 	m.Meta["backbone_skipped_steps"] = strconv.Itoa(tr.Skipped)
 	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", el)
-	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", el/float64(max(1, cfg.Steps-from)))
+	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", el/float64(max(1, done)))
 	for k, v := range settingsRecord(st) {
 		m.Meta[k] = v
 	}
