@@ -91,15 +91,11 @@ func execute(o *options, stdout, stderr io.Writer) error {
 // makeModel returns the model the later modes use: trained (--train) or read, then
 // fitted (--fit), both under checkpoints and the interrupt handler, and saved.
 func makeModel(dev rt.Device, o *options, f *safetensors.File, name string, prog *progress, announce func(), stdout io.Writer) (*toy.Model, error) {
-	ctl, err := newControl(o)
+	ctl, release, err := watchedControl(o)
 	if err != nil {
 		return nil, err
 	}
-	if o.train || o.fit {
-		stop, release := watchSignals()
-		defer release()
-		ctl.Stop = stop
-	}
+	defer release()
 	var m *toy.Model
 	if o.train {
 		if m, err = newToyModel(dev, o); err != nil {
@@ -144,6 +140,16 @@ func runErr(err error) error {
 		return inputErr(err)
 	}
 	return err
+}
+
+// watchedControl is newControl with the interrupt handler installed as its Stop (for
+// --train/--fit); the caller defers release.
+func watchedControl(o *options) (ctl *ocm.Control, release func(), err error) {
+	if ctl, err = newControl(o); err != nil || ctl == nil {
+		return ctl, func() {}, err
+	}
+	ctl.Stop, release = watchSignals()
+	return ctl, release, nil
 }
 
 // newControl returns the checkpoint settings of --train/--fit (nil for other modes),

@@ -86,15 +86,11 @@ func executeImages(dev rt.Device, o *options, f *safetensors.File, name string, 
 
 // makeImageModel trains (--train) or loads the model, fits it (--fit) and saves it.
 func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string, prog *progress, announce func(), stdout io.Writer) (*images.Model, error) {
-	ctl, err := newControl(o)
+	ctl, release, err := watchedControl(o)
 	if err != nil {
 		return nil, err
 	}
-	if o.train || o.fit {
-		stop, release := watchSignals()
-		defer release()
-		ctl.Stop = stop
-	}
+	defer release()
 	var m *images.Model
 	var train *data.Images
 	if o.train || o.fit {
