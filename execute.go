@@ -246,7 +246,7 @@ func readBundle(o *options) (*safetensors.File, string, error) {
 	}
 	sum := sha256.Sum256(raw)
 	o.weightsSHA = hex.EncodeToString(sum[:])
-	f, err := safetensors.ReadFile(o.weights)
+	f, err := safetensors.Decode(o.weights, raw)
 	if err != nil {
 		return nil, "", inputErr(fmt.Errorf("--weights: %w", err))
 	}

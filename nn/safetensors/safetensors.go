@@ -162,43 +162,43 @@ func parse(data []byte) (*File, error) {
 // ".zst" the file is zstd-decompressed first, refusing output larger than
 // MaxDecodedSize.
 func ReadFile(path string) (*File, error) {
-	var data []byte
-	var err error
-	if strings.HasSuffix(path, ".zst") {
-		data, err = readZstd(path)
-	} else {
-		data, err = os.ReadFile(path)
-		if err != nil {
-			err = fmt.Errorf("safetensors: read %s: %w", path, err)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return Read(path, data)
-}
-
-// readZstd decompresses the file at path, refusing more than MaxDecodedSize
-// bytes of output.
-func readZstd(path string) ([]byte, error) {
-	fh, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: read %s: %w", path, err)
 	}
-	defer fh.Close()
-	dec, err := zstd.NewReader(fh,
+	return Decode(path, raw)
+}
+
+// Decode parses raw, the bytes of the file named name, as ReadFile does: zstd-
+// decompressed first when name ends in ".zst". Callers that need the file's bytes
+// themselves (to hash them, say) read them once and decode them here.
+func Decode(name string, raw []byte) (*File, error) {
+	if !strings.HasSuffix(name, ".zst") {
+		return Read(name, raw)
+	}
+	data, err := unzstd(name, bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return Read(name, data)
+}
+
+// unzstd decompresses r (the file name), refusing more than MaxDecodedSize bytes
+// of output.
+func unzstd(name string, r io.Reader) ([]byte, error) {
+	dec, err := zstd.NewReader(r,
 		zstd.WithDecoderMaxMemory(uint64(MaxDecodedSize)),
 		zstd.WithDecoderConcurrency(1))
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: zstd: %w", path, err)
+		return nil, fmt.Errorf("safetensors: %s: zstd: %w", name, err)
 	}
 	defer dec.Close()
 	data, err := io.ReadAll(io.LimitReader(dec, MaxDecodedSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: zstd: %w", path, err)
+		return nil, fmt.Errorf("safetensors: %s: zstd: %w", name, err)
 	}
 	if int64(len(data)) > MaxDecodedSize {
-		return nil, &FormatError{File: path,
+		return nil, &FormatError{File: name,
 			Reason: fmt.Sprintf("decompresses to more than the %d-byte limit", MaxDecodedSize)}
 	}
 	return data, nil
