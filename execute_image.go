@@ -268,7 +268,7 @@ func evalImages(dev rt.Device, m *images.Model, o *options, prog *progress, stdo
 	if err != nil {
 		return err
 	}
-	clf, err := featureClassifier(dev, o, train, prog, stdout)
+	clf, err := featureClassifier(dev, o, train, test, prog)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func evalImages(dev rt.Device, m *images.Model, o *options, prog *progress, stdo
 
 // featureClassifier returns --classifier, the embedded classifier of the data set,
 // or one trained now (and written to --out for next time).
-func featureClassifier(dev rt.Device, o *options, train *data.Images, prog *progress, stdout io.Writer) (*nn.Classifier, error) {
+func featureClassifier(dev rt.Device, o *options, train, test *data.Images, prog *progress) (*nn.Classifier, error) {
 	if o.classifier != "" {
 		f, err := safetensors.ReadFile(o.classifier)
 		if err != nil {
@@ -314,10 +314,6 @@ func featureClassifier(dev rt.Device, o *options, train *data.Images, prog *prog
 	clf, err := featurenet.Train(dev, train, cfg, func(done, total int, loss float64) { prog.update("train classifier", done, total, loss) })
 	if err != nil {
 		return nil, inputErr(fmt.Errorf("--data %s: feature classifier: %w", o.data, err))
-	}
-	test, err := readImageData(o, true)
-	if err != nil {
-		return nil, err
 	}
 	acc := featurenet.Accuracy(dev, clf, test, 256)
 	path := filepath.Join(o.out, "feature-classifier.safetensors")
