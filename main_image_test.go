@@ -94,18 +94,7 @@ func TestImageBadInputs(t *testing.T) {
 		{"steps beyond N of an image model", []string{"--sample", "--weights", imgBundle, "--steps", "500"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			out := t.TempDir()
-			var stdout, stderr bytes.Buffer
-			code := run(append(c.args, "--out", out, "--quiet"), &stdout, &stderr)
-			msg := strings.TrimRight(stderr.String(), "\n")
-			if code != 2 || msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "ocm: ") {
-				t.Fatalf("exit %d, stderr %q; want 2 and one line", code, msg)
-			}
-			if entries, _ := os.ReadDir(out); len(entries) > 0 {
-				t.Errorf("left output behind: %v", entries)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { expectBadInput(t, c.args) })
 	}
 }
 

@@ -107,29 +107,34 @@ func TestBadInputs(t *testing.T) {
 		{"resume from a broken latest", []string{"--train", "--resume", "--checkpoint-dir", files["ckdir"]}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			out := t.TempDir()
-			var stdout, stderr bytes.Buffer
-			code := run(append(c.args, "--out", out, "--quiet"), &stdout, &stderr)
-			msg := strings.TrimRight(stderr.String(), "\n")
-			if code != 2 {
-				t.Fatalf("exit %d, want 2; stderr %q", code, msg)
-			}
-			if msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "ocm: ") {
-				t.Errorf("want one line starting with 'ocm: ', got %q", msg)
-			}
-			if strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
-				t.Errorf("panic trace: %q", msg)
-			}
-			if entries, _ := os.ReadDir(out); len(entries) > 0 {
-				t.Errorf("left output behind: %v", entries)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { expectBadInput(t, c.args) })
 	}
 	// An output folder that cannot be made.
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"--sample", "--weights", bundle, "--out", filepath.Join(files["afile"], "sub"), "--quiet"}, &stdout, &stderr); code != 2 {
 		t.Errorf("unwritable output folder: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// expectBadInput runs the command with args (plus --out and --quiet): it must exit
+// with status 2, print exactly one line and leave the output folder empty.
+func expectBadInput(t *testing.T, args []string) {
+	t.Helper()
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(append(args, "--out", out, "--quiet"), &stdout, &stderr)
+	msg := strings.TrimRight(stderr.String(), "\n")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %q", code, msg)
+	}
+	if msg == "" || strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "ocm: ") {
+		t.Errorf("want one line starting with 'ocm: ', got %q", msg)
+	}
+	if strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
+		t.Errorf("panic trace: %q", msg)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
+		t.Errorf("left output behind: %v", entries)
 	}
 }
 
