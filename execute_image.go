@@ -110,12 +110,26 @@ func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string,
 			return nil, inputErr(fmt.Errorf("--config: %w", err))
 		}
 	}
+	if o.head != "" && !o.train && !o.fit {
+		return nil, userErr("--head sets up --train and --fit; give one of them")
+	}
+	head, headChosen := images.HeadSimple, false
+	if cfg.Head != "" {
+		head, headChosen = images.HeadMode(cfg.Head), true // checked by LoadConfig
+	}
+	if o.head != "" {
+		head, headChosen = images.HeadMode(o.head), true // checked with the flags
+	}
 	st := imageSettings(o, cfg)
 	if train != nil && st.Batch > train.N {
 		return nil, userErr("--batch %d is larger than the %d images of --data %s", st.Batch, train.N, o.data)
 	}
+	if o.fit && ocm.MsEpsStepsPerBatch*st.MsEpsPerStep > train.N {
+		return nil, userErr("--data %s has %d images; the Analytic-DPM table draws %d·ms_eps_per_step = %d at a time: give a --config with ms_eps_per_step at most %d",
+			o.data, train.N, ocm.MsEpsStepsPerBatch, ocm.MsEpsStepsPerBatch*st.MsEpsPerStep, train.N/ocm.MsEpsStepsPerBatch)
+	}
 	if o.train {
-		if m, err = newImageModel(dev, o, cfg, train); err != nil {
+		if m, err = newImageModel(dev, o, cfg, head, train); err != nil {
 			return nil, err
 		}
 		announce()
@@ -135,6 +149,9 @@ func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string,
 		announce()
 	}
 	if o.fit {
+		if headChosen && head != m.Head {
+			m.NewHeads(dev, head, o.seed)
+		}
 		if err := images.Fit(dev, m, images.NewData(train, st.Seed+1), st, prog.update, ctl); err != nil {
 			return nil, runErr(err)
 		}
@@ -154,9 +171,9 @@ func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string,
 	return m, nil
 }
 
-// newImageModel makes an untrained model of --unet (or --config's UNet) for the
-// images of train.
-func newImageModel(dev rt.Device, o *options, rc *images.Config, train *data.Images) (*images.Model, error) {
+// newImageModel makes an untrained model of --unet (or --config's UNet) with heads
+// of the given form for the images of train.
+func newImageModel(dev rt.Device, o *options, rc *images.Config, head images.HeadMode, train *data.Images) (*images.Model, error) {
 	if train.H != train.W {
 		return nil, userErr("--data %s: images are %d×%d; ocm's UNet needs square images", o.data, train.H, train.W)
 	}
@@ -188,7 +205,7 @@ func newImageModel(dev rt.Device, o *options, rc *images.Config, train *data.Ima
 	if err != nil {
 		return nil, inputErr(err)
 	}
-	return images.NewModel(dev, o.data, cfg, sched, o.seed), nil
+	return images.NewModel(dev, o.data, cfg, sched, head, o.seed), nil
 }
 
 // sampleImages draws --num-samples images and writes the grid, the record and, on

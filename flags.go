@@ -9,6 +9,7 @@ import (
 
 	"ocm/ocm"
 	"ocm/ocm/data"
+	"ocm/ocm/images"
 	"ocm/sampler"
 )
 
@@ -26,6 +27,7 @@ type options struct {
 	dataDir string          // folder of --data fashion-mnist
 	model   string          // embedded model used without --weights
 	unet    string          // UNet preset of --train on images
+	head    string          // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
 	config  string          // run configuration file of image training (images.Config)
 	set     map[string]bool // flags given on the command line
 
@@ -105,8 +107,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, a Gaussian-mixture JSON `file`, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
-	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
+	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
 	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's) or unet-s (the reference's)")
+	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first); default simple, or the bundle's for --fit")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")
 	fs.StringVar(&o.device, "device", "auto", "compute device: auto, cpu or cuda")
@@ -216,6 +219,8 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag -checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
 	case o.resume && !o.train && !o.fit:
 		return fmt.Errorf("--resume continues --train or --fit: give the flags of the interrupted run")
+	case o.head != "" && o.head != string(images.HeadSimple) && o.head != string(images.HeadComplex):
+		return fmt.Errorf("invalid value %q for flag -head: want simple or complex", o.head)
 	case o.benchRounds < 1 || o.benchRounds > 100:
 		return fmt.Errorf("invalid value %d for flag -bench-rounds: want 1 to 100", o.benchRounds)
 	}

@@ -23,7 +23,7 @@ func smallImageBundle(t *testing.T, dir string) string {
 	t.Helper()
 	s, _ := ocm.NewSchedule(ocm.Linear, 100)
 	cfg := nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2}, NumRes: 1, Resolution: 8, TembIn: 16}
-	m := images.NewModel(rt.NewCPU(rt.CPUOptions{}), "idx:test", cfg, s, 1)
+	m := images.NewModel(rt.NewCPU(rt.CPUOptions{}), "idx:test", cfg, s, images.HeadSimple, 1)
 	m.MsEps = make([]float64, 101)
 	p := filepath.Join(dir, "images.safetensors")
 	if err := m.Save(p); err != nil {
@@ -87,6 +87,9 @@ func TestImageBadInputs(t *testing.T) {
 		{"truncated image bundle", []string{"--sample", "--weights", files["truncated bundle"]}},
 		{"config with a duplicate key", []string{"--train", "--data", "idx:" + files["idx8"], "--config", files["badcfg"]}},
 		{"missing config", []string{"--train", "--data", "idx:" + files["idx8"], "--config", filepath.Join(in, "none.json")}},
+		{"data set smaller than the Analytic-DPM batch", []string{"--fit", "--weights", imgBundle, "--data", "idx:" + files["idx8"], "--batch", "4"}},
+		{"unknown head", []string{"--train", "--data", "idx:" + files["idx8"], "--head", "fancy"}},
+		{"head without train or fit", []string{"--sample", "--weights", imgBundle, "--head", "complex"}},
 		{"config without train or fit", []string{"--sample", "--weights", imgBundle, "--config", files["goodcfg"]}},
 		{"clip-sigma-idx below -1", []string{"--sample", "--clip-sigma-idx", "-2"}},
 		{"unknown embedded model", []string{"--sample", "--model", "imagenet"}},
@@ -147,10 +150,10 @@ func TestImageSampleRecordsSettings(t *testing.T) {
 // used, and a flag given on the command line wins over the file.
 func TestImageConfigFile(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
-	idx := writeFile(t, in, "8.idx", idxImages(16, 8))
+	idx := writeFile(t, in, "8.idx", idxImages(64, 8))
 	cfg := writeFile(t, in, "run.json", []byte(`{"unet": {"in_ch": 1, "ch": 32, "ch_mult": [1, 2], "num_res_blocks": 1,
 		"attn_resolutions": [], "resolution": 8, "dropout": 0, "temb_in": 16},
-		"beta_schedule": "cosine", "num_train_timesteps": 50, "train_steps": 2, "batch": 8}`))
+		"head": "complex", "beta_schedule": "cosine", "num_train_timesteps": 50, "train_steps": 2, "batch": 8}`))
 	var stdout, stderr bytes.Buffer
 	args := []string{"--train", "--data", "idx:" + idx, "--config", cfg, "--batch", "4", "--out", out, "--quiet"}
 	if code := run(args, &stdout, &stderr); code != 0 {
@@ -166,6 +169,21 @@ func TestImageConfigFile(t *testing.T) {
 	}
 	if md["train.backbone_steps"] != "2" || md["train.batch"] != "4" {
 		t.Errorf("steps %s (want the file's 2), batch %s (want the flag's 4)", md["train.backbone_steps"], md["train.batch"])
+	}
+	if _, ok := b.Get("head.ocm.block.conv1.weight"); md["head"] != "complex" || !ok {
+		t.Errorf("the config's complex heads were not made: head %q", md["head"])
+	}
+	// --head on --fit replaces the bundle's heads with heads of that form.
+	args = []string{"--fit", "--weights", filepath.Join(out, defaultImageBundleName), "--data", "idx:" + idx,
+		"--fit-steps", "1", "--batch", "4", "--head", "simple", "--out", out, "--quiet"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if b, err = safetensors.ReadFile(filepath.Join(out, defaultImageBundleName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Get("head.ocm.block.conv1.weight"); b.Metadata["head"] != "simple" || ok {
+		t.Errorf("--head simple on --fit left head %q", b.Metadata["head"])
 	}
 }
 

@@ -159,8 +159,7 @@ func (m *UNet) Forward(c *Ctx, x *ad.Var, t []float64) (eps, features *ad.Var) {
 	if len(t) != x.Shape()[0] {
 		panic(fmt.Sprintf("nn: unet: %d time inputs for a batch of %d", len(t), x.Shape()[0]))
 	}
-	temb := ad.Const(m.temb.Embed(x.Value.Device(), t))
-	temb = m.Temb1.Forward(c, ad.SiLU(m.Temb0.Forward(c, temb)))
+	temb := m.TimeEmbedding(c, t)
 	hs := []*ad.Var{m.ConvIn.Forward(c, x)}
 	for _, l := range m.Down {
 		for j, b := range l.Blocks {
@@ -184,6 +183,16 @@ func (m *UNet) Forward(c *Ctx, x *ad.Var, t []float64) (eps, features *ad.Var) {
 	}
 	return m.ConvOut.Forward(c, ad.SiLU(m.NormOut.Forward(c, h))), h
 }
+
+// TimeEmbedding returns the time embedding (N, TembCh()) that every residual block
+// reads: the sinusoidal embedding of t through the two-layer MLP temb.
+func (m *UNet) TimeEmbedding(c *Ctx, t []float64) *ad.Var {
+	temb := ad.Const(m.temb.Embed(m.dev, t))
+	return m.Temb1.Forward(c, ad.SiLU(m.Temb0.Forward(c, temb)))
+}
+
+// TembCh is the width of the time embedding, 4·Ch.
+func (m *UNet) TembCh() int { return 4 * m.Config.Ch }
 
 // attnOrSkip applies a when it is not nil.
 func attnOrSkip(c *Ctx, a *AttnBlock, h *ad.Var) *ad.Var {

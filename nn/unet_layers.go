@@ -80,6 +80,12 @@ type ResBlock struct {
 	Conv2    *Conv2d
 	Shortcut *Conv2d // nil when in == out
 	Dropout  float32
+	// ScaleShift selects the improved-DDPM conditioning ("scale-shift norm"):
+	// TembProj gives 2·out values (scale, shift) and the block computes
+	// GN2(h)·(1 + scale) + shift, so the time survives the norm even with one
+	// channel per group; conv2 starts at zero. Otherwise TembProj's out values are
+	// added to h before GN2 (DDPM).
+	ScaleShift bool
 }
 
 // NewResBlock returns a residual block named prefix.
@@ -98,14 +104,34 @@ func NewResBlock(dev rt.Device, prefix string, in, out, tembCh int, dropout floa
 	return b
 }
 
+// NewScaleShiftResBlock returns a residual block with the improved-DDPM
+// conditioning (see ResBlock.ScaleShift) named prefix.
+func NewScaleShiftResBlock(dev rt.Device, prefix string, in, out, tembCh int, dropout float32, key philox.Key) *ResBlock {
+	b := NewResBlock(dev, prefix, in, out, tembCh, dropout, key)
+	b.ScaleShift = true
+	b.TembProj = NewLinear(dev, prefix+".temb_proj", tembCh, 2*out, key.Split(1))
+	rt.CopyInto(b.Conv2.W.Value, rt.New(dev, b.Conv2.W.Value.Shape()...))
+	rt.CopyInto(b.Conv2.B.Value, rt.New(dev, b.Conv2.B.Value.Shape()...))
+	return b
+}
+
 // Forward maps x (N, in, H, W) and the time embedding temb (N, tembCh) to
 // (N, out, H, W).
 func (b *ResBlock) Forward(c *Ctx, x, temb *ad.Var) *ad.Var {
-	// conv1's bias and the time projection are added to the map in one broadcast.
 	h := ad.Conv2d(ad.SiLU(b.Norm1.Forward(c, x)), c.P(b.Conv1.W), b.Conv1.Stride, b.Conv1.Pad)
-	tp := ad.Add(b.TembProj.Forward(c, ad.SiLU(temb)), c.P(b.Conv1.B))
-	h = ad.Add(h, ad.Reshape(tp, tp.Shape()[0], tp.Shape()[1], 1, 1))
-	h = c.Dropout(ad.SiLU(b.Norm2.Forward(c, h)), b.Dropout)
+	if b.ScaleShift {
+		h = ad.Add(h, ad.Reshape(c.P(b.Conv1.B), 1, -1, 1, 1))
+		tp := b.TembProj.Forward(c, ad.SiLU(temb))
+		n, out := tp.Shape()[0], tp.Shape()[1]/2
+		scale := ad.Reshape(ad.Slice(tp, 1, 0, out), n, out, 1, 1)
+		shift := ad.Reshape(ad.Slice(tp, 1, out, 2*out), n, out, 1, 1)
+		h = ad.Add(ad.Mul(b.Norm2.Forward(c, h), ad.Affine(scale, 1, 1)), shift)
+	} else {
+		// conv1's bias and the time projection are added to the map in one broadcast.
+		tp := ad.Add(b.TembProj.Forward(c, ad.SiLU(temb)), c.P(b.Conv1.B))
+		h = b.Norm2.Forward(c, ad.Add(h, ad.Reshape(tp, tp.Shape()[0], tp.Shape()[1], 1, 1)))
+	}
+	h = c.Dropout(ad.SiLU(h), b.Dropout)
 	h = b.Conv2.Forward(c, h)
 	if b.Shortcut != nil {
 		x = b.Shortcut.Forward(c, x)

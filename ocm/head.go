@@ -32,11 +32,11 @@ func (k HeadKind) String() string {
 	return fmt.Sprintf("HeadKind(%d)", int(k))
 }
 
-// HeadNet is the network of a covariance head: it maps the backbone's features to
-// one value per data value (an MLP for vectors, nn.ConvHead for images).
+// HeadNet is the network of a covariance head: it maps the backbone's features at
+// time inputs t (one per example) to one value per data value.
 type HeadNet interface {
 	nn.Module
-	Forward(c *nn.Ctx, features *ad.Var) *ad.Var
+	Forward(c *nn.Ctx, features *ad.Var, t []float64) *ad.Var
 }
 
 // Head is a covariance head: a small network on the backbone's features whose last
@@ -50,18 +50,56 @@ type Head struct {
 // predicting d values, with hidden widths hidden.
 func NewMLPHead(dev rt.Device, kind HeadKind, f, d int, hidden []int, key philox.Key) *Head {
 	widths := append(append([]int{f}, hidden...), d)
-	return &Head{Kind: kind, Net: nn.NewMLP(dev, "head."+kind.String(), widths, true, key)}
+	return &Head{Kind: kind, Net: mlpHead{nn.NewMLP(dev, "head."+kind.String(), widths, true, key)}}
 }
 
-// NewConvHead returns the simple image head of ocm-math §3.3 (GroupNorm → SiLU →
-// zero-initialised 3×3 conv) reading feature maps of ch channels and predicting
-// outCh channels.
-func NewConvHead(dev rt.Device, kind HeadKind, ch, outCh int, key philox.Key) *Head {
-	return &Head{Kind: kind, Net: nn.NewConvHead(dev, "head."+kind.String(), ch, outCh, key)}
+// mlpHead is an MLP on the features; the features already carry the time.
+type mlpHead struct{ *nn.MLP }
+
+func (m mlpHead) Forward(c *nn.Ctx, features *ad.Var, _ []float64) *ad.Var {
+	return m.MLP.Forward(c, features)
 }
 
-// Forward maps features (N, F) or (N, ch, H, W) to the head output h, shaped like x.
-func (h *Head) Forward(c *nn.Ctx, features *ad.Var) *ad.Var { return h.Net.Forward(c, features) }
+// TimeEmbedder is a frozen backbone's time embedding: the vector (N, E) its blocks
+// read for time inputs t.
+type TimeEmbedder func(t []float64) *rt.Tensor
+
+// NewConvHead returns an image head of ocm-math §3.3 reading feature maps of ch
+// channels and predicting outCh channels: the simple head (GroupNorm → SiLU →
+// zero-initialised 3×3 conv) when emb is nil, else the complex head, which puts one
+// residual block conditioned on emb (of tembCh values) in front.
+func NewConvHead(dev rt.Device, kind HeadKind, ch, outCh int, emb TimeEmbedder, tembCh int, key philox.Key) *Head {
+	if emb == nil {
+		tembCh = 0
+	}
+	return &Head{Kind: kind, Net: convHead{nn.NewConvHead(dev, "head."+kind.String(), ch, outCh, tembCh, key), emb}}
+}
+
+// convHead is an nn.ConvHead with the time embedding its complex form reads.
+type convHead struct {
+	*nn.ConvHead
+	emb TimeEmbedder
+}
+
+func (h convHead) Forward(c *nn.Ctx, features *ad.Var, t []float64) *ad.Var {
+	var temb *ad.Var
+	if h.ConvHead.Block != nil {
+		temb = ad.Const(h.emb(t)) // the backbone is frozen: no gradient flows into it
+	}
+	return h.ConvHead.Forward(c, features, temb)
+}
+
+// Complex reports whether the head has the complex form (a residual block in front).
+func (h *Head) Complex() bool {
+	c, ok := h.Net.(convHead)
+	return ok && c.Block != nil
+}
+
+// Forward maps features (N, F) or (N, ch, H, W) at time inputs t to the head output
+// h, shaped like x.
+func (h *Head) Forward(c *nn.Ctx, features *ad.Var, t []float64) *ad.Var {
+	return h.Net.Forward(c, features, t)
+}
 
 // Params lists the head's parameters.
 func (h *Head) Params() []*nn.Param { return h.Net.Params() }
@@ -95,7 +133,7 @@ func (f *HeadFitter) FitStep() (float64, error) {
 	b := drawBatch(f.dev, f.Data, f.Sched, key, f.Step, f.Cfg.Batch)
 	target, features := f.target(b, key.Split(uint64(f.Step)))
 	ctx := nn.NewCtx(true, false, philox.Key{})
-	h := f.Head.Forward(ctx, ad.Const(features))
+	h := f.Head.Forward(ctx, ad.Const(features), b.times)
 	loss := sumSquares(ad.Sub(h, ad.Const(target)), f.Cfg.Batch)
 	params := f.Head.Params()
 	l, grads := float64(loss.Value.Item()), ctx.Grads(loss, params)

@@ -107,7 +107,7 @@ func (p *Predictor) Predict(x *rt.Tensor, t int) (*Prediction, error) {
 		if p.Head == nil || p.Head.Kind != headOf(p.Cov) {
 			return nil, fmt.Errorf("ocm: %v covariance needs a fitted %v head", p.Cov, headOf(p.Cov))
 		}
-		h := p.Head.Forward(nn.Eval(), ad.Const(features)).Value
+		h := p.Head.Forward(nn.Eval(), ad.Const(features), p.Sched.TimeInputs(n)).Value
 		c = covFromHead(p.Cov, h, eps, ratio)
 	case CovAnalytic:
 		if len(p.MsEps) != p.Sched.N+1 {
@@ -176,13 +176,16 @@ func (p *Predictor) exact(x *rt.Tensor, t int, pr *Prediction) *Prediction {
 	return pr
 }
 
+// MsEpsStepsPerBatch is how many diffusion steps one batch of MsEps covers: its
+// batches hold MsEpsStepsPerBatch·perStep examples, which data must have.
+const MsEpsStepsPerBatch = 4
+
 // MsEps computes Analytic-DPM's table ms_eps[n] = E[mean over values of ε̂(x_n, n)²]
 // for n = 1..N, from perStep fresh examples per step (ocm-math §4.2); ms_eps[0] = 0.
 func MsEps(dev rt.Device, teacher Teacher, s *Schedule, data DataSource, perStep int, seed uint64) []float64 {
 	ms := make([]float64, s.N+1)
-	const stepsPerBatch = 4
-	for n0 := 1; n0 <= s.N; n0 += stepsPerBatch {
-		k := min(stepsPerBatch, s.N+1-n0)
+	for n0 := 1; n0 <= s.N; n0 += MsEpsStepsPerBatch {
+		k := min(MsEpsStepsPerBatch, s.N+1-n0)
 		ns := make([]int, 0, k*perStep)
 		for j := range k {
 			for range perStep {

@@ -190,6 +190,15 @@ func (s *Schedule) TimeInput(n int) float64 {
 	return float64(n) * 1000 / float64(s.N)
 }
 
+// TimeInputs returns the network time inputs of steps n, one per example.
+func (s *Schedule) TimeInputs(n []int) []float64 {
+	t := make([]float64, len(n))
+	for i, ni := range n {
+		t[i] = s.TimeInput(ni)
+	}
+	return t
+}
+
 // checkStep panics unless 0 <= s0 < t <= N, a valid reverse transition.
 func (s *Schedule) checkStep(s0, t int) {
 	if s0 < 0 || s0 >= t || t > s.N {

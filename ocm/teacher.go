@@ -36,11 +36,7 @@ type NetTeacher struct {
 
 // Predict runs the backbone in evaluation mode.
 func (t *NetTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, features, jv *rt.Tensor) {
-	times := make([]float64, len(n))
-	for i, ni := range n {
-		times[i] = t.Sched.TimeInput(ni)
-	}
-	e, f := t.Net.Forward(nn.Eval(), ad.Dual(x, probe), times)
+	e, f := t.Net.Forward(nn.Eval(), ad.Dual(x, probe), t.Sched.TimeInputs(n))
 	return e.Value, f.Value, e.Tangent
 }
 
@@ -99,11 +95,7 @@ func (t *MixtureTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, 
 			}
 		}
 	}
-	times := make([]float64, len(n))
-	for i, ni := range n {
-		times[i] = t.Sched.TimeInput(ni)
-	}
-	features = rt.Concat(1, x, nn.TimestepEmbedding(dev, times, nn.ToyTembDim))
+	features = rt.Concat(1, x, nn.TimestepEmbedding(dev, t.Sched.TimeInputs(n), nn.ToyTembDim))
 	eps = rt.FromSlice(dev, e, x.Shape()...)
 	if probe != nil {
 		jv = rt.FromSlice(dev, j, x.Shape()...)

@@ -64,13 +64,13 @@ func drawBatch(dev rt.Device, data DataSource, s *Schedule, key philox.Key, step
 	x0 := data.Batch(dev, step, b)
 	u := make([]uint32, b)
 	k.Split(streamTimesteps).Uint32s(u, 0)
-	nb := &noisyBatch{x0: x0, n: make([]int, b), times: make([]float64, b)}
+	nb := &noisyBatch{x0: x0, n: make([]int, b)}
 	sa, sb := make([]float64, b), make([]float64, b)
 	for i, w := range u {
 		nb.n[i] = 1 + int(uint64(w)*uint64(s.N)>>32)
 		sa[i], sb[i] = math.Sqrt(s.A[nb.n[i]]), math.Sqrt(s.B[nb.n[i]])
-		nb.times[i] = s.TimeInput(nb.n[i])
 	}
+	nb.times = s.TimeInputs(nb.n)
 	nb.eps = rt.Random(dev, rt.Normal, k.Split(streamNoise), 0, x0.Shape()...)
 	nb.sqrtB = perExample(dev, sb, x0.Rank())
 	nb.xt = rt.Add(rt.Mul(x0, perExample(dev, sa, x0.Rank())), rt.Mul(nb.eps, nb.sqrtB))

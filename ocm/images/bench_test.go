@@ -43,7 +43,7 @@ func benchModel(b *testing.B) (*Model, randomImages) {
 		b.Fatal(err)
 	}
 	s, _ := ocm.NewSchedule(ocm.Linear, 1000)
-	return NewModel(dev, "bench", cfg, s, 1), randomImages{1, 28}
+	return NewModel(dev, "bench", cfg, s, HeadSimple, 1), randomImages{1, 28}
 }
 
 func BenchmarkTrainStep(b *testing.B) {

@@ -36,6 +36,7 @@ const maxConfigDepth = 8
 // The file is one JSON object with these keys, each optional:
 //
 //	unet                 the backbone, an object with every field of nn.UNetConfig
+//	head                 the covariance heads, "simple" or "complex"
 //	beta_schedule        "linear" or "cosine"
 //	num_train_timesteps  diffusion steps N, 21 to 100000
 //	train_steps          optimiser steps of training, 1 to 10^7
@@ -49,6 +50,7 @@ const maxConfigDepth = 8
 // See ParseConfig for what makes a file invalid.
 type Config struct {
 	UNet           *nn.UNetConfig `json:"unet,omitempty"`                // the backbone (default: Preset("small", C, H))
+	Head           string         `json:"head,omitempty"`                // "simple" or "complex" (default simple)
 	Schedule       string         `json:"beta_schedule,omitempty"`       // "linear" or "cosine" (default linear)
 	DiffusionSteps int            `json:"num_train_timesteps,omitempty"` // N (default 1000)
 	TrainSteps     int            `json:"train_steps,omitempty"`         // Settings.TrainSteps
@@ -190,7 +192,7 @@ type configKey struct {
 // configKeys are the top-level keys of a configuration file in Config's order, with
 // the JSON type of their values.
 var configKeys = []configKey{
-	{"unet", kindObject}, {"beta_schedule", kindString}, {"num_train_timesteps", kindNumber},
+	{"unet", kindObject}, {"head", kindString}, {"beta_schedule", kindString}, {"num_train_timesteps", kindNumber},
 	{"train_steps", kindNumber}, {"fit_steps", kindNumber}, {"batch", kindNumber},
 	{"lr", kindNumber}, {"ema_decay", kindNumber}, {"dropout", kindBool}, {"ms_eps_per_step", kindNumber},
 }
@@ -448,6 +450,11 @@ func (c *Config) check(present map[string]bool) error {
 			return err
 		}
 	}
+	if given("head", c.Head == "") {
+		if _, err := ParseHeadMode(c.Head); err != nil {
+			return &ConfigError{Field: "head", Problem: fmt.Sprintf("unknown head %s (want simple or complex)", quoteValue(c.Head))}
+		}
+	}
 	if given("beta_schedule", c.Schedule == "") {
 		if _, err := ocm.ParseBetaSchedule(c.Schedule); err != nil {
 			return &ConfigError{Field: "beta_schedule", Problem: fmt.Sprintf("unknown beta schedule %s (want linear or cosine)", quoteValue(c.Schedule))}
@@ -610,7 +617,7 @@ func (c *Config) ApplySchedule(kind ocm.BetaSchedule, n int) (ocm.BetaSchedule, 
 }
 
 // DefaultConfig returns the defaults of a run on c×res×res images spelled out, every
-// field set: Preset("small", c, res), the linear schedule over 1000 steps and
+// field set: Preset("small", c, res), simple heads, the linear schedule over 1000 steps and
 // DefaultSettings (with the float32 rates as their shortest decimals, 5e-4 and
 // 0.999). Marshalled, it is a complete configuration file; ParseConfig accepts it
 // when CheckConfig accepts the preset for that shape.
@@ -621,7 +628,7 @@ func DefaultConfig(c, res int) Config {
 	}
 	st := DefaultSettings()
 	ema, dropout := shortest(st.EMADecay), st.Dropout
-	return Config{UNet: &u, Schedule: ocm.Linear.String(), DiffusionSteps: 1000,
+	return Config{UNet: &u, Head: string(HeadSimple), Schedule: ocm.Linear.String(), DiffusionSteps: 1000,
 		TrainSteps: st.TrainSteps, FitSteps: st.FitSteps, Batch: st.Batch, LR: shortest(st.LR),
 		EMADecay: &ema, Dropout: &dropout, MsEpsPerStep: st.MsEpsPerStep}
 }

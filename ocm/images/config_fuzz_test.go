@@ -30,6 +30,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(def)
 	for _, s := range []string{
 		`{}`,
+		`{"head": "complex"}`,
 		`{"train_steps": 10, "batch": 4, "lr": 0.001, "ema_decay": 0, "dropout": false}`,
 		`{"beta_schedule": "cosine", "num_train_timesteps": 21, "ms_eps_per_step": 4096}`,
 		`{"unet": ` + configUNet("") + `}`,

@@ -34,7 +34,7 @@ func TestParseConfigExample(t *testing.T) {
 	ema, dropout := 0.9999, true
 	want := &Config{UNet: &nn.UNetConfig{InCh: 1, Ch: 64, Mult: []int{1, 2, 2}, NumRes: 2, AttnRes: []int{7},
 		Resolution: 28, Dropout: 0.1, TembIn: 64},
-		Schedule: "cosine", DiffusionSteps: 1000, TrainSteps: 20000, FitSteps: 2000, Batch: 128, LR: 0.0002,
+		Head: "simple", Schedule: "cosine", DiffusionSteps: 1000, TrainSteps: 20000, FitSteps: 2000, Batch: 128, LR: 0.0002,
 		EMADecay: &ema, Dropout: &dropout, MsEpsPerStep: 32}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("parsed\n%+v\nwant\n%+v", c, want)
@@ -56,6 +56,7 @@ func TestParseConfigValid(t *testing.T) {
 		{"empty object", `{}`, Config{}},
 		{"whitespace around", " \n\t{ } \n", Config{}},
 		{"one setting", `{"train_steps": 10}`, Config{TrainSteps: 10}},
+		{"complex head", `{"head": "complex"}`, Config{Head: "complex"}},
 		{"bounds", `{"train_steps": 10000000, "fit_steps": 1, "batch": 65536, "num_train_timesteps": 21, "ms_eps_per_step": 4096}`,
 			Config{TrainSteps: 10000000, FitSteps: 1, Batch: 65536, DiffusionSteps: 21, MsEpsPerStep: 4096}},
 		{"ema 0 is kept", `{"ema_decay": 0}`, Config{EMADecay: new(0.0)}},
@@ -101,7 +102,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"not an object: string", `"batch"`, "", "got a string"},
 		{"not an object: null", `null`, "", "got null"},
 		{"not an object: number", `4`, "", "got a number"},
-		{"unknown key", `{"steps": 10}`, "steps", "unknown field (want unet, beta_schedule,"},
+		{"unknown key", `{"steps": 10}`, "steps", "unknown field (want unet, head, beta_schedule,"},
 		{"key in another case", `{"Train_Steps": 10}`, "Train_Steps", "unknown field"},
 		{"same key in another case", `{"batch": 8, "BATCH": 16}`, "BATCH", "unknown field"},
 		{"odd key is quoted", "{\"a\\nb\": 1}", `"a\nb"`, "unknown field"},
@@ -149,6 +150,8 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"bad schedule", `{"beta_schedule": "quadratic"}`, "beta_schedule", `unknown beta schedule "quadratic" (want linear or cosine)`},
 		{"empty schedule", `{"beta_schedule": ""}`, "beta_schedule", "unknown beta schedule"},
 		{"schedule in another case", `{"beta_schedule": "Linear"}`, "beta_schedule", "unknown beta schedule"},
+		{"bad head", `{"head": "fancy"}`, "head", `unknown head "fancy" (want simple or complex)`},
+		{"empty head", `{"head": ""}`, "head", "unknown head"},
 		{"empty unet", `{"unet": {}}`, "unet.in_ch", "0 is out of range (want 1 to 4)"},
 		{"unet width not a multiple of 32", `{"unet": ` + strings.Replace(configUNet(""), `"ch": 32`, `"ch": 48`, 1) + `}`, "unet.ch", "48 is not a multiple of 32"},
 		{"unet too wide", `{"unet": ` + strings.Replace(configUNet(""), `"ch": 32`, `"ch": 2048`, 1) + `}`, "unet.ch", "not a multiple of 32 from 32 to 1024"},

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	ad "ocm/autodiff"
 	"ocm/nn"
 	"ocm/nn/safetensors"
 	"ocm/ocm"
@@ -26,14 +27,18 @@ func tinyConfig() nn.UNetConfig {
 	return nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2}, NumRes: 1, Resolution: 8, TembIn: 16}
 }
 
-func tinyModel(t *testing.T, seed uint64) *Model {
+func tinyModel(t *testing.T, seed uint64) *Model { return tinyModelWith(t, HeadSimple, seed) }
+
+func tinyModelWith(t *testing.T, head HeadMode, seed uint64) *Model {
 	t.Helper()
 	s, err := ocm.NewSchedule(ocm.Linear, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewModel(dev, "test", tinyConfig(), s, seed)
+	return NewModel(dev, "test", tinyConfig(), s, head, seed)
 }
+
+var headModes = []HeadMode{HeadSimple, HeadComplex}
 
 func tinySettings() Settings {
 	return Settings{TrainSteps: 12, FitSteps: 4, Batch: 4, LR: 1e-3, EMADecay: 0.9, MsEpsPerStep: 1, Seed: 5}
@@ -85,6 +90,13 @@ func sameModels(t *testing.T, a, b *Model, saved bool) {
 // with a stop (and checkpoint) in each phase followed by a resume from the latest
 // checkpoint: the final models must be bit-identical.
 func TestTrainAndFitResumeExactly(t *testing.T) {
+	for _, head := range headModes {
+		t.Run(string(head), func(t *testing.T) { testTrainAndFitResumeExactly(t, head) })
+	}
+}
+
+func testTrainAndFitResumeExactly(t *testing.T, head HeadMode) {
+	tinyModel := func(t *testing.T, seed uint64) *Model { return tinyModelWith(t, head, seed) }
 	st := tinySettings()
 	ds := tinyImages(32)
 	a := tinyModel(t, 1)
@@ -139,9 +151,15 @@ func resumeLatest(t *testing.T, dir string) *ocm.Control {
 
 // TestBundleRoundTrip saves a fitted model and loads it back, and refuses broken files.
 func TestBundleRoundTrip(t *testing.T) {
+	for _, head := range headModes {
+		t.Run(string(head), func(t *testing.T) { testBundleRoundTrip(t, head) })
+	}
+}
+
+func testBundleRoundTrip(t *testing.T, head HeadMode) {
 	st := tinySettings()
 	st.TrainSteps = 2
-	m := tinyModel(t, 3)
+	m := tinyModelWith(t, head, 3)
 	ds := tinyImages(16)
 	if err := Train(dev, m, NewData(ds, 1), st, nil, nil); err != nil {
 		t.Fatal(err)
@@ -168,6 +186,9 @@ func TestBundleRoundTrip(t *testing.T) {
 	if back.Meta["backbone_steps"] != "2" || back.Meta["head_steps"] != "4" {
 		t.Fatalf("training record lost: %v", back.Meta)
 	}
+	if back.Head != head || back.Heads[ocm.HeadOCM].Complex() != (head == HeadComplex) {
+		t.Fatalf("saved %s heads, loaded %s (complex %v)", head, back.Head, back.Heads[ocm.HeadOCM].Complex())
+	}
 	// A missing tensor, a wrong shape and a bad config are each refused by name.
 	drop := *f
 	drop.Tensors = slices.DeleteFunc(slices.Clone(f.Tensors), func(t safetensors.Tensor) bool { return t.Name == "head.ocm.conv.weight" })
@@ -183,6 +204,78 @@ func TestBundleRoundTrip(t *testing.T) {
 	if _, err := Load(dev, "x", &bad); err == nil {
 		t.Fatal("a bundle with an impossible UNet config loaded")
 	}
+	bad.Metadata["unet_config"] = f.Metadata["unet_config"]
+	bad.Metadata["head"] = "fancy"
+	if _, err := Load(dev, "x", &bad); err == nil || !strings.Contains(err.Error(), "head") {
+		t.Fatalf("a bundle with an unknown head form: %v", err)
+	}
+	delete(bad.Metadata, "head") // bundles written before the complex head
+	if old, err := Load(dev, "x", &bad); head == HeadSimple && (err != nil || old.Head != HeadSimple) {
+		t.Fatalf("a bundle without a head key: %v", err)
+	} else if head == HeadComplex && err == nil {
+		t.Fatal("complex heads loaded as simple ones")
+	}
+}
+
+// TestComplexHeadReadsTheTime checks the complex head of ocm-math §3.3: it starts at
+// h = 0 like the simple one, it learns (the SN loss falls while fitting), and after
+// fitting it answers differently for the same features at different times, which
+// the simple head cannot; the backbone stays frozen.
+func TestComplexHeadReadsTheTime(t *testing.T) {
+	m := tinyModelWith(t, HeadComplex, 4)
+	st := tinySettings()
+	ds := tinyImages(32)
+	if err := Train(dev, m, NewData(ds, st.Seed), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	head := m.Heads[ocm.HeadSN]
+	if !head.Complex() || len(head.Params()) <= len(tinyModel(t, 4).Heads[ocm.HeadSN].Params()) {
+		t.Fatal("the complex head has no residual block")
+	}
+	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 8}, 0, 2, 1, 8, 8)
+	_, features, _ := m.Teacher().Predict(x, []int{10, 10}, nil)
+	at := func(n int) []float32 {
+		return head.Forward(nn.Eval(), ad.Const(features), m.Sched.TimeInputs([]int{n, n})).Value.Data()
+	}
+	for _, v := range at(10) {
+		if v != 0 {
+			t.Fatalf("an unfitted head predicts %v, want 0", v)
+		}
+	}
+	before := slices.Clone(m.Net.Params()[0].Value.Data())
+	var losses []float64
+	fitter := ocm.NewHeadFitter(dev, m.Teacher(), head, m.Sched, NewData(ds, 3),
+		ocm.TrainConfig{Steps: 60, Batch: 8, LR: 3e-3, Seed: 3})
+	for range 60 {
+		l, err := fitter.FitStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, l)
+	}
+	first, last := mean(losses[:10]), mean(losses[50:])
+	if !(last < 0.8*first) {
+		t.Fatalf("SN loss %.4g over the first 10 steps, %.4g over the last 10: the complex head does not learn", first, last)
+	}
+	a, b := at(10), at(90)
+	diff := 0.0
+	for i := range a {
+		diff = max(diff, math.Abs(float64(a[i]-b[i])))
+	}
+	if diff < 1e-3 {
+		t.Fatalf("the fitted complex head gives the same output at t = 10 and 90 (max difference %g)", diff)
+	}
+	if !slices.Equal(before, m.Net.Params()[0].Value.Data()) {
+		t.Fatal("fitting a head changed the backbone")
+	}
+}
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
 
 // countingTeacher counts network evaluations.

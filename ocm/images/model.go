@@ -19,6 +19,25 @@ const BundleFormat = "ocm-image-bundle/1"
 // HeadKinds lists the fitted head kinds in a fixed order.
 var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
 
+// HeadMode is the form of the covariance heads (ocm-math §3.3).
+type HeadMode string
+
+// Head modes: the paper uses simple heads for CIFAR-10 and CelebA, complex ones for
+// ImageNet and LSUN.
+const (
+	HeadSimple  HeadMode = "simple"  // GroupNorm → SiLU → zero-initialised 3×3 conv
+	HeadComplex HeadMode = "complex" // one residual block on the time embedding, then as simple
+)
+
+// ParseHeadMode returns the head mode named s.
+func ParseHeadMode(s string) (HeadMode, error) {
+	switch m := HeadMode(s); m {
+	case HeadSimple, HeadComplex:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown head %q (want simple or complex)", s)
+}
+
 // Model is everything the image pipeline trains: the UNet backbone, the covariance
 // heads on its last feature map, and the Analytic-DPM table.
 type Model struct {
@@ -27,22 +46,38 @@ type Model struct {
 	Sched   *ocm.Schedule
 	Net     *nn.UNet
 	Heads   map[ocm.HeadKind]*ocm.Head
+	Head    HeadMode          // the form of every head
 	MsEps   []float64         // (N+1), nil until fitted
 	Meta    map[string]string // training settings and results, for the record
 
 	teacher *ocm.CachedTeacher
 }
 
-// NewModel returns an untrained model; every weight is drawn from seed.
-func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *ocm.Schedule, seed uint64) *Model {
-	key := philox.Key{Seed: seed, Stream: 1 << 32}
+// NewModel returns an untrained model with heads of the given mode; every weight is
+// drawn from seed.
+func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *ocm.Schedule, head HeadMode, seed uint64) *Model {
+	key := modelKey(seed)
 	m := &Model{Dataset: dataset, Config: cfg, Sched: sched, Net: nn.NewUNet(dev, cfg, key.Split(0)),
-		Heads: map[ocm.HeadKind]*ocm.Head{}, Meta: map[string]string{}}
-	for i, k := range HeadKinds {
-		m.Heads[k] = ocm.NewConvHead(dev, k, cfg.Ch*cfg.Mult[0], cfg.InCh, key.Split(uint64(10+i)))
-	}
+		Meta: map[string]string{}}
+	m.NewHeads(dev, head, seed)
 	m.teacher = &ocm.CachedTeacher{Teacher: &ocm.NetTeacher{Net: m.Net, Sched: sched}}
 	return m
+}
+
+func modelKey(seed uint64) philox.Key { return philox.Key{Seed: seed, Stream: 1 << 32} }
+
+// NewHeads replaces every head with an unfitted one of the given mode drawn from
+// seed (the heads NewModel makes with that seed).
+func (m *Model) NewHeads(dev rt.Device, mode HeadMode, seed uint64) {
+	key := modelKey(seed)
+	var emb ocm.TimeEmbedder
+	if mode == HeadComplex {
+		emb = func(t []float64) *rt.Tensor { return m.Net.TimeEmbedding(nn.Eval(), t).Value }
+	}
+	m.Head, m.Heads = mode, map[ocm.HeadKind]*ocm.Head{}
+	for i, k := range HeadKinds {
+		m.Heads[k] = ocm.NewConvHead(dev, k, m.Config.Ch*m.Config.Mult[0], m.Config.InCh, emb, m.Net.TembCh(), key.Split(uint64(10+i)))
+	}
 }
 
 // Teacher returns the frozen backbone as a teacher; its last evaluation is cached, so
@@ -112,7 +147,7 @@ func (m *Model) Save(path string) error {
 func (m *Model) metadata() map[string]string {
 	cfg, _ := json.Marshal(m.Config)
 	md := map[string]string{"format": BundleFormat, "model": "unet", "dataset": m.Dataset,
-		"unet_config": string(cfg), "schedule": m.Sched.Kind.String(),
+		"unet_config": string(cfg), "head": string(m.Head), "schedule": m.Sched.Kind.String(),
 		"diffusion_steps": strconv.Itoa(m.Sched.N),
 		"image_shape":     fmt.Sprintf("%d,%d,%d", m.Config.InCh, m.Config.Resolution, m.Config.Resolution)}
 	for k, v := range m.Meta {
@@ -149,7 +184,22 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	m := NewModel(dev, md["dataset"], cfg, sched, 0)
+	head := HeadSimple // bundles before the complex head have no "head" key
+	if v, ok := md["head"]; ok {
+		if head, err = ParseHeadMode(v); err != nil {
+			return nil, fmt.Errorf("%s: metadata head: %w", name, err)
+		}
+	}
+	m := NewModel(dev, md["dataset"], cfg, sched, head, 0)
+	known := map[string]bool{"analytic.ms_eps": true}
+	for _, p := range m.params() {
+		known[p.Name] = true
+	}
+	for _, t := range f.Tensors {
+		if !known[t.Name] {
+			return nil, fmt.Errorf("%s: tensor %q is not part of a %s-head model of this UNet", name, t.Name, head)
+		}
+	}
 	for k, v := range md {
 		if rest, ok := strings.CutPrefix(k, "train."); ok {
 			m.Meta[rest] = v
@@ -229,6 +279,6 @@ func (m *Model) Describe() string {
 			parts = append(parts, k+" "+v)
 		}
 	}
-	return fmt.Sprintf("%s, unet ch %d mult %v res-blocks %d, %d parameters, %s", m.Dataset, m.Config.Ch,
-		m.Config.Mult, m.Config.NumRes, nn.CountParams(m.Net.Params()), strings.Join(parts, ", "))
+	return fmt.Sprintf("%s, unet ch %d mult %v res-blocks %d, %d parameters, %s heads, %s", m.Dataset, m.Config.Ch,
+		m.Config.Mult, m.Config.NumRes, nn.CountParams(m.Net.Params()), m.Head, strings.Join(parts, ", "))
 }

@@ -201,9 +201,13 @@ func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors
 func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	md, name := ctl.Resume.Metadata, ctl.ResumePath
 	want := m.metadata()
-	for _, k := range []string{"dataset", "unet_config", "schedule", "diffusion_steps"} {
-		if md[k] != want[k] {
-			return &ocm.ResumeError{Err: fmt.Errorf("images: %s was written for a different model: %s is %q, this run has %q", name, k, md[k], want[k])}
+	for _, k := range []string{"dataset", "unet_config", "head", "schedule", "diffusion_steps"} {
+		got := md[k]
+		if k == "head" && got == "" {
+			got = string(HeadSimple) // written before the complex head
+		}
+		if got != want[k] {
+			return &ocm.ResumeError{Err: fmt.Errorf("images: %s was written for a different model: %s is %q, this run has %q", name, k, got, want[k])}
 		}
 	}
 	rec := settingsRecord(st)
