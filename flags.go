@@ -108,7 +108,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
 	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
-	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's) or unet-s (the reference's)")
+	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's), unet-s (the reference's) or unet-cifar (the paper's CIFAR-10 backbone, improved DDPM)")
 	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first); default simple, or the bundle's for --fit")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")

@@ -14,7 +14,7 @@ func TimestepEmbedding(dev rt.Device, t []float64, dim int) *rt.Tensor {
 	out := make([]float32, len(t)*dim)
 	freqs := embeddingFreqs(dim)
 	for n, tn := range t {
-		embedRow(out[n*dim:(n+1)*dim], tn, freqs)
+		embedRow(out[n*dim:(n+1)*dim], tn, freqs, false)
 	}
 	return rt.FromSlice(dev, out, len(t), dim)
 }
@@ -28,10 +28,14 @@ func embeddingFreqs(dim int) []float64 {
 	return f
 }
 
-func embedRow(row []float32, t float64, freqs []float64) {
+// embedRow writes [sin, cos] of t·freqs into row, or [cos, sin] when cosFirst.
+func embedRow(row []float32, t float64, freqs []float64, cosFirst bool) {
 	half := len(freqs)
 	for i, f := range freqs {
 		s, c := math.Sincos(t * f)
+		if cosFirst {
+			s, c = c, s
+		}
 		row[i], row[half+i] = float32(s), float32(c)
 	}
 }
@@ -40,18 +44,21 @@ func embedRow(row []float32, t float64, freqs []float64) {
 // sees at most N of them (the diffusion steps), so after warm-up an embedding costs a
 // copy. It is safe for concurrent use.
 type EmbeddingCache struct {
-	dim   int
-	freqs []float64
+	dim      int
+	cosFirst bool
+	freqs    []float64
 	mu    sync.Mutex
 	rows  map[float64][]float32
 }
 
-// NewEmbeddingCache returns a cache of embeddings of width dim.
-func NewEmbeddingCache(dim int) *EmbeddingCache {
-	return &EmbeddingCache{dim: dim, freqs: embeddingFreqs(dim), rows: map[float64][]float32{}}
+// NewEmbeddingCache returns a cache of embeddings of width dim in TimestepEmbedding's
+// layout [sin, cos], or [cos, sin] when cosFirst (improved DDPM's layout).
+func NewEmbeddingCache(dim int, cosFirst bool) *EmbeddingCache {
+	return &EmbeddingCache{dim: dim, cosFirst: cosFirst, freqs: embeddingFreqs(dim), rows: map[float64][]float32{}}
 }
 
-// Embed returns the embedding (N, dim) of time inputs t, equal to TimestepEmbedding.
+// Embed returns the embedding (N, dim) of time inputs t (for [sin, cos], equal to
+// TimestepEmbedding).
 func (c *EmbeddingCache) Embed(dev rt.Device, t []float64) *rt.Tensor {
 	out := make([]float32, len(t)*c.dim)
 	c.mu.Lock()
@@ -59,7 +66,7 @@ func (c *EmbeddingCache) Embed(dev rt.Device, t []float64) *rt.Tensor {
 		row, ok := c.rows[tn]
 		if !ok {
 			row = make([]float32, c.dim)
-			embedRow(row, tn, c.freqs)
+			embedRow(row, tn, c.freqs, c.cosFirst)
 			if len(c.rows) < 1<<16 {
 				c.rows[tn] = row
 			}

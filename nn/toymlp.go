@@ -21,7 +21,7 @@ type ToyMLP struct {
 
 // NewToyMLP returns a toy MLP for D-dimensional data with F hidden features.
 func NewToyMLP(dev rt.Device, dim, hidden int, key philox.Key) *ToyMLP {
-	m := &ToyMLP{Dim: dim, Hidden: hidden, temb: NewEmbeddingCache(ToyTembDim)}
+	m := &ToyMLP{Dim: dim, Hidden: hidden, temb: NewEmbeddingCache(ToyTembDim, false)}
 	ins := [4]int{dim + ToyTembDim, hidden, hidden, hidden}
 	outs := [4]int{hidden, hidden, hidden, dim}
 	for i := range m.L {

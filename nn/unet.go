@@ -10,8 +10,9 @@ import (
 	"ocm/runtime/philox"
 )
 
-// UNetConfig describes a DDPM UNet (shared/bench/torch_ref.py UNetS). The JSON names
-// are the reference constructor's argument names.
+// UNetConfig describes a DDPM UNet (shared/bench/torch_ref.py UNetS) or, with Variant
+// "iddpm", the improved-DDPM UNet of the paper's CIFAR-10 backbone (ocm-math
+// Appendix B). The JSON names are the reference constructor's argument names.
 type UNetConfig struct {
 	InCh       int     `json:"in_ch"`            // image channels
 	Ch         int     `json:"ch"`               // base width; a multiple of 32
@@ -21,6 +22,29 @@ type UNetConfig struct {
 	Resolution int     `json:"resolution"`       // input height and width
 	Dropout    float32 `json:"dropout"`          // dropout probability in residual blocks
 	TembIn     int     `json:"temb_in"`          // sinusoidal embedding width; the MLP is TembIn → 4Ch → 4Ch
+	// Variant is "" (or "ddpm") for the reference's DDPM UNet, or "iddpm": residual
+	// blocks with scale-shift conditioning, multi-head attention with one qkv
+	// convolution, the embedding laid out [cos, sin], GroupNorm eps 1e-5, and the
+	// last convolution of every block, attention and the output zero-initialised.
+	Variant string `json:"variant,omitempty"`
+	Heads   int    `json:"num_heads,omitempty"` // attention heads of the iddpm variant (0: one)
+}
+
+// Improved reports whether c is the improved-DDPM variant.
+func (c UNetConfig) Improved() bool { return c.Variant == VariantIDDPM }
+
+// UNet variants (UNetConfig.Variant).
+const (
+	VariantDDPM  = "ddpm"
+	VariantIDDPM = "iddpm"
+)
+
+// UNetCIFAR returns the configuration of the paper's CIFAR-10 backbone (ocm-math
+// Appendix B): improved DDPM, 3×32×32, ch 128, mult (1, 2, 2, 2), three residual
+// blocks per level, 4-head attention at 16×16 and 8×8, dropout 0.3, temb 128.
+func UNetCIFAR() UNetConfig {
+	return UNetConfig{InCh: 3, Ch: 128, Mult: []int{1, 2, 2, 2}, NumRes: 3, AttnRes: []int{16, 8},
+		Resolution: 32, Dropout: 0.3, TembIn: 128, Variant: VariantIDDPM, Heads: 4}
 }
 
 // UNetS returns the configuration of the reference unet-s: 1×28×28, ch 64, mult
@@ -33,11 +57,15 @@ func UNetS() UNetConfig {
 // UNetSParamCount is the parameter count of the reference unet-s.
 const UNetSParamCount = 6469889
 
+// UNetCIFARParamCount is the parameter count of unet-cifar as PyTorch counts it
+// (nn/testdata/iddpm_ref.py's UNet()): improved DDPM's 52.5M-parameter CIFAR-10 model.
+const UNetCIFARParamCount = 52542979
+
 // UNetLevel is one resolution level: its residual blocks, each followed by an
 // attention block or nothing (nil), then a resampling layer (nil at the end).
 type UNetLevel struct {
 	Blocks     []*ResBlock
-	Attns      []*AttnBlock
+	Attns      []AttnLayer // nil where the level has no attention
 	Downsample *Downsample // down path only
 	Upsample   *Upsample   // up path only
 }
@@ -50,7 +78,7 @@ type UNet struct {
 	ConvIn       *Conv2d
 	Down         []*UNetLevel
 	MidBlock1    *ResBlock
-	MidAttn      *AttnBlock
+	MidAttn      AttnLayer
 	MidBlock2    *ResBlock
 	Up           []*UNetLevel // in execution order, lowest resolution first
 	NormOut      *GroupNorm
@@ -74,7 +102,37 @@ func (cfg UNetConfig) validate() {
 	if cfg.Resolution%(1<<(len(cfg.Mult)-1)) != 0 {
 		panic(fmt.Sprintf("nn: unet: resolution %d is not divisible by 2^%d", cfg.Resolution, len(cfg.Mult)-1))
 	}
+	if err := cfg.checkVariant(); err != nil {
+		panic("nn: unet: " + err.Error())
+	}
 }
+
+// checkVariant checks Variant and Heads.
+func (cfg UNetConfig) checkVariant() error {
+	switch cfg.Variant {
+	case "", VariantDDPM:
+		if cfg.Heads > 1 {
+			return fmt.Errorf("num_heads %d needs variant %q (the DDPM UNet has one head)", cfg.Heads, VariantIDDPM)
+		}
+	case VariantIDDPM:
+		heads := max(1, cfg.Heads)
+		for _, m := range cfg.Mult {
+			if (cfg.Ch*m)%heads != 0 {
+				return fmt.Errorf("width %d·%d is not a multiple of num_heads %d", cfg.Ch, m, heads)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown variant %q (want %s or %s)", cfg.Variant, VariantDDPM, VariantIDDPM)
+	}
+	if cfg.Heads < 0 || cfg.Heads > 64 {
+		return fmt.Errorf("num_heads %d is out of range (want 0 to 64)", cfg.Heads)
+	}
+	return nil
+}
+
+// CheckVariant returns an error for an unknown variant or a head count that the
+// variant or the widths do not allow.
+func (cfg UNetConfig) CheckVariant() error { return cfg.checkVariant() }
 
 // layerKey returns a fresh key for the next layer.
 func (m *UNet) layerKey() philox.Key {
@@ -86,17 +144,16 @@ func (m *UNet) layerKey() philox.Key {
 func NewUNet(dev rt.Device, cfg UNetConfig, key philox.Key) *UNet {
 	cfg.validate()
 	cfg.Mult, cfg.AttnRes = slices.Clone(cfg.Mult), slices.Clone(cfg.AttnRes)
-	tembCh := 4 * cfg.Ch
-	m := &UNet{Config: cfg, temb: NewEmbeddingCache(cfg.TembIn), key: key, dev: dev}
-	m.Temb0 = NewLinear(dev, "temb.0", cfg.TembIn, tembCh, m.layerKey())
-	m.Temb1 = NewLinear(dev, "temb.2", tembCh, tembCh, m.layerKey())
+	m := &UNet{Config: cfg, temb: NewEmbeddingCache(cfg.TembIn, cfg.Improved()), key: key, dev: dev}
+	m.Temb0 = NewLinear(dev, "temb.0", cfg.TembIn, m.TembCh(), m.layerKey())
+	m.Temb1 = NewLinear(dev, "temb.2", m.TembCh(), m.TembCh(), m.layerKey())
 	m.ConvIn = NewConv2d(dev, "conv_in", cfg.InCh, cfg.Ch, 3, 1, 1, m.layerKey())
 	hs, cur, res := []int{cfg.Ch}, cfg.Ch, cfg.Resolution
 	for i, mult := range cfg.Mult {
 		l := &UNetLevel{}
 		for j := range cfg.NumRes {
 			p := fmt.Sprintf("down.%d", i)
-			l.Blocks = append(l.Blocks, NewResBlock(dev, fmt.Sprintf("%s.blocks.%d", p, j), cur, cfg.Ch*mult, tembCh, cfg.Dropout, m.layerKey()))
+			l.Blocks = append(l.Blocks, m.resBlock(fmt.Sprintf("%s.blocks.%d", p, j), cur, cfg.Ch*mult))
 			cur = cfg.Ch * mult
 			l.Attns = append(l.Attns, m.maybeAttn(fmt.Sprintf("%s.attns.%d", p, j), cur, res))
 			hs = append(hs, cur)
@@ -108,19 +165,50 @@ func NewUNet(dev rt.Device, cfg UNetConfig, key philox.Key) *UNet {
 		}
 		m.Down = append(m.Down, l)
 	}
-	m.MidBlock1 = NewResBlock(dev, "mid_block1", cur, cur, tembCh, cfg.Dropout, m.layerKey())
-	m.MidAttn = NewAttnBlock(dev, "mid_attn", cur, m.layerKey())
-	m.MidBlock2 = NewResBlock(dev, "mid_block2", cur, cur, tembCh, cfg.Dropout, m.layerKey())
+	m.MidBlock1 = m.resBlock("mid_block1", cur, cur)
+	m.MidAttn = m.attn("mid_attn", cur)
+	m.MidBlock2 = m.resBlock("mid_block2", cur, cur)
 	cur = m.buildUp(hs, cur, res)
-	m.NormOut = NewGroupNorm(dev, "norm_out", cur, UNetGroups, UNetEps)
+	m.NormOut = NewGroupNorm(dev, "norm_out", cur, UNetGroups, m.eps())
 	m.ConvOut = NewConv2d(dev, "conv_out", cur, cfg.InCh, 3, 1, 1, m.layerKey())
+	if cfg.Improved() {
+		rt.CopyInto(m.ConvOut.W.Value, rt.New(dev, m.ConvOut.W.Value.Shape()...))
+		rt.CopyInto(m.ConvOut.B.Value, rt.New(dev, m.ConvOut.B.Value.Shape()...))
+	}
 	checkUnique(m.Params())
 	return m
 }
 
+// eps is the GroupNorm epsilon of the variant: the reference's 1e-6, or PyTorch's
+// default 1e-5 in improved DDPM.
+func (m *UNet) eps() float32 {
+	if m.Config.Improved() {
+		return 1e-5
+	}
+	return UNetEps
+}
+
+// resBlock returns the variant's residual block from in to out channels.
+func (m *UNet) resBlock(prefix string, in, out int) *ResBlock {
+	if !m.Config.Improved() {
+		return NewResBlock(m.dev, prefix, in, out, m.TembCh(), m.Config.Dropout, m.layerKey())
+	}
+	b := NewScaleShiftResBlock(m.dev, prefix, in, out, m.TembCh(), m.Config.Dropout, m.layerKey())
+	b.Norm1.Eps, b.Norm2.Eps = m.eps(), m.eps()
+	return b
+}
+
+// attn returns the variant's attention block over ch channels.
+func (m *UNet) attn(prefix string, ch int) AttnLayer {
+	if !m.Config.Improved() {
+		return NewAttnBlock(m.dev, prefix, ch, m.layerKey())
+	}
+	return NewMultiHeadAttnBlock(m.dev, prefix, ch, max(1, m.Config.Heads), m.eps(), m.layerKey())
+}
+
 // buildUp adds the up path given the skip widths hs and returns its output width.
 func (m *UNet) buildUp(hs []int, cur, res int) int {
-	cfg, tembCh := m.Config, 4*m.Config.Ch
+	cfg := m.Config
 	for k := range cfg.Mult {
 		i := len(cfg.Mult) - 1 - k
 		l := &UNetLevel{}
@@ -128,7 +216,7 @@ func (m *UNet) buildUp(hs []int, cur, res int) int {
 			skip := hs[len(hs)-1]
 			hs = hs[:len(hs)-1]
 			p := fmt.Sprintf("up.%d", k)
-			l.Blocks = append(l.Blocks, NewResBlock(m.dev, fmt.Sprintf("%s.blocks.%d", p, j), cur+skip, cfg.Ch*cfg.Mult[i], tembCh, cfg.Dropout, m.layerKey()))
+			l.Blocks = append(l.Blocks, m.resBlock(fmt.Sprintf("%s.blocks.%d", p, j), cur+skip, cfg.Ch*cfg.Mult[i]))
 			cur = cfg.Ch * cfg.Mult[i]
 			l.Attns = append(l.Attns, m.maybeAttn(fmt.Sprintf("%s.attns.%d", p, j), cur, res))
 		}
@@ -146,11 +234,11 @@ func (m *UNet) buildUp(hs []int, cur, res int) int {
 
 // maybeAttn returns an attention block when res is an attention resolution, else nil
 // (PyTorch's nn.Identity, which has no parameters).
-func (m *UNet) maybeAttn(prefix string, ch, res int) *AttnBlock {
+func (m *UNet) maybeAttn(prefix string, ch, res int) AttnLayer {
 	if !slices.Contains(m.Config.AttnRes, res) {
 		return nil
 	}
-	return NewAttnBlock(m.dev, prefix, ch, m.layerKey())
+	return m.attn(prefix, ch)
 }
 
 // Forward returns ε̂ (N, C, H, W) for x (N, C, H, W) at time inputs t (N of them), and
@@ -195,7 +283,7 @@ func (m *UNet) TimeEmbedding(c *Ctx, t []float64) *ad.Var {
 func (m *UNet) TembCh() int { return 4 * m.Config.Ch }
 
 // attnOrSkip applies a when it is not nil.
-func attnOrSkip(c *Ctx, a *AttnBlock, h *ad.Var) *ad.Var {
+func attnOrSkip(c *Ctx, a AttnLayer, h *ad.Var) *ad.Var {
 	if a == nil {
 		return h
 	}

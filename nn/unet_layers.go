@@ -151,6 +151,12 @@ func (b *ResBlock) Params() []*Param {
 	return ps
 }
 
+// AttnLayer is a self-attention block of a UNet: AttnBlock or MultiHeadAttnBlock.
+type AttnLayer interface {
+	Forward(c *Ctx, x *ad.Var) *ad.Var
+	Params() []*Param
+}
+
 // AttnBlock is DDPM's single-head self-attention over the H·W positions, with q, k, v
 // and the output projection as 1×1 convolutions, and a residual connection.
 type AttnBlock struct {
@@ -188,6 +194,50 @@ func (a *AttnBlock) Params() []*Param {
 	ps := append(a.Norm.Params(), a.Q.Params()...)
 	ps = append(ps, a.K.Params()...)
 	ps = append(ps, a.V.Params()...)
+	return append(ps, a.Proj.Params()...)
+}
+
+// MultiHeadAttnBlock is improved DDPM's self-attention: one 1×1 convolution gives
+// q, k and v of every head (channels laid out [head][q | k | v][c], c = C/heads),
+// each head attends with softmax(qᵀk/√c), and a zero-initialised 1×1 projection
+// adds the result to x.
+type MultiHeadAttnBlock struct {
+	Norm      *GroupNorm
+	QKV, Proj *Conv2d
+	Heads     int
+}
+
+// NewMultiHeadAttnBlock returns an attention block over ch channels with heads heads
+// (dividing ch) named prefix (prefix.norm, prefix.qkv, prefix.proj_out), its norm
+// with the given eps.
+func NewMultiHeadAttnBlock(dev rt.Device, prefix string, ch, heads int, eps float32, key philox.Key) *MultiHeadAttnBlock {
+	a := &MultiHeadAttnBlock{
+		Norm:  NewGroupNorm(dev, prefix+".norm", ch, UNetGroups, eps),
+		QKV:   NewConv2d(dev, prefix+".qkv", ch, 3*ch, 1, 1, 0, key.Split(0)),
+		Proj:  NewConv2d(dev, prefix+".proj_out", ch, ch, 1, 1, 0, key.Split(1)),
+		Heads: heads,
+	}
+	rt.CopyInto(a.Proj.W.Value, rt.New(dev, a.Proj.W.Value.Shape()...))
+	rt.CopyInto(a.Proj.B.Value, rt.New(dev, a.Proj.B.Value.Shape()...))
+	return a
+}
+
+// Forward maps x (N, C, H, W) to x + proj(attention of every head).
+func (a *MultiHeadAttnBlock) Forward(c *Ctx, x *ad.Var) *ad.Var {
+	s := x.Shape()
+	n, ch, hw := s[0], s[1], s[2]*s[3]
+	d := ch / a.Heads
+	qkv := ad.Reshape(a.QKV.Forward(c, a.Norm.Forward(c, x)), n*a.Heads, 3*d, hw)
+	q, k, v := ad.Slice(qkv, 1, 0, d), ad.Slice(qkv, 1, d, 2*d), ad.Slice(qkv, 1, 2*d, 3*d)
+	w := ad.MatMul(q, k, true, false) // (N·heads, HW of q, HW of k)
+	w = ad.Softmax(ad.Scale(w, float32(1/math.Sqrt(float64(d)))))
+	h := ad.Reshape(ad.MatMul(v, w, false, true), s...) // (N·heads, c, HW of q) = (N, C, H, W)
+	return ad.Add(x, a.Proj.Forward(c, h))
+}
+
+// Params lists the parameters in state_dict order.
+func (a *MultiHeadAttnBlock) Params() []*Param {
+	ps := append(a.Norm.Params(), a.QKV.Params()...)
 	return append(ps, a.Proj.Params()...)
 }
 

@@ -19,6 +19,7 @@ import (
 
 const (
 	unetSmallGolden = "testdata/unet_small.safetensors"
+	unetIDDPMGolden = "testdata/unet_iddpm_small.safetensors"
 	unetGoldenTol   = 1e-4
 )
 
@@ -100,6 +101,22 @@ func compareUNetGolden(t *testing.T, path string) {
 
 func TestUNetSmallGolden(t *testing.T) { compareUNetGolden(t, unetSmallGolden) }
 
+// TestUNetIDDPMGolden compares the improved-DDPM variant with nn/testdata/iddpm_ref.py.
+func TestUNetIDDPMGolden(t *testing.T) { compareUNetGolden(t, unetIDDPMGolden) }
+
+// TestUNetCIFARGolden compares unet-cifar (ocm-math Appendix B) with a golden file
+// made outside the test suite:
+//
+//	/usr/bin/python3 nn/testdata/gen_unet_golden.py --config unet-cifar --out /tmp/unet_cifar.safetensors
+//	OCM_UNET_CIFAR_GOLDEN=/tmp/unet_cifar.safetensors go test ./nn -run UNetCIFARGolden -v
+func TestUNetCIFARGolden(t *testing.T) {
+	path := os.Getenv("OCM_UNET_CIFAR_GOLDEN")
+	if path == "" {
+		t.Skip("OCM_UNET_CIFAR_GOLDEN not set")
+	}
+	compareUNetGolden(t, path)
+}
+
 // TestUNetSGolden compares unet-s with a golden file made outside the test suite:
 //
 //	/usr/bin/python3 nn/testdata/gen_unet_golden.py --config unet-s --out /tmp/unet_s.safetensors
@@ -112,10 +129,16 @@ func TestUNetSGolden(t *testing.T) {
 	compareUNetGolden(t, path)
 }
 
-// TestUNetNames checks that the Go parameters are exactly the golden state_dict.
+// TestUNetNames checks that the Go parameters are exactly the golden state_dicts.
 func TestUNetNames(t *testing.T) {
+	for _, path := range []string{unetSmallGolden, unetIDDPMGolden} {
+		t.Run(path, func(t *testing.T) { testUNetNames(t, path) })
+	}
+}
+
+func testUNetNames(t *testing.T, path string) {
 	dev := rt.NewCPU(rt.CPUOptions{})
-	m, g := loadUNetGolden(t, dev, unetSmallGolden)
+	m, g := loadUNetGolden(t, dev, path)
 	data := map[string]bool{"input": true, "t": true, "v": true, "output": true, "features": true, "jvp": true}
 	names := map[string]bool{}
 	for _, p := range m.Params() {
@@ -152,6 +175,33 @@ func TestUNetSParamCount(t *testing.T) {
 	if ps[0].Name != "temb.0.weight" || ps[len(ps)-1].Name != "conv_out.bias" {
 		t.Errorf("order: first %q, last %q", ps[0].Name, ps[len(ps)-1].Name)
 	}
+}
+
+// TestUNetCIFARParamCount builds ocm-math Appendix B's CIFAR-10 UNet and checks its
+// size against the PyTorch port's, and its improved-DDPM layers.
+func TestUNetCIFARParamCount(t *testing.T) {
+	m := NewUNet(rt.NewCPU(rt.CPUOptions{}), UNetCIFAR(), philox.Key{Seed: 1})
+	if n := CountParams(m.Params()); n != UNetCIFARParamCount {
+		t.Errorf("unet-cifar has %d parameters, want %d", n, UNetCIFARParamCount)
+	}
+	if _, ok := m.MidAttn.(*MultiHeadAttnBlock); !ok || len(m.Down) != 4 || len(m.Down[1].Blocks) != 3 ||
+		m.Down[1].Attns[0] == nil || m.Down[0].Attns[0] != nil || !m.Down[0].Blocks[0].ScaleShift {
+		t.Errorf("unet-cifar is not improved DDPM with attention at 16×16: %+v", m.Down[1])
+	}
+	for _, p := range []*Param{m.ConvOut.W, m.Down[0].Blocks[0].Conv2.W, m.MidAttn.(*MultiHeadAttnBlock).Proj.W} {
+		if !allZero(p.Value.Data()) {
+			t.Errorf("%s is not zero-initialised", p.Name)
+		}
+	}
+}
+
+func allZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func TestUNetLoadErrors(t *testing.T) {

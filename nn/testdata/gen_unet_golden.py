@@ -6,10 +6,15 @@ Run with Debian's interpreter (python3-torch 1.13), from the repository root:
 
     /usr/bin/python3 nn/testdata/gen_unet_golden.py               # -> nn/testdata/unet_small.safetensors
     /usr/bin/python3 nn/testdata/gen_unet_golden.py --config unet-s --out /tmp/unet_s.safetensors
+    /usr/bin/python3 nn/testdata/gen_unet_golden.py --config iddpm-small   # -> nn/testdata/unet_iddpm_small.safetensors
+    /usr/bin/python3 nn/testdata/gen_unet_golden.py --config unet-cifar --out /tmp/unet_cifar.safetensors
 
-The model is UNetS from shared/bench/torch_ref.py (imported, not copied). Weights are the
-PyTorch default initialisation from a fixed seed, except that every GroupNorm weight and
-bias is randomised (1 + 0.1 z, 0.1 z) so the affine parameters are exercised; with
+The DDPM models are UNetS from shared/bench/torch_ref.py (imported, not copied); the
+improved-DDPM ones (variant "iddpm": iddpm-small, unet-cifar) are UNet from
+nn/testdata/iddpm_ref.py, written from ocm-math Appendix B. Weights are the PyTorch
+default initialisation from a fixed seed, except that every GroupNorm weight and bias is
+randomised (1 + 0.1 z, 0.1 z) and every zero-initialised layer is given PyTorch's default
+initialisation, so that every parameter is exercised; with
 --f16-weights (the default for the small config, to keep the file under 1 MB) every weight
 is rounded to float16 before evaluation and stored as F16, which is lossless.
 
@@ -48,7 +53,15 @@ CONFIGS = {
                   resolution=8, dropout=0.1, temb_in=32),
     "unet-s": dict(in_ch=1, ch=64, ch_mult=[1, 2, 2], num_res_blocks=2, attn_resolutions=[7],
                    resolution=28, dropout=0.1, temb_in=64),
+    # improved DDPM at 8x8: 3 image channels, 32 channels everywhere (64 at the skips),
+    # two-head attention at 4x4 and in the middle, one res block per level.
+    "iddpm-small": dict(in_ch=3, ch=32, ch_mult=[1, 1], num_res_blocks=1, attn_resolutions=[4],
+                        resolution=8, dropout=0.1, temb_in=32, variant="iddpm", num_heads=2),
+    # ocm-math Appendix B (nn.UNetCIFAR).
+    "unet-cifar": dict(in_ch=3, ch=128, ch_mult=[1, 2, 2, 2], num_res_blocks=3, attn_resolutions=[16, 8],
+                       resolution=32, dropout=0.3, temb_in=128, variant="iddpm", num_heads=4),
 }
+OUT = {"small": "unet_small.safetensors", "iddpm-small": "unet_iddpm_small.safetensors"}
 
 
 def timestep_embedding64(t, dim=R.TEMB_DIM, max_period=10000.0):
@@ -61,13 +74,20 @@ def timestep_embedding64(t, dim=R.TEMB_DIM, max_period=10000.0):
 
 def build(cfg, seed, f16):
     torch.manual_seed(seed)
-    m = R.UNetS(**cfg)
+    if cfg.get("variant") == "iddpm":
+        sys.path.insert(0, HERE)
+        import iddpm_ref
+        m = iddpm_ref.UNet(**cfg)
+    else:
+        m = R.UNetS(**cfg)
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.GroupNorm):
                 mod.weight.copy_(1 + 0.1 * torch.randn(mod.weight.shape, generator=g))
                 mod.bias.copy_(0.1 * torch.randn(mod.bias.shape, generator=g))
+            elif isinstance(mod, torch.nn.Conv2d) and not mod.weight.any():
+                mod.reset_parameters()
         if f16:
             for p in m.parameters():
                 p.copy_(p.half().float())
@@ -121,14 +141,18 @@ def write_safetensors(path, tensors, meta):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="small", choices=sorted(CONFIGS))
-    ap.add_argument("--out", default=os.path.join(HERE, "unet_small.safetensors"))
+    ap.add_argument("--out", help="output file (default: nn/testdata/%s)" % " or ".join(sorted(OUT.values())))
     ap.add_argument("--seed", type=int, default=20260127)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--f16-weights", choices=["auto", "yes", "no"], default="auto",
-                    help="round weights to float16 and store them as F16 (auto: small config only)")
+                    help="round weights to float16 and store them as F16 (auto: the committed configs only)")
     args = ap.parse_args()
     cfg = CONFIGS[args.config]
-    f16 = args.f16_weights == "yes" or (args.f16_weights == "auto" and args.config == "small")
+    if args.out is None:
+        if args.config not in OUT:
+            ap.error("--config %s needs --out (only %s are committed)" % (args.config, ", ".join(sorted(OUT))))
+        args.out = os.path.join(HERE, OUT[args.config])
+    f16 = args.f16_weights == "yes" or (args.f16_weights == "auto" and args.config in OUT)
     torch.set_num_threads(2)
 
     m = build(cfg, args.seed, f16)
@@ -143,7 +167,8 @@ def main():
     data = [("input", x, "F32"), ("t", t, "F32"), ("v", v, "F32"), ("output", out, "F32"),
             ("features", feats, "F32"), ("jvp", jvp, "F32")]
     meta = {"format": FORMAT, "version": VERSION, "config": json.dumps(cfg),
-            "model": "shared/bench/torch_ref.py UNetS", "torch": torch.__version__,
+            "model": "nn/testdata/iddpm_ref.py UNet" if cfg.get("variant") == "iddpm" else "shared/bench/torch_ref.py UNetS",
+            "torch": torch.__version__,
             "seed": str(args.seed), "reference_dtype": "float64",
             "weights_dtype": "F16" if f16 else "F32"}
     write_safetensors(args.out, weights + data, meta)

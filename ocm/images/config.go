@@ -554,6 +554,13 @@ func diagnoseUNet(u nn.UNetConfig) (field, problem string) {
 			return fmt.Sprintf("ch_mult[%d]", i), fmt.Sprintf("%d is out of range (want 1 to 16)", v)
 		}
 	}
+	if err := u.CheckVariant(); err != nil {
+		field := "variant"
+		if u.Variant == nn.VariantIDDPM || strings.HasPrefix(err.Error(), "num_heads") {
+			field = "num_heads"
+		}
+		return field, err.Error()
+	}
 	return "", ""
 }
 

@@ -34,6 +34,7 @@ func FuzzParseConfig(f *testing.F) {
 		`{"train_steps": 10, "batch": 4, "lr": 0.001, "ema_decay": 0, "dropout": false}`,
 		`{"beta_schedule": "cosine", "num_train_timesteps": 21, "ms_eps_per_step": 4096}`,
 		`{"unet": ` + configUNet("") + `}`,
+		`{"unet": ` + configUNet(`, "variant": "iddpm", "num_heads": 4`) + `}`,
 		`{"batch": 8, "batch": 8}`,
 		`{"unet": ` + configUNet(`, "ch": 32`) + `}`,
 		`{"batch": 2.5}`,

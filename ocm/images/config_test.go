@@ -67,6 +67,9 @@ func TestParseConfigValid(t *testing.T) {
 			Config{UNet: &nn.UNetConfig{InCh: 3, Ch: 32, Mult: []int{1, 2}, NumRes: 1, AttnRes: []int{}, Resolution: 32, Dropout: 0.1, TembIn: 32}}},
 		{"attention at the lowest level", `{"unet": ` + strings.Replace(configUNet(""), `[]`, `[7, 28]`, 1) + `}`,
 			Config{UNet: &nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2, 2}, NumRes: 1, AttnRes: []int{7, 28}, Resolution: 28, TembIn: 32}}},
+		{"improved DDPM", `{"unet": ` + configUNet(`, "variant": "iddpm", "num_heads": 4`) + `}`,
+			Config{UNet: &nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2, 2}, NumRes: 1, AttnRes: []int{}, Resolution: 28, TembIn: 32,
+				Variant: "iddpm", Heads: 4}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseConfig("x.json", []byte(tc.data))
@@ -161,6 +164,10 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"unet multiplier 0", `{"unet": ` + strings.Replace(configUNet(""), `[1, 2, 2]`, `[1, 0, 2]`, 1) + `}`, "unet.ch_mult[1]", "0 is out of range (want 1 to 16)"},
 		{"unet odd temb", `{"unet": ` + strings.Replace(configUNet(""), `"temb_in": 32`, `"temb_in": 33`, 1) + `}`, "unet.temb_in", "even"},
 		{"unet dropout 1", `{"unet": ` + strings.Replace(configUNet(""), `"dropout": 0`, `"dropout": 1`, 1) + `}`, "unet.dropout", "out of range"},
+		{"unet unknown variant", `{"unet": ` + configUNet(`, "variant": "adm"`) + `}`, "unet.variant", `unknown variant "adm" (want ddpm or iddpm)`},
+		{"unet heads not dividing", `{"unet": ` + configUNet(`, "variant": "iddpm", "num_heads": 3`) + `}`, "unet.num_heads", "not a multiple of num_heads 3"},
+		{"unet heads in DDPM", `{"unet": ` + configUNet(`, "num_heads": 2`) + `}`, "unet.num_heads", "needs variant"},
+		{"unet negative heads", `{"unet": ` + configUNet(`, "variant": "iddpm", "num_heads": -1`) + `}`, "unet.num_heads", "out of range"},
 		{"unet 5 channels", `{"unet": ` + strings.Replace(configUNet(""), `"in_ch": 1`, `"in_ch": 5`, 1) + `}`, "unet.in_ch", "out of range"},
 		{"attention at no level", `{"unet": ` + strings.Replace(configUNet(""), "[]", "[8]", 1) + `}`, "unet.attn_resolutions[0]", "8 is not the resolution of a level (want some of [28 14 7])"},
 		{"attention listed twice", `{"unet": ` + strings.Replace(configUNet(""), "[]", "[7, 7]", 1) + `}`, "unet.attn_resolutions[1]", "listed twice"},

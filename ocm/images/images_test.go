@@ -217,6 +217,58 @@ func testBundleRoundTrip(t *testing.T, head HeadMode) {
 	}
 }
 
+// TestPresets checks the named UNets: unet-cifar is ocm-math Appendix B's CIFAR-10
+// backbone, and it refuses images whose side its four levels cannot halve three times.
+func TestPresets(t *testing.T) {
+	c, err := Preset("unet-cifar", 3, 32)
+	if err != nil || !slices.Equal(c.Mult, nn.UNetCIFAR().Mult) || c.Variant != nn.VariantIDDPM || CheckConfig(c) != nil {
+		t.Fatalf("unet-cifar at 3×32×32: %+v, %v, check %v", c, err, CheckConfig(c))
+	}
+	if c, _ := Preset("unet-cifar", 1, 28); CheckConfig(c) == nil {
+		t.Fatal("unet-cifar accepted 28×28 images")
+	}
+	if _, err := Preset("unet-xl", 3, 32); err == nil || !strings.Contains(err.Error(), "unet-cifar") {
+		t.Fatalf("unknown preset: %v", err)
+	}
+}
+
+// TestImprovedDDPMModel trains, fits, saves and loads a small improved-DDPM model:
+// the variant survives the bundle and the weights are bit-identical.
+func TestImprovedDDPMModel(t *testing.T) {
+	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	cfg := nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 1}, NumRes: 1, AttnRes: []int{4}, Resolution: 8,
+		Dropout: 0.3, TembIn: 16, Variant: nn.VariantIDDPM, Heads: 2}
+	m := NewModel(dev, "test", cfg, s, HeadSimple, 6)
+	st := tinySettings()
+	st.Dropout = true
+	ds := tinyImages(32)
+	if err := Train(dev, m, NewData(ds, 1), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Fit(dev, m, NewData(ds, 2), st, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "iddpm.safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dev, path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Config.Improved() || back.Config.Heads != 2 {
+		t.Fatalf("loaded %+v", back.Config)
+	}
+	sameModels(t, m, back, true)
+	if _, ok := back.Net.MidAttn.(*nn.MultiHeadAttnBlock); !ok {
+		t.Fatal("the loaded model has DDPM attention")
+	}
+}
+
 // TestComplexHeadReadsTheTime checks the complex head of ocm-math §3.3: it starts at
 // h = 0 like the simple one, it learns (the SN loss falls while fitting), and after
 // fitting it answers differently for the same features at different times, which

@@ -210,17 +210,22 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 
 // Preset returns the UNet configuration named name for c×res×res images: "small"
 // (the embedded Fashion-MNIST model's, sized for an hour of CPU training: 1,062,497
-// parameters at 1×28×28) or "unet-s" (the reference's, shared/bench/torch_ref.py).
+// parameters at 1×28×28), "unet-s" (the reference's, shared/bench/torch_ref.py) or
+// "unet-cifar" (the paper's CIFAR-10 backbone, ocm-math Appendix B: 52,542,979
+// parameters at 3×32×32; its four levels need a resolution divisible by 8).
 func Preset(name string, c, res int) (nn.UNetConfig, error) {
 	switch name {
 	case "small":
 		return nn.UNetConfig{InCh: c, Ch: 32, Mult: []int{1, 2, 2}, NumRes: 1, Resolution: res, TembIn: 32}, nil
-	case "unet-s":
+	case "unet-s", "unet-cifar":
 		cfg := nn.UNetS()
+		if name == "unet-cifar" {
+			cfg = nn.UNetCIFAR()
+		}
 		cfg.InCh, cfg.Resolution = c, res
 		return cfg, nil
 	}
-	return nn.UNetConfig{}, fmt.Errorf("unknown UNet %q (want small or unet-s)", name)
+	return nn.UNetConfig{}, fmt.Errorf("unknown UNet %q (want small, unet-s or unet-cifar)", name)
 }
 
 // CheckConfig returns an error for a UNet configuration that cannot be built or is
@@ -236,7 +241,7 @@ func CheckConfig(c nn.UNetConfig) error {
 	if !ok {
 		return fmt.Errorf("not a valid UNet configuration: %+v", c)
 	}
-	return nil
+	return c.CheckVariant()
 }
 
 // fill copies the bundle's tensors into the model, checking names and shapes.
