@@ -47,8 +47,8 @@ type EmbeddingCache struct {
 	dim      int
 	cosFirst bool
 	freqs    []float64
-	mu    sync.Mutex
-	rows  map[float64][]float32
+	mu       sync.Mutex
+	rows     map[float64][]float32
 }
 
 // NewEmbeddingCache returns a cache of embeddings of width dim in TimestepEmbedding's
