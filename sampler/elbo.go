@@ -23,6 +23,22 @@ type NELBOOptions struct {
 	// Offset is the index of x0's first example in the whole evaluation set, so that a
 	// set split into batches gets the noise of one big batch.
 	Offset int
+	// OnTerm, when set, is called after every term but the prior with the index of the
+	// denoiser, the transition t → sPrev (sPrev = 0: the decoder) and the term of
+	// every example in nats. The terms and the prior KL add up to the NELBO.
+	OnTerm func(j, sPrev, t int, term []float64)
+}
+
+// PriorKL returns KL(q(x_T|x0) ‖ N(0, I)) in nats for every example of x0 (N, …), the
+// prior term of NELBO with T = steps[K−1].
+func PriorKL(s *ocm.Schedule, x0 *rt.Tensor, tEnd int) []float64 {
+	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
+	x0h := x0.Float64s()
+	prior := make([]float64, n)
+	for i := range n {
+		prior[i] = priorKL(x0h[i*d:(i+1)*d], s.A[tEnd], s.B[tEnd])
+	}
+	return prior
 }
 
 // NELBO returns, for every example of x0 (N, …), the negative evidence lower bound
@@ -68,11 +84,7 @@ func NELBOs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Te
 			return nil, fmt.Errorf("sampler: nelbo: discrete decoder: %w", err)
 		}
 	}
-	tEnd := steps[len(steps)-1]
-	prior := make([]float64, n)
-	for i := range n {
-		prior[i] = priorKL(x0h[i*d:(i+1)*d], s.A[tEnd], s.B[tEnd])
-	}
+	prior := PriorKL(s, x0, steps[len(steps)-1])
 	out := make([][]float64, len(ds))
 	for j := range out {
 		out[j] = append([]float64(nil), prior...)
@@ -87,8 +99,15 @@ func NELBOs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Te
 			if err != nil {
 				return nil, fmt.Errorf("sampler: nelbo: %v covariance, step %d: %w", covs[j], t, err)
 			}
-			if err := addTerm(out[j], s, covs[j], o, pr, x0h, xth, sPrev, t, d); err != nil {
+			term := make([]float64, n)
+			if err := addTerm(term, s, covs[j], o, pr, x0h, xth, sPrev, t, d); err != nil {
 				return nil, fmt.Errorf("sampler: nelbo: %v covariance, step %d: %w", covs[j], t, err)
+			}
+			for i, v := range term {
+				out[j][i] += v
+			}
+			if o.OnTerm != nil {
+				o.OnTerm(j, sPrev, t, term)
 			}
 		}
 	}

@@ -515,3 +515,48 @@ func TestBitsPerDim(t *testing.T) {
 		t.Errorf("BitsPerDim = %v, want 1", got)
 	}
 }
+
+// TestNELBOTerms checks OnTerm: one call per transition in order, the decoder's term
+// equal to the reference's, and the prior plus the terms adding up to the NELBO.
+func TestNELBOTerms(t *testing.T) {
+	s := linear(t)
+	x0 := gridImages()
+	x0h := x0.Float64s()
+	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
+	steps, err := ocm.Timesteps(ocm.Even, s.N, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeDenoiser{eps: fixedEps(x0.Len()), cov: fixedCov(x0.Len(), -0.3, 1.6)}
+	sum := PriorKL(s, x0, steps[len(steps)-1])
+	var calls [][2]int
+	var decoder []float64
+	o := NELBOOptions{ClipX0: true, Discrete: true, OnTerm: func(j, sPrev, tt int, term []float64) {
+		calls = append(calls, [2]int{sPrev, tt})
+		for i, v := range term {
+			sum[i] += v
+		}
+		if sPrev == 0 {
+			decoder = append([]float64(nil), term...)
+		}
+	}}
+	got, err := NELBO(f, s, x0, steps, ocm.CovOCM, o, philox.Key{Seed: 11, Stream: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	times := append([]int{0}, steps...)
+	if len(calls) != len(steps) {
+		t.Fatalf("%d calls for %d steps", len(calls), len(steps))
+	}
+	for k, c := range calls {
+		if c != [2]int{times[k], times[k+1]} {
+			t.Errorf("call %d is for %d ← %d, want %d ← %d", k, c[0], c[1], times[k], times[k+1])
+		}
+	}
+	_, dec := refNELBO(s.Beta, x0h, n, d, steps, ocm.CovOCM, f, true, true)
+	for i := range n {
+		if !relClose(sum[i], got[i], 1e-12) || !relClose(decoder[i], dec[i], 1e-9) {
+			t.Errorf("example %d: prior + terms %.15g, NELBO %.15g; decoder %.15g, reference %.15g", i, sum[i], got[i], decoder[i], dec[i])
+		}
+	}
+}

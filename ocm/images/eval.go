@@ -1,8 +1,11 @@
 package images
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"ocm/nn"
@@ -46,9 +49,31 @@ type Row struct {
 	Grid      []float32 `json:"-"`                  // the first GridImages samples
 }
 
+// Term is one term of the NELBO at the smallest K, in bits/dim averaged over the
+// test images, for every covariance: the prior (S = T = the last step), a KL term of
+// the transition T → S, or the decoder (S = 0, T = 1).
+type Term struct {
+	S   int                `json:"s"`
+	T   int                `json:"t"`
+	BPD map[string]float64 `json:"bits_per_dim"` // by covariance
+}
+
+// Name describes the term: "prior at 1000", "1 ← 112", "decoder 0 ← 1".
+func (t Term) Name() string {
+	switch {
+	case t.S == t.T:
+		return fmt.Sprintf("prior at %d", t.T)
+	case t.S == 0:
+		return fmt.Sprintf("decoder 0 ← %d", t.T)
+	}
+	return fmt.Sprintf("%d ← %d", t.S, t.T)
+}
+
 // Report is the outcome of Evaluate.
 type Report struct {
 	Rows               []Row             `json:"rows"`
+	TermsK             int               `json:"nll_terms_k"` // the K of Terms
+	Terms              []Term            `json:"nll_terms"`   // the NLL at TermsK term by term
 	RealFD             float64           `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
 	RealPrecision      float64           `json:"real_precision"`
 	RealRecall         float64           `json:"real_recall"`
@@ -82,7 +107,7 @@ func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classif
 	if rep.RealPrecision, rep.RealRecall, err = metrics.PrecisionRecall(ref[:len(realSet)], realSet, cfg.PRK); err != nil {
 		return nil, err
 	}
-	nll, err := m.nllTable(dev, test, cfg, prog)
+	nll, err := m.nllTable(dev, test, cfg, rep, prog)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +139,9 @@ type nllKey struct {
 }
 
 // nllTable returns the mean NLL (bits/dim) and its standard error for every
-// covariance and K; all covariances share each network evaluation.
-func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, prog Progress) (map[nllKey][2]float64, error) {
+// covariance and K, and sets rep.Terms to the terms at the smallest K; all
+// covariances share each network evaluation.
+func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *Report, prog Progress) (map[nllKey][2]float64, error) {
 	n := min(cfg.TestImages, test.N)
 	x := firstImages(test, n)
 	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
@@ -128,10 +154,26 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, prog 
 	for _, k := range cfg.Ks {
 		total += k * n
 	}
+	scale := 1 / (float64(per) * math.Ln2 * float64(n)) // nats summed over the images → mean bits/dim
+	rep.TermsK = slices.Min(cfg.Ks)
 	for _, k := range cfg.Ks {
 		steps, err := ocm.Timesteps(ocm.Even, m.Sched.N, k)
 		if err != nil {
 			return nil, err
+		}
+		var terms map[[2]int]Term // by (s, t)
+		if k == rep.TermsK {
+			terms = map[[2]int]Term{}
+		}
+		addTerm := func(cov string, st [2]int, vals []float64) {
+			tm, ok := terms[st]
+			if !ok {
+				tm = Term{S: st[0], T: st[1], BPD: map[string]float64{}}
+				terms[st] = tm
+			}
+			for _, v := range vals {
+				tm.BPD[cov] += v * scale
+			}
 		}
 		vals := make([][]float64, len(Covariances))
 		for lo := 0; lo < n; lo += cfg.Batch {
@@ -139,6 +181,14 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, prog 
 			x0 := rt.FromSlice(dev, x[lo*per:(lo+b)*per], b, m.Config.InCh, m.Config.Resolution, m.Config.Resolution)
 			key := philox.Key{Seed: cfg.Seed, Stream: 11}.Split(uint64(k))
 			o := sampler.NELBOOptions{ClipX0: true, Discrete: true, Offset: lo}
+			if terms != nil {
+				tEnd := steps[len(steps)-1]
+				prior := sampler.PriorKL(m.Sched, x0, tEnd)
+				for _, cov := range Covariances {
+					addTerm(cov.String(), [2]int{tEnd, tEnd}, prior)
+				}
+				o.OnTerm = func(j, sPrev, t int, term []float64) { addTerm(Covariances[j].String(), [2]int{sPrev, t}, term) }
+			}
 			nelbo, err := sampler.NELBOs(preds, Covariances, m.Sched, x0, steps, o, key)
 			if err != nil {
 				return nil, err
@@ -153,8 +203,19 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, prog 
 		}
 		for i, cov := range Covariances {
 			mean, se := meanSE(vals[i])
-			scale := 1 / (float64(per) * math.Ln2)
-			out[nllKey{cov, k}] = [2]float64{mean * scale, se * scale}
+			bits := 1 / (float64(per) * math.Ln2)
+			out[nllKey{cov, k}] = [2]float64{mean * bits, se * bits}
+		}
+		if terms != nil {
+			// The order of the reverse process: the prior, then the transitions from
+			// the last step down to the decoder.
+			order := func(t Term) int {
+				if t.S == t.T {
+					return math.MaxInt
+				}
+				return t.T
+			}
+			rep.Terms = slices.SortedFunc(maps.Values(terms), func(a, b Term) int { return cmp.Compare(order(b), order(a)) })
 		}
 	}
 	return out, nil

@@ -438,7 +438,22 @@ func TestEvaluateWritesTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	if len(paths) != 2+2*len(cfg.Ks) || !strings.Contains(string(md), "## K = 3") || !strings.Contains(string(md), "| ocm |") {
+	if len(paths) != 2+2*len(cfg.Ks) || !strings.Contains(string(md), "## K = 3") || !strings.Contains(string(md), "| ocm |") ||
+		!strings.Contains(string(md), "## NLL term by term at K = 2") || !strings.Contains(string(md), "| 1 ← 100 |") {
 		t.Errorf("report files %v; report.md:\n%s", paths, md)
+	}
+	// The terms at the smallest K: the prior, K − 1 KL terms and the decoder, adding
+	// up to each covariance's NLL.
+	if rep.TermsK != 2 || len(rep.Terms) != 3 || rep.Terms[0].Name() != "prior at 100" || rep.Terms[2].Name() != "decoder 0 ← 1" {
+		t.Fatalf("terms at K=%d: %+v", rep.TermsK, rep.Terms)
+	}
+	for _, cov := range Covariances {
+		sum := 0.0
+		for _, tm := range rep.Terms {
+			sum += tm.BPD[cov.String()]
+		}
+		if r, _ := rep.row("ddpm", cov.String(), 2); math.Abs(sum-r.BPD) > 1e-9*r.BPD {
+			t.Errorf("%v: terms add up to %.12g bits/dim, the table says %.12g", cov, sum, r.BPD)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package images
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,10 +98,11 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 	fmt.Fprintf(&b, "# %s: OCM and the other covariance estimators\n\n", md["dataset"])
 	fmt.Fprintf(&b, "Backbone: UNet %s, %s schedule, N = %s; trained %s steps (batch %s, lr %s, EMA %s), %s s; "+
 		"every number below uses the EMA weights. "+
-		"Heads (OCM, SN, NPR; simple conv head on the last feature map): %s steps each. "+
+		"Heads (OCM, SN, NPR; %s conv head on the last feature map): %s steps each. "+
 		"Analytic-DPM table: %s examples per step.\n\n",
 		md["unet_config"], md["schedule"], md["diffusion_steps"], md["train.backbone_steps"], md["train.batch"],
-		md["train.lr"], md["train.ema"], md["train.backbone_seconds"], md["train.head_steps"], md["train.ms_eps_per_step"])
+		md["train.lr"], md["train.ema"], md["train.backbone_seconds"], cmp.Or(md["head"], string(HeadSimple)),
+		md["train.head_steps"], md["train.ms_eps_per_step"])
 	cfg := rep.Config
 	fmt.Fprintf(&b, "NLL: bits/dim (ocm-math §6: DDPM, discretised decoder with variance T̃B(1,2), x̂0 and c_t clipped), "+
 		"mean ± standard error over the first %d test images. FD: Fréchet distance of %d samples to %d training "+
@@ -142,6 +144,7 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 		}
 		b.WriteString("\nBold: the best of the column at this K.\n\n")
 	}
+	writeTerms(&b, rep)
 	if len(figures) > 0 {
 		b.WriteString("## Samples\n\nEach figure: one row per covariance in the table's order (DDIM has no large), the same noise in every row.\n\n")
 		for _, f := range figures {
@@ -150,6 +153,42 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 	}
 	fmt.Fprintf(&b, "Evaluation took %.0f s. Every setting is in report.json.\n", rep.Seconds)
 	return b.Bytes()
+}
+
+// writeTerms renders the NLL at the smallest K term by term: where each covariance
+// gains or loses its bits.
+func writeTerms(b *bytes.Buffer, rep *Report) {
+	if len(rep.Terms) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## NLL term by term at K = %d\n\nBits/dim of each term of the DDPM NELBO (ocm-math §6), averaged over the "+
+		"test images; a column adds up to the table's NLL. The largest term of each column is bold.\n\n| term |", rep.TermsK)
+	for _, cov := range Covariances {
+		fmt.Fprintf(b, " %s |", cov)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(Covariances)) + "\n")
+	largest := map[string]float64{}
+	for _, t := range rep.Terms {
+		for cov, v := range t.BPD {
+			largest[cov] = max(largest[cov], v)
+		}
+	}
+	for _, t := range rep.Terms {
+		fmt.Fprintf(b, "| %s |", t.Name())
+		for _, cov := range Covariances {
+			v, ok := t.BPD[cov.String()]
+			switch {
+			case !ok:
+				b.WriteString(" — |")
+			case v == largest[cov.String()]:
+				fmt.Fprintf(b, " **%.3f** |", v)
+			default:
+				fmt.Fprintf(b, " %.3f |", v)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
 }
 
 // row finds the row of a sampler, covariance and K.
