@@ -72,8 +72,8 @@ func (t Term) Name() string {
 // Report is the outcome of Evaluate.
 type Report struct {
 	Rows               []Row             `json:"rows"`
-	TermsK             int               `json:"nll_terms_k"` // the K of Terms
-	Terms              []Term            `json:"nll_terms"`   // the NLL at TermsK term by term
+	TermsK             int               `json:"nll_terms_k"`           // the K of Terms
+	Terms              []Term            `json:"nll_terms"`             // the NLL at TermsK term by term
 	RealFD             float64           `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
 	RealPrecision      float64           `json:"real_precision"`
 	RealRecall         float64           `json:"real_recall"`
