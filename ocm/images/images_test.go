@@ -149,25 +149,17 @@ func resumeLatest(t *testing.T, dir string) *ocm.Control {
 	return &ocm.Control{Dir: dir, Every: 5, Resume: f, ResumePath: path}
 }
 
-// TestBundleRoundTrip saves a fitted model and loads it back, and refuses broken files.
-func TestBundleRoundTrip(t *testing.T) {
-	for _, head := range headModes {
-		t.Run(string(head), func(t *testing.T) { testBundleRoundTrip(t, head) })
-	}
-}
-
-func testBundleRoundTrip(t *testing.T, head HeadMode) {
-	st := tinySettings()
-	st.TrainSteps = 2
-	m := tinyModelWith(t, head, 3)
-	ds := tinyImages(16)
+// trainSaveLoad trains and fits m on ds, saves it to name in a temporary folder and
+// loads it back, checking that the file is an image bundle with m's exact weights.
+func trainSaveLoad(t *testing.T, m *Model, st Settings, ds *data.Images, name string) (*Model, *safetensors.File) {
+	t.Helper()
 	if err := Train(dev, m, NewData(ds, 1), st, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := Fit(dev, m, NewData(ds, 2), st, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "m.safetensors.zst")
+	path := filepath.Join(t.TempDir(), name)
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +175,21 @@ func testBundleRoundTrip(t *testing.T, head HeadMode) {
 		t.Fatal(err)
 	}
 	sameModels(t, m, back, true)
+	return back, f
+}
+
+// TestBundleRoundTrip saves a fitted model and loads it back, and refuses broken files.
+func TestBundleRoundTrip(t *testing.T) {
+	for _, head := range headModes {
+		t.Run(string(head), func(t *testing.T) { testBundleRoundTrip(t, head) })
+	}
+}
+
+func testBundleRoundTrip(t *testing.T, head HeadMode) {
+	st := tinySettings()
+	st.TrainSteps = 2
+	m := tinyModelWith(t, head, 3)
+	back, f := trainSaveLoad(t, m, st, tinyImages(16), "m.safetensors.zst")
 	if back.Meta["backbone_steps"] != "2" || back.Meta["head_steps"] != "4" {
 		t.Fatalf("training record lost: %v", back.Meta)
 	}
@@ -241,29 +248,10 @@ func TestImprovedDDPMModel(t *testing.T) {
 	m := NewModel(dev, "test", cfg, s, HeadSimple, 6)
 	st := tinySettings()
 	st.Dropout = true
-	ds := tinyImages(32)
-	if err := Train(dev, m, NewData(ds, 1), st, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := Fit(dev, m, NewData(ds, 2), st, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "iddpm.safetensors")
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := Load(dev, path, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back, _ := trainSaveLoad(t, m, st, tinyImages(32), "iddpm.safetensors")
 	if !back.Config.Improved() || back.Config.Heads != 2 {
 		t.Fatalf("loaded %+v", back.Config)
 	}
-	sameModels(t, m, back, true)
 	if _, ok := back.Net.MidAttn.(*nn.MultiHeadAttnBlock); !ok {
 		t.Fatal("the loaded model has DDPM attention")
 	}
