@@ -14,7 +14,8 @@ import (
 //
 //	go test ./ocm/images -run XXX -bench 'TrainStep|FitStep' -benchtime 10x
 //
-// OCM_BENCH_UNET=unet-s measures the reference's UNet instead of "small".
+// OCM_BENCH_UNET=unet-s measures the reference's UNet instead of "small";
+// BenchmarkOCMFitStep/complex fits the complex head.
 
 func TestMain(m *testing.M) {
 	rt.TuneGC()
@@ -33,7 +34,7 @@ func (d randomImages) ExampleShape() []int { return []int{d.c, d.r, d.r} }
 
 const benchBatch = 64
 
-func benchModel(b *testing.B) (*Model, randomImages) {
+func benchModel(b *testing.B, head HeadMode) (*Model, randomImages) {
 	name := os.Getenv("OCM_BENCH_UNET")
 	if name == "" {
 		name = "small"
@@ -43,11 +44,11 @@ func benchModel(b *testing.B) (*Model, randomImages) {
 		b.Fatal(err)
 	}
 	s, _ := ocm.NewSchedule(ocm.Linear, 1000)
-	return NewModel(dev, "bench", cfg, s, HeadSimple, 1), randomImages{1, 28}
+	return NewModel(dev, "bench", cfg, s, head, 1), randomImages{1, 28}
 }
 
 func BenchmarkTrainStep(b *testing.B) {
-	m, data := benchModel(b)
+	m, data := benchModel(b, HeadSimple)
 	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, ocm.TrainConfig{Steps: 1 << 30, Batch: benchBatch, LR: 1e-4, EMADecay: 0.999, Seed: 1})
 	if _, err := tr.TrainStep(); err != nil {
 		b.Fatal(err)
@@ -61,7 +62,13 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 func BenchmarkOCMFitStep(b *testing.B) {
-	m, data := benchModel(b)
+	for _, head := range []HeadMode{HeadSimple, HeadComplex} {
+		b.Run(string(head), func(b *testing.B) { benchOCMFitStep(b, head) })
+	}
+}
+
+func benchOCMFitStep(b *testing.B, head HeadMode) {
+	m, data := benchModel(b, head)
 	f := ocm.NewHeadFitter(dev, m.Teacher(), m.Heads[ocm.HeadOCM], m.Sched, data,
 		ocm.TrainConfig{Steps: 1 << 30, Batch: benchBatch, LR: 1e-4, EMADecay: 0.999, Seed: 1})
 	if _, err := f.FitStep(); err != nil {
