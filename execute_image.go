@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -276,6 +277,9 @@ func evalImages(dev rt.Device, m *images.Model, o *options, prog *progress, stdo
 	}
 	if !isImageData(o.data) {
 		return userErr("--eval needs the model's data set: give --data (fashion-mnist, idx:, cifar10:, png:)")
+	}
+	if o.evalKsSet && slices.Min(o.evalKs) < 2 {
+		return userErr("--eval-steps %d: the NLL (ocm-math §6) needs K ≥ 2, a trajectory from step 1 to N", slices.Min(o.evalKs))
 	}
 	train, err := readImageData(o, false)
 	if err != nil {

@@ -94,6 +94,7 @@ func TestImageBadInputs(t *testing.T) {
 		{"clip-sigma-idx below -1", []string{"--sample", "--clip-sigma-idx", "-2"}},
 		{"unknown embedded model", []string{"--sample", "--model", "imagenet"}},
 		{"too few eval images", []string{"--eval", "--eval-images", "1"}},
+		{"one-step NLL", []string{"--eval", "--weights", imgBundle, "--eval-steps", "1,10"}},
 		{"steps beyond N of an image model", []string{"--sample", "--weights", imgBundle, "--steps", "500"}},
 	}
 	for _, c := range cases {
@@ -216,5 +217,12 @@ func TestDefaultSampleCommand(t *testing.T) {
 	}
 	if text["ocm.model"] != "embedded "+defaultModel || text["ocm.dataset"] != "fashion-mnist" || text["ocm.variance_type"] != "ocm" {
 		t.Errorf("default sample: model %q, dataset %q, covariance %q", text["ocm.model"], text["ocm.dataset"], text["ocm.variance_type"])
+	}
+	// One step (K = 1) is one jump from noise to x̂0.
+	if code := run([]string{"--sample", "--steps", "1", "--num-samples", "4", "--out", out, "--quiet"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--steps 1: exit %d: %s", code, stderr.String())
+	}
+	if text, err = imagefile.ReadText(filepath.Join(out, "samples.png")); err != nil || text["ocm.steps"] != "1" {
+		t.Errorf("--steps 1 recorded steps %q (%v)", text["ocm.steps"], err)
 	}
 }

@@ -560,3 +560,31 @@ func TestNELBOTerms(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleOneStep: K = 1 (ocm.Timesteps gives [N]) is one jump from x_N to the
+// clipped x̂0(x_N), without noise, for DDPM and DDIM alike.
+func TestSampleOneStep(t *testing.T) {
+	s := linear(t)
+	steps, err := ocm.Timesteps(ocm.Even, s.N, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 4}, 0, 2, 1, 3, 3)
+	f := &fakeDenoiser{eps: fixedEps(x.Len())}
+	cxt, ceps := s.X0Coef(s.N)
+	for _, method := range []Method{DDPM, DDIM} {
+		got, err := Sample(f, s, x, &Options{Method: method, Steps: steps, Cov: ocm.CovSmall, ClipX0: true, Key: philox.Key{Seed: 5}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range got.Data() {
+			want := math.Max(-1, math.Min(1, cxt*float64(x.Data()[i])-ceps*float64(f.eps[i])))
+			if math.Abs(float64(v)-want) > 1e-5 {
+				t.Fatalf("%v: value %d is %v, want x̂0 = %v", method, i, v, want)
+			}
+		}
+	}
+	if _, err := Sample(f, s, x, &Options{Method: DDPM, Steps: []int{5, 5}, Cov: ocm.CovSmall}, nil); err == nil {
+		t.Fatal("repeated timesteps accepted")
+	}
+}

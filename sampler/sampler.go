@@ -49,7 +49,7 @@ func (m *Method) Set(s string) error {
 type Options struct {
 	Method Method
 	Eta    float64        // DDIM's η (0 = deterministic with fixed variances)
-	Steps  []int          // increasing timesteps ns, ns[0] = 1 (ocm.Timesteps)
+	Steps  []int          // increasing timesteps ns (ocm.Timesteps): ns[0] = 1, or [N] for one jump
 	Cov    ocm.Covariance // which variance; the Denoiser supplies c_t for the optimal ones
 	ClipX0 bool           // clamp x̂0 to [−1, 1] (images)
 	// ClipSigmaIdx k > 0 caps σ² at ClipSigmaThreshold(ClipPixel) in transitions with
@@ -68,10 +68,17 @@ type Step struct {
 }
 
 // Sample runs the reverse process from x (x_N, usually standard normal noise) down to
-// x_0 and returns x_0. obs, when not nil, is called after every transition.
+// x_0 and returns x_0. obs, when not nil, is called after every transition. The last
+// transition, ns[0] → 0, returns its mean x̂0 without noise; with one step (K = 1,
+// ns = [N]) that is the whole process.
 func Sample(m ocm.Denoiser, s *ocm.Schedule, x *rt.Tensor, o *Options, obs func(Step)) (*rt.Tensor, error) {
-	if len(o.Steps) == 0 || o.Steps[0] != 1 || o.Steps[len(o.Steps)-1] > s.N {
-		return nil, fmt.Errorf("sampler: timesteps must start at 1 and end at most at %d", s.N)
+	if len(o.Steps) == 0 || o.Steps[0] < 1 || o.Steps[len(o.Steps)-1] > s.N {
+		return nil, fmt.Errorf("sampler: timesteps must lie in 1..%d", s.N)
+	}
+	for k := 1; k < len(o.Steps); k++ {
+		if o.Steps[k] <= o.Steps[k-1] {
+			return nil, fmt.Errorf("sampler: timesteps must increase, got %d after %d", o.Steps[k], o.Steps[k-1])
+		}
 	}
 	if o.Method == DDIM && o.Cov == ocm.CovLarge {
 		return nil, fmt.Errorf("sampler: DDIM has no large variance (use small or an optimal covariance)")
