@@ -150,7 +150,7 @@ func makeImageModel(dev rt.Device, o *options, f *safetensors.File, name string,
 		announce()
 	}
 	if o.fit {
-		if headChosen && head != m.Head {
+		if headChosen && head != m.HeadMode {
 			m.NewHeads(dev, head, o.seed)
 		}
 		if err := images.Fit(dev, m, images.NewData(train, st.Seed+1), st, prog.update, ctl); err != nil {

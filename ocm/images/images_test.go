@@ -193,8 +193,8 @@ func testBundleRoundTrip(t *testing.T, head HeadMode) {
 	if back.Meta["backbone_steps"] != "2" || back.Meta["head_steps"] != "4" {
 		t.Fatalf("training record lost: %v", back.Meta)
 	}
-	if back.Head != head || back.Heads[ocm.HeadOCM].Complex() != (head == HeadComplex) {
-		t.Fatalf("saved %s heads, loaded %s (complex %v)", head, back.Head, back.Heads[ocm.HeadOCM].Complex())
+	if back.HeadMode != head || back.Heads[ocm.HeadOCM].Complex() != (head == HeadComplex) {
+		t.Fatalf("saved %s heads, loaded %s (complex %v)", head, back.HeadMode, back.Heads[ocm.HeadOCM].Complex())
 	}
 	// A missing tensor, a wrong shape and a bad config are each refused by name.
 	drop := *f
@@ -217,7 +217,7 @@ func testBundleRoundTrip(t *testing.T, head HeadMode) {
 		t.Fatalf("a bundle with an unknown head form: %v", err)
 	}
 	delete(bad.Metadata, "head") // bundles written before the complex head
-	if old, err := Load(dev, "x", &bad); head == HeadSimple && (err != nil || old.Head != HeadSimple) {
+	if old, err := Load(dev, "x", &bad); head == HeadSimple && (err != nil || old.HeadMode != HeadSimple) {
 		t.Fatalf("a bundle without a head key: %v", err)
 	} else if head == HeadComplex && err == nil {
 		t.Fatal("complex heads loaded as simple ones")

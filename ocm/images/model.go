@@ -41,14 +41,14 @@ func ParseHeadMode(s string) (HeadMode, error) {
 // Model is everything the image pipeline trains: the UNet backbone, the covariance
 // heads on its last feature map, and the Analytic-DPM table.
 type Model struct {
-	Dataset string // e.g. "fashion-mnist"
-	Config  nn.UNetConfig
-	Sched   *ocm.Schedule
-	Net     *nn.UNet
-	Heads   map[ocm.HeadKind]*ocm.Head
-	Head    HeadMode          // the form of every head
-	MsEps   []float64         // (N+1), nil until fitted
-	Meta    map[string]string // training settings and results, for the record
+	Dataset  string // e.g. "fashion-mnist"
+	Config   nn.UNetConfig
+	Sched    *ocm.Schedule
+	Net      *nn.UNet
+	Heads    map[ocm.HeadKind]*ocm.Head
+	HeadMode HeadMode          // the form of every head
+	MsEps    []float64         // (N+1), nil until fitted
+	Meta     map[string]string // training settings and results, for the record
 
 	teacher *ocm.CachedTeacher
 }
@@ -74,7 +74,7 @@ func (m *Model) NewHeads(dev rt.Device, mode HeadMode, seed uint64) {
 	if mode == HeadComplex {
 		emb = func(t []float64) *rt.Tensor { return m.Net.TimeEmbedding(nn.Eval(), t).Value }
 	}
-	m.Head, m.Heads = mode, map[ocm.HeadKind]*ocm.Head{}
+	m.HeadMode, m.Heads = mode, map[ocm.HeadKind]*ocm.Head{}
 	for i, k := range HeadKinds {
 		m.Heads[k] = ocm.NewConvHead(dev, k, m.Config.Ch*m.Config.Mult[0], m.Config.InCh, emb, m.Net.TembCh(), key.Split(uint64(10+i)))
 	}
@@ -147,7 +147,7 @@ func (m *Model) Save(path string) error {
 func (m *Model) metadata() map[string]string {
 	cfg, _ := json.Marshal(m.Config)
 	md := map[string]string{"format": BundleFormat, "model": "unet", "dataset": m.Dataset,
-		"unet_config": string(cfg), "head": string(m.Head), "schedule": m.Sched.Kind.String(),
+		"unet_config": string(cfg), "head": string(m.HeadMode), "schedule": m.Sched.Kind.String(),
 		"diffusion_steps": strconv.Itoa(m.Sched.N),
 		"image_shape":     fmt.Sprintf("%d,%d,%d", m.Config.InCh, m.Config.Resolution, m.Config.Resolution)}
 	for k, v := range m.Meta {
@@ -285,5 +285,5 @@ func (m *Model) Describe() string {
 		}
 	}
 	return fmt.Sprintf("%s, unet ch %d mult %v res-blocks %d, %d parameters, %s heads, %s", m.Dataset, m.Config.Ch,
-		m.Config.Mult, m.Config.NumRes, nn.CountParams(m.Net.Params()), m.Head, strings.Join(parts, ", "))
+		m.Config.Mult, m.Config.NumRes, nn.CountParams(m.Net.Params()), m.HeadMode, strings.Join(parts, ", "))
 }
