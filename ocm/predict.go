@@ -182,6 +182,8 @@ const MsEpsStepsPerBatch = 4
 
 // MsEps computes Analytic-DPM's table ms_eps[n] = E[mean over values of ε̂(x_n, n)²]
 // for n = 1..N, from perStep fresh examples per step (ocm-math §4.2); ms_eps[0] = 0.
+// The values are rounded to float32, the precision bundles store, so that a model
+// used right after fitting gives the numbers of the same model saved and loaded.
 func MsEps(dev rt.Device, teacher Teacher, s *Schedule, data DataSource, perStep int, seed uint64) []float64 {
 	ms := make([]float64, s.N+1)
 	for n0 := 1; n0 <= s.N; n0 += MsEpsStepsPerBatch {
@@ -203,6 +205,9 @@ func MsEps(dev rt.Device, teacher Teacher, s *Schedule, data DataSource, perStep
 			}
 			ms[ni] += sum / float64(per) / float64(perStep)
 		}
+	}
+	for i, v := range ms {
+		ms[i] = float64(float32(v))
 	}
 	return ms
 }
