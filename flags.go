@@ -219,7 +219,7 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag -checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
 	case o.resume && !o.train && !o.fit:
 		return fmt.Errorf("--resume continues --train or --fit: give the flags of the interrupted run")
-	case o.head != "" && o.head != string(images.HeadSimple) && o.head != string(images.HeadComplex):
+	case o.head != "" && !validHead(o.head):
 		return fmt.Errorf("invalid value %q for flag -head: want simple or complex", o.head)
 	case o.benchRounds < 1 || o.benchRounds > 100:
 		return fmt.Errorf("invalid value %d for flag -bench-rounds: want 1 to 100", o.benchRounds)
@@ -240,4 +240,10 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// validHead reports whether --head names a head form images.ParseHeadMode knows.
+func validHead(s string) bool {
+	_, err := images.ParseHeadMode(s)
+	return err == nil
 }

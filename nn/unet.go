@@ -102,13 +102,14 @@ func (cfg UNetConfig) validate() {
 	if cfg.Resolution%(1<<(len(cfg.Mult)-1)) != 0 {
 		panic(fmt.Sprintf("nn: unet: resolution %d is not divisible by 2^%d", cfg.Resolution, len(cfg.Mult)-1))
 	}
-	if err := cfg.checkVariant(); err != nil {
+	if err := cfg.CheckVariant(); err != nil {
 		panic("nn: unet: " + err.Error())
 	}
 }
 
-// checkVariant checks Variant and Heads.
-func (cfg UNetConfig) checkVariant() error {
+// CheckVariant returns an error for an unknown variant or a head count that the
+// variant or the widths do not allow.
+func (cfg UNetConfig) CheckVariant() error {
 	switch cfg.Variant {
 	case "", VariantDDPM:
 		if cfg.Heads > 1 {
@@ -129,10 +130,6 @@ func (cfg UNetConfig) checkVariant() error {
 	}
 	return nil
 }
-
-// CheckVariant returns an error for an unknown variant or a head count that the
-// variant or the widths do not allow.
-func (cfg UNetConfig) CheckVariant() error { return cfg.checkVariant() }
 
 // layerKey returns a fresh key for the next layer.
 func (m *UNet) layerKey() philox.Key {

@@ -128,16 +128,24 @@ func checkNELBOArgs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x
 	if len(steps) == 0 || steps[0] != 1 {
 		return fmt.Errorf("timesteps must start at 1")
 	}
-	for k := 1; k < len(steps); k++ {
-		if steps[k] <= steps[k-1] {
-			return fmt.Errorf("timesteps must increase, got %d after %d", steps[k], steps[k-1])
-		}
+	if err := checkIncreasing(steps); err != nil {
+		return err
 	}
 	if steps[len(steps)-1] > s.N {
 		return fmt.Errorf("timesteps must end at most at %d, got %d", s.N, steps[len(steps)-1])
 	}
 	if x0.Rank() == 0 || x0.Dim(0) == 0 || x0.Len() == 0 {
 		return fmt.Errorf("need a non-empty batch, got shape %v", x0.Shape())
+	}
+	return nil
+}
+
+// checkIncreasing reports an error unless the timesteps strictly increase.
+func checkIncreasing(steps []int) error {
+	for k := 1; k < len(steps); k++ {
+		if steps[k] <= steps[k-1] {
+			return fmt.Errorf("timesteps must increase, got %d after %d", steps[k], steps[k-1])
+		}
 	}
 	return nil
 }

@@ -75,10 +75,8 @@ func Sample(m ocm.Denoiser, s *ocm.Schedule, x *rt.Tensor, o *Options, obs func(
 	if len(o.Steps) == 0 || o.Steps[0] < 1 || o.Steps[len(o.Steps)-1] > s.N {
 		return nil, fmt.Errorf("sampler: timesteps must lie in 1..%d", s.N)
 	}
-	for k := 1; k < len(o.Steps); k++ {
-		if o.Steps[k] <= o.Steps[k-1] {
-			return nil, fmt.Errorf("sampler: timesteps must increase, got %d after %d", o.Steps[k], o.Steps[k-1])
-		}
+	if err := checkIncreasing(o.Steps); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
 	}
 	if o.Method == DDIM && o.Cov == ocm.CovLarge {
 		return nil, fmt.Errorf("sampler: DDIM has no large variance (use small or an optimal covariance)")
