@@ -19,6 +19,7 @@ import (
 	"ocm/ocm/images"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 // defaultBundleName is the bundle --train and --fit write when --weights is empty.
@@ -218,7 +219,7 @@ func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	sched, err := ocm.NewSchedule(o.betaSchedule, o.diffusionSteps)
+	sched, err := sampler.NewSchedule(o.betaSchedule, o.diffusionSteps)
 	if err != nil {
 		return nil, inputErr(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
 	rt "ocm/runtime"
+	"ocm/sampler"
 	"ocm/sampler/imagefile"
 )
 
@@ -202,7 +203,7 @@ func newImageModel(dev rt.Device, o *options, rc *images.Config, head images.Hea
 			n = cn
 		}
 	}
-	sched, err := ocm.NewSchedule(kind, n)
+	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
 		return nil, inputErr(err)
 	}

@@ -47,14 +47,14 @@ type options struct {
 
 	trainSteps, fitSteps, batch int
 	lr                          float64
-	betaSchedule                ocm.BetaSchedule
+	betaSchedule                sampler.BetaSchedule
 	diffusionSteps              int
 
 	steps       int
 	method      sampler.Method
 	eta         float64
 	variance    ocm.Covariance
-	spacing     ocm.TimestepSpacing
+	spacing     sampler.TimestepSpacing
 	numSamples  int
 	exactScore  bool
 	clipSamples bool

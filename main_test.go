@@ -11,6 +11,7 @@ import (
 	"ocm/ocm"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 // writeFile writes data into dir/name and returns the path.
@@ -27,7 +28,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 func smallBundle(t *testing.T, dir string) string {
 	t.Helper()
 	dev := rt.NewCPU(rt.CPUOptions{})
-	s, _ := ocm.NewSchedule(ocm.Linear, 1000)
+	s, _ := sampler.NewSchedule(sampler.Linear, 1000)
 	m := toy.NewModel(dev, "mog9", ocm.Mog9(), s, 16, []int{8}, 1)
 	m.MsEps = make([]float64, 1001)
 	m.ExactMsEps = make([]float64, 1001)

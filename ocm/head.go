@@ -7,6 +7,7 @@ import (
 	"ocm/nn"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // HeadKind names what a covariance head regresses.
@@ -109,7 +110,7 @@ func (h *Head) Params() []*nn.Param { return h.Net.Params() }
 type HeadFitter struct {
 	Teacher Teacher
 	Head    *Head
-	Sched   *Schedule
+	Sched   *sampler.Schedule
 	Data    DataSource
 	Cfg     TrainConfig
 	Probes  int // Rademacher probes per example for OCM (M, default 1)
@@ -120,7 +121,7 @@ type HeadFitter struct {
 }
 
 // NewHeadFitter prepares fitting of head on teacher.
-func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *Schedule, data DataSource, cfg TrainConfig) *HeadFitter {
+func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *sampler.Schedule, data DataSource, cfg TrainConfig) *HeadFitter {
 	return &HeadFitter{Teacher: teacher, Head: head, Sched: s, Data: data, Cfg: cfg, Probes: 1,
 		Opt: nn.NewAdam(cfg.LR), EMA: nn.NewEMA(cfg.EMADecay, head.Params()), dev: dev}
 }

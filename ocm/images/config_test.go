@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"ocm/nn"
-	"ocm/ocm"
+	"ocm/sampler"
 )
 
 // configExample is the example configuration of the README: the reference unet-s
@@ -241,13 +241,13 @@ func TestConfigApply(t *testing.T) {
 	if got := partial.Apply(st); got != want {
 		t.Errorf("Apply = %+v, want %+v", got, want)
 	}
-	if k, n, err := empty.ApplySchedule(ocm.Cosine, 400); k != ocm.Cosine || n != 400 || err != nil {
+	if k, n, err := empty.ApplySchedule(sampler.Cosine, 400); k != sampler.Cosine || n != 400 || err != nil {
 		t.Errorf("empty ApplySchedule = %v, %d, %v", k, n, err)
 	}
-	if k, n, err := full.ApplySchedule(ocm.Linear, 1000); k != ocm.Cosine || n != 50 || err != nil {
+	if k, n, err := full.ApplySchedule(sampler.Linear, 1000); k != sampler.Cosine || n != 50 || err != nil {
 		t.Errorf("ApplySchedule = %v, %d, %v", k, n, err)
 	}
-	if _, _, err := (&Config{Schedule: "x"}).ApplySchedule(ocm.Linear, 1000); err == nil {
+	if _, _, err := (&Config{Schedule: "x"}).ApplySchedule(sampler.Linear, 1000); err == nil {
 		t.Error("ApplySchedule accepted an unknown schedule")
 	}
 	base, _ := Preset("small", 1, 28)
@@ -297,7 +297,7 @@ func TestDefaultConfig(t *testing.T) {
 		if u, err := c.ApplyUNet(preset); err != nil || u.Ch != preset.Ch || !slices.Equal(u.Mult, preset.Mult) || u.TembIn != preset.TembIn {
 			t.Errorf("DefaultConfig's UNet %+v is not the small preset %+v (%v)", u, preset, err)
 		}
-		if k, n, _ := c.ApplySchedule(ocm.Cosine, 5); k != ocm.Linear || n != 1000 {
+		if k, n, _ := c.ApplySchedule(sampler.Cosine, 5); k != sampler.Linear || n != 1000 {
 			t.Errorf("DefaultConfig's schedule is %v over %d steps", k, n)
 		}
 		// Every key is written out, so the JSON documents the format.

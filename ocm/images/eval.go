@@ -145,7 +145,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 	n := min(cfg.TestImages, test.N)
 	x := firstImages(test, n)
 	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
-	preds := make([]ocm.Denoiser, len(Covariances))
+	preds := make([]sampler.Denoiser, len(Covariances))
 	for i, cov := range Covariances {
 		preds[i] = m.Predictor(cov)
 	}
@@ -157,7 +157,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 	scale := 1 / (float64(per) * math.Ln2 * float64(n)) // nats summed over the images → mean bits/dim
 	rep.TermsK = slices.Min(cfg.Ks)
 	for _, k := range cfg.Ks {
-		steps, err := ocm.Timesteps(ocm.Even, m.Sched.N, k)
+		steps, err := sampler.Timesteps(sampler.Even, m.Sched.N, k)
 		if err != nil {
 			return nil, err
 		}
@@ -189,7 +189,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 				}
 				o.OnTerm = func(j, sPrev, t int, term []float64) { addTerm(Covariances[j].String(), [2]int{sPrev, t}, term) }
 			}
-			nelbo, err := sampler.NELBOs(preds, Covariances, m.Sched, x0, steps, o, key)
+			nelbo, err := sampler.NELBOs(preds, ocm.Variances(Covariances), m.Sched, x0, steps, o, key)
 			if err != nil {
 				return nil, err
 			}
@@ -223,7 +223,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 
 // sampleRow draws cfg.FDSamples images and scores them against the reference.
 func (m *Model) sampleRow(dev rt.Device, method sampler.Method, cov ocm.Covariance, k int, ref [][]float64, clf *nn.Classifier, cfg EvalConfig, prog Progress) (Row, error) {
-	sc := SampleConfig{Method: method, K: k, Spacing: ocm.Even, Cov: cov, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
+	sc := SampleConfig{Method: method, K: k, Spacing: sampler.Even, Cov: cov, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
 	sc.ClipSigmaIdx, sc.ClipPixel = PaperClipping(method)
 	task := fmt.Sprintf("sample %v %v K=%d", method, cov, k)
 	x, err := Sample(dev, m, sc, func(_ string, done, total int, _ float64) {

@@ -31,7 +31,7 @@ func tinyModel(t *testing.T, seed uint64) *Model { return tinyModelWith(t, HeadS
 
 func tinyModelWith(t *testing.T, head HeadMode, seed uint64) *Model {
 	t.Helper()
-	s, err := ocm.NewSchedule(ocm.Linear, 100)
+	s, err := sampler.NewSchedule(sampler.Linear, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestPresets(t *testing.T) {
 // TestImprovedDDPMModel trains, fits, saves and loads a small improved-DDPM model:
 // the variant survives the bundle and the weights are bit-identical.
 func TestImprovedDDPMModel(t *testing.T) {
-	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	s, _ := sampler.NewSchedule(sampler.Linear, 100)
 	cfg := nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 1}, NumRes: 1, AttnRes: []int{4}, Resolution: 8,
 		Dropout: 0.3, TembIn: 16, Variant: nn.VariantIDDPM, Heads: 2}
 	m := NewModel(dev, "test", cfg, s, HeadSimple, 6)
@@ -337,7 +337,7 @@ func TestCovariancesShareOneNetworkPass(t *testing.T) {
 	count := &countingTeacher{Teacher: m.teacher.Teacher}
 	m.teacher.Teacher = count
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 1}, 0, 2, 1, 8, 8)
-	var first *ocm.Prediction
+	var first *sampler.Prediction
 	for _, cov := range Covariances {
 		pr, err := m.Predictor(cov).Predict(x, 50)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // BundleFormat names the layout of an image bundle in its safetensors metadata.
@@ -43,7 +44,7 @@ func ParseHeadMode(s string) (HeadMode, error) {
 type Model struct {
 	Dataset  string // e.g. "fashion-mnist"
 	Config   nn.UNetConfig
-	Sched    *ocm.Schedule
+	Sched    *sampler.Schedule
 	Net      *nn.UNet
 	Heads    map[ocm.HeadKind]*ocm.Head
 	HeadMode HeadMode          // the form of every head
@@ -55,7 +56,7 @@ type Model struct {
 
 // NewModel returns an untrained model with heads of the given mode; every weight is
 // drawn from seed.
-func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *ocm.Schedule, head HeadMode, seed uint64) *Model {
+func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *sampler.Schedule, head HeadMode, seed uint64) *Model {
 	key := modelKey(seed)
 	m := &Model{Dataset: dataset, Config: cfg, Sched: sched, Net: nn.NewUNet(dev, cfg, key.Split(0)),
 		Meta: map[string]string{}}
@@ -172,7 +173,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err := CheckConfig(cfg); err != nil {
 		return nil, fmt.Errorf("%s: metadata unet_config: %w", name, err)
 	}
-	kind, err := ocm.ParseBetaSchedule(md["schedule"])
+	kind, err := sampler.ParseBetaSchedule(md["schedule"])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -180,7 +181,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: metadata diffusion_steps %q is not an integer", name, md["diffusion_steps"])
 	}
-	sched, err := ocm.NewSchedule(kind, n)
+	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

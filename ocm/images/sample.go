@@ -14,7 +14,7 @@ type SampleConfig struct {
 	Method  sampler.Method
 	Eta     float64
 	K       int
-	Spacing ocm.TimestepSpacing
+	Spacing sampler.TimestepSpacing
 	Cov     ocm.Covariance
 	N       int    // images
 	Batch   int    // images per network call (0: all at once); the result does not depend on it
@@ -37,7 +37,7 @@ func PaperClipping(method sampler.Method) (idx int, pixels float64) {
 // Sample draws cfg.N images (N, C, H, W) in [−1, 1]. prog, when not nil, hears of
 // every finished transition.
 func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tensor, error) {
-	steps, err := ocm.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
+	steps, err := sampler.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tenso
 	done, total := 0, cfg.N*len(steps)
 	for lo := 0; lo < cfg.N; lo += batch {
 		n := min(batch, cfg.N-lo)
-		opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Cov: cfg.Cov, ClipX0: true,
+		opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Variance: cfg.Cov.Variance(), ClipX0: true,
 			ClipSigmaIdx: cfg.ClipSigmaIdx, ClipPixel: cfg.ClipPixel, Key: key.Split(1), Offset: lo}
 		x := rt.Random(dev, rt.Normal, key.Split(0), uint64(lo*c*r*r), n, c, r, r)
 		x, err := sampler.Sample(pred, m.Sched, x, opts, func(sampler.Step) {

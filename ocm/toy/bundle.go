@@ -11,6 +11,7 @@ import (
 	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // BundleFormat names the layout of a toy bundle in its safetensors metadata.
@@ -21,7 +22,7 @@ const BundleFormat = "ocm-toy-bundle/1"
 type Model struct {
 	Dataset    string       // "mog9", "mog40" or a mixture JSON file
 	Mix        *ocm.Mixture // the data distribution
-	Sched      *ocm.Schedule
+	Sched      *sampler.Schedule
 	Net        *nn.ToyMLP
 	HeadHidden []int
 	Heads      map[ocm.HeadKind]*ocm.Head // read the backbone's features
@@ -35,7 +36,7 @@ type Model struct {
 var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
 
 // NewModel returns an untrained model for mixture mix.
-func NewModel(dev rt.Device, dataset string, mix *ocm.Mixture, sched *ocm.Schedule, hidden int, headHidden []int, seed uint64) *Model {
+func NewModel(dev rt.Device, dataset string, mix *ocm.Mixture, sched *sampler.Schedule, hidden int, headHidden []int, seed uint64) *Model {
 	key := philox.Key{Seed: seed, Stream: 1 << 32}
 	m := &Model{Dataset: dataset, Mix: mix, Sched: sched, HeadHidden: headHidden,
 		Net:   nn.NewToyMLP(dev, mix.Dim, hidden, key.Split(0)),
@@ -126,7 +127,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: mixture: %w", name, err)
 	}
-	kind, err := ocm.ParseBetaSchedule(md["schedule"])
+	kind, err := sampler.ParseBetaSchedule(md["schedule"])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -136,7 +137,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err1 != nil || err2 != nil || err3 != nil || hidden < 1 || hidden > 1<<16 {
 		return nil, fmt.Errorf("%s: metadata diffusion_steps/hidden/head_hidden are not valid integers", name)
 	}
-	sched, err := ocm.NewSchedule(kind, n)
+	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
