@@ -15,6 +15,7 @@ import (
 	"ocm/assets"
 	"ocm/nn/safetensors"
 	"ocm/ocm"
+	"ocm/ocm/bench"
 	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
 	"ocm/ocm/toy"
@@ -52,7 +53,11 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if o.bench {
-		return runBench(o, stdout, stderr)
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return userErr("output folder %s: %v", o.out, err)
+		}
+		return bench.Run(bench.Config{Out: o.out, Threads: o.threads, Rounds: o.benchRounds,
+			TorchScript: o.benchTorch, Python: o.benchPython, Version: version}, stdout, stderr)
 	}
 	dev, devNote, err := openDevice(o)
 	if err != nil {
