@@ -22,7 +22,7 @@ const (
 	stLayerM, stLayerK, stLayerN = 33, 65, 17
 	stLayerBound                 = 1e-4
 	stSiLUN                      = 4096
-	stSiLUBound                  = 1e-5 // relative, on [−8, 8): the CPU is within 1e-6, a GPU's ex2.approx a few 1e-7
+	stSiLUBound                  = 1e-5    // relative, on [−8, 8): the CPU is within 1e-6, a GPU's ex2.approx a few 1e-7
 	stUniformN, stUniformOff     = 1003, 5 // odd length and offset: partial Philox blocks at both ends
 	stNormalN                    = 1 << 16
 	stNormalOff                  = 3    // an offset inside a Philox block, to exercise the stream layout
