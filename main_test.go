@@ -203,7 +203,7 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 // TestAutoDeviceFallsBack: without CUDA libraries, --device auto runs on the CPU and
 // says why in one line; --device cuda is refused (in TestBadInputs).
 func TestAutoDeviceFallsBack(t *testing.T) {
-	if _, err := openCUDA(rt.NewCPU(rt.CPUOptions{})); err == nil {
+	if _, err := openCUDA(); err == nil {
 		t.Skip("a CUDA device is available here")
 	}
 	in, out := t.TempDir(), t.TempDir()

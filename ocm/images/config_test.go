@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"ocm/nn"
+	"ocm/ocm"
 	"ocm/sampler"
 )
 
@@ -231,7 +232,7 @@ func TestConfigApply(t *testing.T) {
 	ema, dropout := 0.0, false
 	full := Config{TrainSteps: 7, FitSteps: 8, Batch: 9, LR: 0.25, EMADecay: &ema, Dropout: &dropout, MsEpsPerStep: 3,
 		Schedule: "cosine", DiffusionSteps: 50}
-	want := Settings{TrainSteps: 7, FitSteps: 8, Batch: 9, LR: 0.25, EMADecay: 0, MsEpsPerStep: 3, Seed: st.Seed, Dropout: false}
+	want := Settings{Budget: ocm.Budget{TrainSteps: 7, FitSteps: 8, Batch: 9, LR: 0.25, EMADecay: 0, MsEpsPerStep: 3, Seed: st.Seed}, Dropout: false}
 	if got := full.Apply(st); got != want {
 		t.Errorf("Apply = %+v, want %+v", got, want)
 	}
@@ -286,7 +287,7 @@ func TestDefaultConfig(t *testing.T) {
 		if !reflect.DeepEqual(*back, c) {
 			t.Fatalf("round trip gave %+v, want %+v", *back, c)
 		}
-		if got := c.Apply(Settings{}); got != (Settings{TrainSteps: 3000, FitSteps: 500, Batch: 64, LR: 5e-4, EMADecay: 0.999, MsEpsPerStep: 16}) {
+		if got := c.Apply(Settings{}); got != (Settings{Budget: ocm.Budget{TrainSteps: 3000, FitSteps: 500, Batch: 64, LR: 5e-4, EMADecay: 0.999, MsEpsPerStep: 16}}) {
 			t.Errorf("DefaultConfig's settings %+v are not DefaultSettings' (seed aside)", got)
 		}
 		st := DefaultSettings()

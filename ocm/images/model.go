@@ -17,9 +17,6 @@ import (
 // BundleFormat names the layout of an image bundle in its safetensors metadata.
 const BundleFormat = "ocm-image-bundle/1"
 
-// HeadKinds lists the fitted head kinds in a fixed order.
-var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
-
 // HeadMode is the form of the covariance heads (ocm-math §3.3).
 type HeadMode string
 
@@ -76,7 +73,7 @@ func (m *Model) NewHeads(dev rt.Device, mode HeadMode, seed uint64) {
 		emb = func(t []float64) *rt.Tensor { return m.Net.TimeEmbedding(nn.Eval(), t).Value }
 	}
 	m.HeadMode, m.Heads = mode, map[ocm.HeadKind]*ocm.Head{}
-	for i, k := range HeadKinds {
+	for i, k := range ocm.HeadKinds() {
 		m.Heads[k] = ocm.NewConvHead(dev, k, m.Config.Ch*m.Config.Mult[0], m.Config.InCh, emb, m.Net.TembCh(), key.Split(uint64(10+i)))
 	}
 }
@@ -100,13 +97,15 @@ func (m *Model) Predictor(cov ocm.Covariance) *ocm.Predictor {
 	return p
 }
 
-// Covariances are the estimators an image model offers, in table order.
-var Covariances = []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR, ocm.CovOCM}
+// Covariances returns the estimators an image model offers, in table order.
+func Covariances() []ocm.Covariance {
+	return []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR, ocm.CovOCM}
+}
 
 // params lists every tensor of the bundle with its file name.
 func (m *Model) params() []*nn.Param {
 	ps := m.backboneParams()
-	for _, k := range HeadKinds {
+	for _, k := range ocm.HeadKinds() {
 		ps = append(ps, m.Heads[k].Params()...)
 	}
 	return ps
@@ -269,10 +268,8 @@ func (m *Model) fill(dev rt.Device, name string, f *safetensors.File) error {
 // CheckFinite returns an error naming the first tensor with a NaN or ±Inf value:
 // broken weights are never written.
 func (m *Model) CheckFinite() error {
-	for _, p := range m.params() {
-		if !nn.Finite(p.Value) {
-			return fmt.Errorf("images: tensor %s has non-finite values; not saved", p.Name)
-		}
+	if err := ocm.CheckFinite(m.params()); err != nil {
+		return fmt.Errorf("images: %w", err)
 	}
 	return nil
 }

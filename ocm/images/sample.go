@@ -34,9 +34,15 @@ func PaperClipping(method sampler.Method) (idx int, pixels float64) {
 	return 1, 2
 }
 
-// Sample draws cfg.N images (N, C, H, W) in [−1, 1]. prog, when not nil, hears of
-// every finished transition.
-func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tensor, error) {
+// Samples are images on the host: Pixels in NCHW order, values in [−1, 1].
+type Samples struct {
+	Pixels     []float32
+	N, C, H, W int
+}
+
+// Sample draws cfg.N images in [−1, 1], each batch copied to the host once. prog,
+// when not nil, hears of every finished transition.
+func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*Samples, error) {
 	steps, err := sampler.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
 	if err != nil {
 		return nil, err
@@ -69,5 +75,5 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tenso
 		}
 		out = append(out, rt.Clamp(x, -1, 1).Data()...)
 	}
-	return rt.FromSlice(dev, out, cfg.N, c, r, r), nil
+	return &Samples{Pixels: out, N: cfg.N, C: c, H: r, W: r}, nil
 }

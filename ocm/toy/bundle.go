@@ -32,9 +32,6 @@ type Model struct {
 	Meta       map[string]string          // training settings, for the record
 }
 
-// HeadKinds lists the fitted head kinds in a fixed order.
-var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
-
 // NewModel returns an untrained model for mixture mix.
 func NewModel(dev rt.Device, dataset string, mix *ocm.Mixture, sched *sampler.Schedule, hidden int, headHidden []int, seed uint64) *Model {
 	key := philox.Key{Seed: seed, Stream: 1 << 32}
@@ -42,7 +39,7 @@ func NewModel(dev rt.Device, dataset string, mix *ocm.Mixture, sched *sampler.Sc
 		Net:   nn.NewToyMLP(dev, mix.Dim, hidden, key.Split(0)),
 		Heads: map[ocm.HeadKind]*ocm.Head{}, ExactHeads: map[ocm.HeadKind]*ocm.Head{},
 		Meta: map[string]string{}}
-	for i, k := range HeadKinds {
+	for i, k := range ocm.HeadKinds() {
 		m.Heads[k] = ocm.NewMLPHead(dev, k, hidden, mix.Dim, headHidden, key.Split(uint64(10+i)))
 		m.ExactHeads[k] = ocm.NewMLPHead(dev, k, mix.Dim+nn.ToyTembDim, mix.Dim, headHidden, key.Split(uint64(20+i)))
 	}
@@ -80,7 +77,7 @@ func (m *Model) params() []*nn.Param {
 	for _, p := range m.Net.Params() {
 		ps = append(ps, &nn.Param{Name: "backbone." + p.Name, Value: p.Value})
 	}
-	for _, k := range HeadKinds {
+	for _, k := range ocm.HeadKinds() {
 		ps = append(ps, m.Heads[k].Params()...)
 		for _, p := range m.ExactHeads[k].Params() {
 			ps = append(ps, &nn.Param{Name: "exact." + p.Name, Value: p.Value})
