@@ -171,6 +171,11 @@ func (s *session) saveToy(m *toy.Model) error {
 	return nil
 }
 
+// sampling is how --sample steps back from noise.
+func sampling(o *options) ocm.Sampling {
+	return ocm.Sampling{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing, Cov: o.variance}
+}
+
 // budgetFlags is the part of a run's budget the flags set (0: the data kind's default).
 func budgetFlags(o *options) ocm.Budget {
 	return ocm.Budget{TrainSteps: o.trainSteps, FitSteps: o.fitSteps, Batch: o.batch, LR: float32(o.lr)}
@@ -269,8 +274,7 @@ func (s *session) sampleToy(m *toy.Model) error {
 	if !o.variance.Optimal() && o.exactScore {
 		return userErr("--exact-score applies to the optimal-variance family, not %v", o.variance)
 	}
-	cfg := toy.SampleConfig{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing,
-		Cov: o.variance, ExactScore: o.exactScore, ClipX0: o.clipSamples, N: cmp.Or(o.numSamples, 2000), Seed: o.seed}
+	cfg := toy.SampleConfig{Sampling: sampling(o), ExactScore: o.exactScore, ClipX0: o.clipSamples, N: cmp.Or(o.numSamples, 2000), Seed: o.seed}
 	start := time.Now()
 	pts, err := toy.Sample(s.dev, m, cfg)
 	if err != nil {

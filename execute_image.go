@@ -218,7 +218,7 @@ func (s *session) sampleImages(m *images.Model, b *bundle) error {
 	if n == 0 {
 		n = 64
 	}
-	cfg := images.SampleConfig{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing, Cov: o.variance,
+	cfg := images.SampleConfig{Sampling: sampling(o),
 		N: n, Batch: 256, Seed: o.seed}
 	cfg.ClipSigmaIdx, cfg.ClipPixel = images.PaperClipping(o.method)
 	if o.clipSigmaIdx >= 0 {

@@ -21,6 +21,7 @@ const (
 	HeadNPR                 // target (ε − ε̂)²:      h ≈ E[(ε−ε̂)²|x_t]
 )
 
+// String is the head kind's name (ocm, sn, npr).
 func (k HeadKind) String() string {
 	switch k {
 	case HeadOCM:
@@ -57,6 +58,7 @@ func NewMLPHead(dev rt.Device, kind HeadKind, f, d int, hidden []int, key philox
 // mlpHead is an MLP on the features; the features already carry the time.
 type mlpHead struct{ *nn.MLP }
 
+// Forward applies the MLP to the features; the time is not used.
 func (m mlpHead) Forward(c *nn.Ctx, features *ad.Var, _ []float64) *ad.Var {
 	return m.MLP.Forward(c, features)
 }
@@ -82,6 +84,7 @@ type convHead struct {
 	emb TimeEmbedder
 }
 
+// Forward applies the conv head to the feature map, reading the time t when complex.
 func (h convHead) Forward(c *nn.Ctx, features *ad.Var, t []float64) *ad.Var {
 	var temb *ad.Var
 	if h.ConvHead.Block != nil {

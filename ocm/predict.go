@@ -30,6 +30,7 @@ const (
 
 var covNames = [numCovariances]string{"small", "large", "ocm", "sn", "npr", "analytic", "exact-diag", "exact-full"}
 
+// String is the estimator's name, as --variance-type takes it.
 func (c Covariance) String() string {
 	if c >= 0 && c < numCovariances {
 		return covNames[c]
@@ -75,6 +76,16 @@ func (c Covariance) Variance() sampler.Variance {
 		return sampler.OptimalFull
 	}
 	return sampler.Optimal
+}
+
+// Sampling is how a sampling run steps back from noise: the reverse process, DDIM's
+// η, the number of steps K and their spacing, and the covariance estimator.
+type Sampling struct {
+	Method  sampler.Method
+	Eta     float64
+	K       int
+	Spacing sampler.TimestepSpacing
+	Cov     Covariance
 }
 
 // Variances maps each estimator to its sampler variance family.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"ocm/nn"
@@ -82,6 +83,17 @@ func (c *Control) TrainBackbone(dev rt.Device, tr *Trainer, opt Optimisation, pa
 	}
 	tr.EMA.Swap(params)
 	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, Seconds: el}, nil
+}
+
+// StampCheckpoint marks f as a checkpoint of phase at step with the budget's steps;
+// settings (stored keys and values) are what a resumed run must share.
+func StampCheckpoint(f *safetensors.File, phase string, step int, b Budget, settings map[string]string) {
+	maps.Copy(f.Metadata, settings)
+	f.Metadata["format"] = CheckpointFormat
+	f.Metadata["phase"] = phase
+	f.Metadata["step"] = strconv.Itoa(step)
+	f.Metadata["setting.train_steps"] = strconv.Itoa(b.TrainSteps)
+	f.Metadata["setting.fit_steps"] = strconv.Itoa(b.FitSteps)
 }
 
 // MatchCheckpoint checks that the metadata md of checkpoint name has this run's

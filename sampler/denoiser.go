@@ -19,6 +19,7 @@ const (
 	OptimalFull                 // the same with the full c_t (Prediction.CovFull)
 )
 
+// String is the variance family's name.
 func (v Variance) String() string {
 	switch v {
 	case Small:

@@ -17,6 +17,7 @@ const (
 	DDIM               // DDIM(η), ocm-math §4.1/§4.4
 )
 
+// String is the method's name (ddpm, ddim).
 func (m Method) String() string {
 	if m == DDIM {
 		return "ddim"

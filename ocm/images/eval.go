@@ -224,7 +224,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 
 // sampleRow draws cfg.FDSamples images and scores them against the reference.
 func (m *Model) sampleRow(dev rt.Device, method sampler.Method, cov ocm.Covariance, k int, ref [][]float64, clf *nn.Classifier, cfg EvalConfig, prog Progress) (Row, error) {
-	sc := SampleConfig{Method: method, K: k, Spacing: sampler.Even, Cov: cov, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
+	sc := SampleConfig{Sampling: ocm.Sampling{Method: method, K: k, Spacing: sampler.Even, Cov: cov}, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
 	sc.ClipSigmaIdx, sc.ClipPixel = PaperClipping(method)
 	task := fmt.Sprintf("sample %v %v K=%d", method, cov, k)
 	x, err := Sample(dev, m, sc, func(_ string, done, total int, _ float64) {

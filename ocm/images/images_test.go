@@ -364,7 +364,7 @@ func TestCovariancesShareOneNetworkPass(t *testing.T) {
 func TestSampleDoesNotDependOnBatch(t *testing.T) {
 	m := tinyModel(t, 6)
 	m.MsEps = make([]float64, m.Sched.N+1)
-	cfg := SampleConfig{Method: sampler.DDPM, K: 4, Cov: ocm.CovOCM, N: 5, Seed: 3, ClipSigmaIdx: 1, ClipPixel: 2}
+	cfg := SampleConfig{Sampling: ocm.Sampling{Method: sampler.DDPM, K: 4, Cov: ocm.CovOCM}, N: 5, Seed: 3, ClipSigmaIdx: 1, ClipPixel: 2}
 	a, err := Sample(dev, m, cfg, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -156,18 +156,20 @@ func settingsRecord(st Settings) map[string]string {
 		"ms_eps_per_step": strconv.Itoa(st.MsEpsPerStep)}
 }
 
+// checkpointSettings are the settings under their checkpoint keys (setting.*).
+func checkpointSettings(st Settings) map[string]string {
+	out := map[string]string{}
+	for k, v := range settingsRecord(st) {
+		out["setting."+k] = v
+	}
+	return out
+}
+
 // checkpointFile starts a checkpoint of phase at step: the model's tensors, its
 // metadata and the settings; the optimisations are added by the caller.
 func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
 	f := m.file()
-	for k, v := range settingsRecord(st) {
-		f.Metadata["setting."+k] = v
-	}
-	f.Metadata["format"] = ocm.CheckpointFormat
-	f.Metadata["phase"] = phase
-	f.Metadata["step"] = strconv.Itoa(step)
-	f.Metadata["setting.train_steps"] = strconv.Itoa(st.TrainSteps)
-	f.Metadata["setting.fit_steps"] = strconv.Itoa(st.FitSteps)
+	ocm.StampCheckpoint(f, phase, step, st.Budget, checkpointSettings(st))
 	return f
 }
 
@@ -178,12 +180,8 @@ func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	if md["head"] == "" {
 		md["head"] = string(HeadSimple) // written before the complex head
 	}
-	settings := map[string]string{}
-	for k, v := range settingsRecord(st) {
-		settings["setting."+k] = v
-	}
 	keys := []string{"dataset", "unet_config", "head", "schedule", "diffusion_steps"}
-	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, settings); err != nil {
+	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, checkpointSettings(st)); err != nil {
 		return err
 	}
 	if err := m.fill(dev, name, ctl.Resume); err != nil {

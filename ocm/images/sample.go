@@ -11,14 +11,10 @@ import (
 
 // SampleConfig is one sampling run of an image model.
 type SampleConfig struct {
-	Method  sampler.Method
-	Eta     float64
-	K       int
-	Spacing sampler.TimestepSpacing
-	Cov     ocm.Covariance
-	N       int    // images
-	Batch   int    // images per network call (0: all at once); the result does not depend on it
-	Seed    uint64 // the noise
+	ocm.Sampling
+	N     int    // images
+	Batch int    // images per network call (0: all at once); the result does not depend on it
+	Seed  uint64 // the noise
 	// ClipSigmaIdx and ClipPixel cap the variance of the last noisy transitions
 	// (ocm-math §4.5); ClipX0 is always on for images.
 	ClipSigmaIdx int

@@ -88,6 +88,11 @@ func (m *Model) params() []*nn.Param {
 
 // Save writes the bundle to path atomically (zstd-compressed when path ends in .zst).
 func (m *Model) Save(path string) error {
+	return safetensors.WriteFile(path, m.file(), safetensors.F32)
+}
+
+// file is the bundle: every tensor and the metadata.
+func (m *Model) file() *safetensors.File {
 	f := &safetensors.File{Metadata: m.metadata()}
 	for _, p := range m.params() {
 		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: p.Name, Shape: p.Value.Shape(), Data: p.Value.Data()})
@@ -97,7 +102,7 @@ func (m *Model) Save(path string) error {
 			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: []int{len(tab)}, Data: toF32(tab)})
 		}
 	}
-	return safetensors.WriteFile(path, f, safetensors.F32)
+	return f
 }
 
 func (m *Model) metadata() map[string]string {

@@ -3,7 +3,6 @@ package toy
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -258,21 +257,8 @@ func checkpointSettings(st Settings) map[string]string {
 // checkpointFile starts a checkpoint of phase at step: the model's tensors, its
 // metadata, the settings; the optimisations are added by the caller.
 func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
-	f := &safetensors.File{Metadata: m.metadata()}
-	for _, p := range m.params() {
-		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: p.Name, Shape: p.Value.Shape(), Data: p.Value.Data()})
-	}
-	for name, tab := range map[string][]float64{"analytic.ms_eps": m.MsEps, "exact.analytic.ms_eps": m.ExactMsEps} {
-		if tab != nil {
-			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: []int{len(tab)}, Data: toF32(tab)})
-		}
-	}
-	maps.Copy(f.Metadata, checkpointSettings(st))
-	f.Metadata["format"] = ocm.CheckpointFormat
-	f.Metadata["phase"] = phase
-	f.Metadata["step"] = strconv.Itoa(step)
-	f.Metadata["setting.train_steps"] = strconv.Itoa(st.TrainSteps)
-	f.Metadata["setting.fit_steps"] = strconv.Itoa(st.FitSteps)
+	f := m.file()
+	ocm.StampCheckpoint(f, phase, step, st, checkpointSettings(st))
 	return f
 }
 

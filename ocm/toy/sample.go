@@ -20,11 +20,7 @@ import (
 
 // SampleConfig is one sampling run.
 type SampleConfig struct {
-	Method     sampler.Method
-	Eta        float64
-	K          int
-	Spacing    sampler.TimestepSpacing
-	Cov        ocm.Covariance
+	ocm.Sampling
 	ExactScore bool // use the exact score (and the heads fitted on it)
 	ClipX0     bool
 	N          int

@@ -166,7 +166,7 @@ func mmdAt(dev rt.Device, m *Model, cfg StudyConfig, method sampler.Method, cov 
 	var secs float64
 	for s := range cfg.Seeds {
 		seed := cfg.Seed + uint64(1000*s)
-		sc := SampleConfig{Method: method, K: k, Spacing: sampler.Even, Cov: cov, N: cfg.Samples, Seed: seed}
+		sc := SampleConfig{Sampling: ocm.Sampling{Method: method, K: k, Spacing: sampler.Even, Cov: cov}, N: cfg.Samples, Seed: seed}
 		pts, el, err := timedSample(dev, m, sc)
 		if err != nil {
 			return r, err
