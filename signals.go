@@ -13,34 +13,6 @@ import (
 // exit ends the process; tests replace it.
 var exit = os.Exit
 
-// watchSignals catches SIGINT and SIGTERM while training or fitting. The first one
-// makes stop report true (the loops then finish their step, write a checkpoint and
-// return); a second one exits at once with status 130. release restores the default
-// handling.
-func watchSignals() (stop func() bool, release func()) {
-	var stopped atomic.Bool
-	ch := make(chan os.Signal, 2)
-	done := make(chan struct{})
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		for {
-			select {
-			case <-ch:
-				if stopped.Swap(true) {
-					exit(exitInterrupted)
-					return
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	return stopped.Load, func() {
-		signal.Stop(ch)
-		close(done)
-	}
-}
-
 // resumeCommand is the command line that continues an interrupted run: the
 // program as invoked and its arguments, with --resume added, quoted for a POSIX
 // shell where needed.
@@ -71,14 +43,15 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// watchedControl is newControl with the interrupt handler installed as its Stop (for
-// --train/--fit); the caller defers release.
-func watchedControl(o *options) (ctl *ocm.Control, release func(), err error) {
-	if ctl, err = newControl(o); err != nil || ctl == nil {
-		return ctl, func() {}, err
+// watchedControl is newControl with the guard's stop request as its Stop (for
+// --train/--fit).
+func watchedControl(o *options, g *guard) (*ocm.Control, error) {
+	ctl, err := newControl(o)
+	if err != nil || ctl == nil {
+		return ctl, err
 	}
-	ctl.Stop, release = watchSignals()
-	return ctl, release, nil
+	ctl.Stop = g.stopRequested
+	return ctl, nil
 }
 
 // newControl returns the checkpoint settings of --train/--fit (nil for other modes),
