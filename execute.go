@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"ocm/assets"
@@ -18,6 +20,7 @@ import (
 	"ocm/ocm/data"
 	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
+	"ocm/ocm/runguard"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
 	"ocm/sampler"
@@ -41,6 +44,8 @@ type bundle struct {
 // session is what the modes share once the flags are read.
 type session struct {
 	o        *options
+	isImage  bool // the run's model is an image model
+	guard    *runguard.Guard
 	dev      rt.Device
 	prog     *progress
 	announce func() // says which device runs the work, once the inputs have been read
@@ -48,7 +53,7 @@ type session struct {
 }
 
 // execute runs the modes in the order train, fit, sample, eval.
-func execute(o *options, stdout, stderr io.Writer) error {
+func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 	switch {
 	case o.showVersion:
 		fmt.Fprintf(stdout, "ocm %s\n", version)
@@ -65,10 +70,13 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return userErr("output folder %s: %v", o.out, err)
+	if st, err := os.Stat(o.out); err == nil && !st.IsDir() {
+		return userErr("output folder %s is a file", o.out)
 	}
 	if o.bench {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return userErr("output folder %s: %v", o.out, err)
+		}
 		return bench.Run(bench.Config{Out: o.out, Threads: o.threads, Rounds: o.benchRounds,
 			TorchScript: o.benchTorch, Python: o.benchPython, Version: version}, stdout, stderr)
 	}
@@ -76,7 +84,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &session{o: o, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
+	s := &session{o: o, guard: g, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
 	s.announce = func() { announceDevice(dev, devNote, o, stderr) }
 	var b *bundle
 	if !o.train {
@@ -85,6 +93,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		}
 	}
 	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.isImage) {
+		s.isImage = true
 		return s.images(b)
 	}
 	return s.toy(b)
@@ -125,18 +134,18 @@ func (s *session) toy(b *bundle) error {
 // fitted (--fit), both under checkpoints and the interrupt handler, and saved.
 func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 	o := s.o
-	ctl, release, err := watchedControl(o)
+	ctl, release, err := s.control()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	var m *toy.Model
 	if o.train {
-		if m, err = newToyModel(s.dev, o); err != nil {
+		if m, err = s.newToyModel(); err != nil {
 			return nil, err
 		}
 		s.announce()
-		if err := toy.TrainWith(s.dev, m, toySettings(o), s.prog.update, ctl); err != nil {
+		if err := s.checkpointing(func() error { return toy.TrainWith(s.dev, m, toySettings(o), s.prog.update, ctl) }); err != nil {
 			return nil, err
 		}
 		s.prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s steps/s, %s skipped)", m.Dataset,
@@ -147,7 +156,7 @@ func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 		s.announce()
 	}
 	if o.fit {
-		if err := toy.FitWith(s.dev, m, toySettings(o), s.prog.update, ctl); err != nil {
+		if err := s.checkpointing(func() error { return toy.FitWith(s.dev, m, toySettings(o), s.prog.update, ctl) }); err != nil {
 			return nil, err
 		}
 		s.prog.done(fmt.Sprintf("fitted %d heads (%s steps each) in %s s", 2*len(ocm.HeadKinds()), m.Meta["head_steps"], m.Meta["fit_seconds"]))
@@ -158,11 +167,21 @@ func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 	return m, nil
 }
 
-// saveToy writes m to --weights (or the default bundle in --out).
+// checkpointing runs a loop that stops at a signal with a checkpoint.
+func (s *session) checkpointing(loop func() error) error {
+	end := s.guard.Checkpointing()
+	defer end()
+	return loop()
+}
+
+// saveToy writes m to the run's bundle (see savePath).
 func (s *session) saveToy(m *toy.Model) error {
-	path := bundlePath(s.o, defaultBundleName)
+	path := savePath(s.o, defaultBundleName)
 	if err := m.CheckFinite(); err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return userErr("output folder %s: %v", filepath.Dir(path), err)
 	}
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
@@ -187,16 +206,16 @@ func toySettings(o *options) toy.Settings {
 	return st
 }
 
-// bundlePath is --weights, or the file name def in --out.
-func bundlePath(o *options, def string) string {
-	if o.weights != "" {
-		return o.weights
+// newToyModel makes an untrained model for --data, or reads --init-from.
+func (s *session) newToyModel() (*toy.Model, error) {
+	o, dev := s.o, s.dev
+	if o.initFrom != "" {
+		b, err := readBundleFile(o.initFrom, "--init-from")
+		if err != nil {
+			return nil, err
+		}
+		return loadToy(dev, b, o)
 	}
-	return filepath.Join(o.out, def)
-}
-
-// newToyModel makes an untrained model for --data.
-func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
 	mix, err := mixtureOf(o.data)
 	if err != nil {
 		return nil, err
@@ -222,16 +241,21 @@ func readBundle(o *options) (*bundle, error) {
 		}
 		return &bundle{f: f, name: name, sha: info.SHA256, isImage: images.IsBundle(f), isEmbedded: true}, nil
 	}
-	raw, err := os.ReadFile(o.weights)
+	return readBundleFile(o.weights, "--weights")
+}
+
+// readBundleFile reads the bundle at path, which flag names.
+func readBundleFile(path, flag string) (*bundle, error) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, userErr("--weights: %v", err)
+		return nil, userErr("%s: %v", flag, err)
 	}
 	sum := sha256.Sum256(raw)
-	f, err := safetensors.Decode(o.weights, raw)
+	f, err := safetensors.Decode(path, raw)
 	if err != nil {
-		return nil, inputErr(fmt.Errorf("--weights: %w", err))
+		return nil, inputErr(fmt.Errorf("%s: %w", flag, err))
 	}
-	return &bundle{f: f, name: o.weights, sha: hex.EncodeToString(sum[:]), isImage: images.IsBundle(f)}, nil
+	return &bundle{f: f, name: path, sha: hex.EncodeToString(sum[:]), isImage: images.IsBundle(f)}, nil
 }
 
 // loadToy reads the toy model of b and swaps in --data, when given, after checking
@@ -281,7 +305,7 @@ func (s *session) sampleToy(m *toy.Model) error {
 		return inputErr(err)
 	}
 	el := time.Since(start).Seconds()
-	files, err := toy.WriteSamples(o.out, m, cfg, pts, version)
+	files, err := s.staged(func(dir string) ([]string, error) { return toy.WriteSamples(dir, m, cfg, pts, version) })
 	if err != nil {
 		return err
 	}
@@ -303,7 +327,7 @@ func (s *session) evalToy(m *toy.Model) error {
 	if err != nil {
 		return inputErr(err)
 	}
-	paths, err := toy.WriteReport(o.out, r)
+	paths, err := s.staged(func(dir string) ([]string, error) { return toy.WriteReport(dir, r) })
 	if err != nil {
 		return err
 	}
@@ -347,4 +371,101 @@ func describeBundle(f *safetensors.File) string {
 		return featurenet.DescribeBundle(md, values)
 	}
 	return "format " + f.Metadata["format"]
+}
+
+// staged runs write, which writes a set of outputs to the folder it is given, in a
+// staging folder inside --out, and puts the set in place only when it is complete.
+func (s *session) staged(write func(dir string) ([]string, error)) ([]string, error) {
+	st, err := runguard.NewStage(s.o.out, s.guard)
+	if err != nil {
+		return nil, userErr("%v", err)
+	}
+	paths, err := write(st.Dir)
+	if err != nil {
+		st.Abandon()
+		return nil, err
+	}
+	return st.Commit(paths)
+}
+
+// savePath is the bundle --train/--fit write: --save; for --train, --weights or the
+// default bundle def in --out; for --fit alone, --weights itself with --overwrite,
+// else NAME-fit.safetensors in --out for a bundle NAME.
+func savePath(o *options, def string) string {
+	switch {
+	case o.save != "":
+		return o.save
+	case o.train && o.weights != "":
+		return o.weights
+	case o.train:
+		return filepath.Join(o.out, def)
+	case o.overwrite && o.weights != "":
+		return o.weights
+	}
+	name := o.model
+	if o.weights != "" {
+		name = filepath.Base(o.weights)
+	}
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".zst"), ".safetensors")
+	return filepath.Join(o.out, name+"-fit.safetensors")
+}
+
+// checkSavePath refuses, before any work, a bundle path that would replace a file
+// without --overwrite or that is a folder.
+func checkSavePath(o *options, path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return userErr("%s: %v", path, err)
+	case st.IsDir():
+		return userErr("%s is a folder; the bundle needs a file name (--save FILE)", path)
+	case !o.overwrite && o.train && o.weights == path:
+		return userErr("--train would replace %s: give --overwrite to train anew over it, --init-from %s to continue from its weights, or --save FILE", path, path)
+	case !o.overwrite:
+		return userErr("%s exists: give --overwrite to replace it, or --save FILE to write elsewhere", path)
+	}
+	return nil
+}
+
+// control returns the checkpoint settings of --train/--fit (nil for other modes) with
+// the run's checkpoint folder locked against other runs; release unlocks it.
+func (s *session) control() (*ocm.Control, func(), error) {
+	o := s.o
+	if !o.train && !o.fit {
+		return nil, func() {}, nil
+	}
+	def := defaultBundleName
+	if s.isImage {
+		def = defaultImageBundleName
+	}
+	if err := checkSavePath(o, savePath(o, def)); err != nil && !o.resume {
+		return nil, nil, err
+	}
+	dir := checkpointDir(o, def)
+	unlock, err := runguard.Lock(dir)
+	if err != nil {
+		return nil, nil, userErr("%v", err)
+	}
+	ctl, err := newControl(o, dir)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	ctl.Stop = s.guard.StopRequested
+	if !o.quiet {
+		fmt.Fprintf(s.prog.w, "ocm: checkpoints in %s\n", dir)
+	}
+	return ctl, unlock, nil
+}
+
+// checkpointDir is --checkpoint-dir, or a folder of the run's own in --out named by
+// the bundle it writes, so that runs writing other bundles never share one.
+func checkpointDir(o *options, def string) string {
+	if o.checkpointDir != "" {
+		return o.checkpointDir
+	}
+	name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(savePath(o, def)), ".zst"), ".safetensors")
+	return filepath.Join(o.out, "checkpoints", name)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,7 +108,7 @@ func newImageRun(o *options) (*imageRun, error) {
 // imageModel trains (--train) or loads the model, fits it (--fit) and saves it.
 func (s *session) imageModel(b *bundle) (*images.Model, error) {
 	o := s.o
-	ctl, release, err := watchedControl(o)
+	ctl, release, err := s.control()
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,10 @@ func (s *session) imageModel(b *bundle) (*images.Model, error) {
 			return nil, err
 		}
 		s.announce()
-		if err := images.Train(s.dev, m, images.NewData(r.train, r.st.Seed), r.st, s.prog.update, ctl); err != nil {
+		train := func() error {
+			return images.Train(s.dev, m, images.NewData(r.train, r.st.Seed), r.st, s.prog.update, ctl)
+		}
+		if err := s.checkpointing(train); err != nil {
 			return nil, err
 		}
 		s.prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s s/step, %s skipped)", m.Dataset,
@@ -155,7 +159,10 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 	if r.headChosen && r.head != m.HeadMode {
 		m.NewHeads(s.dev, r.head, s.o.seed)
 	}
-	if err := images.Fit(s.dev, m, images.NewData(r.train, r.st.Seed+1), r.st, s.prog.update, ctl); err != nil {
+	fit := func() error {
+		return images.Fit(s.dev, m, images.NewData(r.train, r.st.Seed+1), r.st, s.prog.update, ctl)
+	}
+	if err := s.checkpointing(fit); err != nil {
 		return err
 	}
 	s.prog.done(fmt.Sprintf("fitted %d heads (%s steps each) and the Analytic-DPM table in %s s", len(ocm.HeadKinds()),
@@ -163,9 +170,12 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 	return nil
 }
 
-// saveImages writes m to --weights (or the default image bundle in --out).
+// saveImages writes m to the run's bundle (see savePath).
 func (s *session) saveImages(m *images.Model) error {
-	path := bundlePath(s.o, defaultImageBundleName)
+	path := savePath(s.o, defaultImageBundleName)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return userErr("output folder %s: %v", filepath.Dir(path), err)
+	}
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
@@ -177,6 +187,9 @@ func (s *session) saveImages(m *images.Model) error {
 // of the run's form for its training images.
 func newImageModel(s *session, r *imageRun) (*images.Model, error) {
 	o, train, rc := s.o, r.train, r.cfg
+	if o.initFrom != "" {
+		return s.imageInitFrom(r)
+	}
 	if train.H != train.W {
 		return nil, userErr("--data %s: images are %d×%d; ocm's UNet needs square images", o.data, train.H, train.W)
 	}
@@ -236,7 +249,9 @@ func (s *session) sampleImages(m *images.Model, b *bundle) error {
 		name, sha = b.name, b.sha
 	}
 	rec := images.SampleRecord(m, cfg, name, sha, version)
-	files, err := images.WriteSamples(o.out, x, rec, images.Exports{Each: o.saveEach, NPZ: o.npz})
+	files, err := s.staged(func(dir string) ([]string, error) {
+		return images.WriteSamples(dir, x, rec, images.Exports{Each: o.saveEach, NPZ: o.npz})
+	})
 	if err != nil {
 		return err
 	}
@@ -279,7 +294,7 @@ func (s *session) evalImages(m *images.Model) error {
 	if err != nil {
 		return inputErr(err)
 	}
-	paths, err := images.WriteReport(o.out, rep, version)
+	paths, err := s.staged(func(dir string) ([]string, error) { return images.WriteReport(dir, rep, version) })
 	if err != nil {
 		return err
 	}
@@ -316,4 +331,21 @@ func (s *session) featureClassifier(spec string, train, test *data.Images) (*nn.
 	}
 	s.prog.done(fmt.Sprintf("trained the feature classifier: test accuracy %.4f → %s", acc, path))
 	return clf, nil
+}
+
+// imageInitFrom reads the model --train starts from (--init-from), which must take
+// the training images.
+func (s *session) imageInitFrom(r *imageRun) (*images.Model, error) {
+	if r.cfg.UNet != nil || s.o.set["unet"] {
+		return nil, userErr("--init-from takes the UNet of %s; --unet and the unet of --config do not apply", s.o.initFrom)
+	}
+	b, err := readBundleFile(s.o.initFrom, "--init-from")
+	if err != nil {
+		return nil, err
+	}
+	m, err := images.Load(s.dev, b.name, b.f)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return m, inputErr(m.CheckData(s.o.data, r.train, b.name))
 }

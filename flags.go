@@ -31,13 +31,16 @@ type options struct {
 	config  string          // run configuration file of image training (images.Config)
 	set     map[string]bool // flags given on the command line
 
-	weights string // bundle to read (and, when training or fitting, to write)
-	out     string // output folder
-	device  string
-	threads int
-	seed    uint64
-	quiet   bool
-	cpuProf string
+	weights   string // bundle to read (and, when training, to write)
+	save      string // bundle --train/--fit write ("": see savePath)
+	initFrom  string // bundle --train starts from
+	overwrite bool   // --train/--fit may replace an existing bundle
+	out       string // output folder
+	device    string
+	threads   int
+	seed      uint64
+	quiet     bool
+	cpuProf   string
 
 	resume          bool   // continue --train/--fit from the latest checkpoint
 	checkpointDir   string // "" means <out>/checkpoints
@@ -109,7 +112,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
 	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's), unet-s (the reference's) or unet-cifar (the paper's CIFAR-10 backbone, improved DDPM)")
 	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first); default simple, or the bundle's for --fit")
-	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
+	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read; with --train, the bundle to write; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" (or "+defaultImageBundleName+") in --out when training")
+	fs.StringVar(&o.save, "save", "", "bundle `file` --train/--fit write (default: --weights or the default bundle in --out for --train; NAME-fit.safetensors in --out for --fit of NAME)")
+	fs.StringVar(&o.initFrom, "init-from", "", "bundle `file` whose weights --train starts from (instead of random ones)")
+	fs.BoolVar(&o.overwrite, "overwrite", false, "let --train/--fit replace an existing bundle (and --fit write into --weights)")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")
 	fs.StringVar(&o.device, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")

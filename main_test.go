@@ -180,7 +180,7 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 		want string
 	}{
 		{"other batch", append(slices.Clone(base), "--resume", "--batch", "8"), "batch 4"},
-		{"fit only", []string{"--fit", "--resume", "--out", out, "--quiet"}, "checkpoint of --train"},
+		{"fit only", []string{"--fit", "--resume", "--out", out, "--checkpoint-dir", filepath.Join(out, "checkpoints", "ocm-toy"), "--quiet"}, "checkpoint of --train"},
 	} {
 		stderr.Reset()
 		code := run(c.args, &stdout, &stderr)
@@ -194,7 +194,7 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 	if code := run(args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "wrote") {
 		t.Fatalf("resume: exit %d: %s", code, stderr.String())
 	}
-	latest, _ := os.ReadFile(filepath.Join(out, "checkpoints", "latest"))
+	latest, _ := os.ReadFile(filepath.Join(out, "checkpoints", "ocm-toy", "latest"))
 	if got := strings.TrimSpace(string(latest)); got != "ckpt-fit-12.safetensors" {
 		t.Errorf("latest names %q after fitting 6 heads 2 steps each", got)
 	}

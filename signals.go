@@ -3,11 +3,8 @@ package main
 import (
 	"ocm/ocm"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"syscall"
 )
 
 // exit ends the process; tests replace it.
@@ -43,27 +40,9 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// watchedControl is newControl with the guard's stop request as its Stop (for
-// --train/--fit).
-func watchedControl(o *options, g *guard) (*ocm.Control, error) {
-	ctl, err := newControl(o)
-	if err != nil || ctl == nil {
-		return ctl, err
-	}
-	ctl.Stop = g.stopRequested
-	return ctl, nil
-}
-
-// newControl returns the checkpoint settings of --train/--fit (nil for other modes),
-// with the latest checkpoint read when resuming.
-func newControl(o *options) (*ocm.Control, error) {
-	if !o.train && !o.fit {
-		return nil, nil
-	}
-	dir := o.checkpointDir
-	if dir == "" {
-		dir = filepath.Join(o.out, "checkpoints")
-	}
+// newControl returns the checkpoint settings of --train/--fit in dir, with the latest
+// checkpoint read when resuming.
+func newControl(o *options, dir string) (*ocm.Control, error) {
 	ctl := &ocm.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
 	if !o.resume {
 		return ctl, nil
