@@ -73,6 +73,7 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(o.out); err == nil && !st.IsDir() {
 		return userErr("output folder %s is a file", o.out)
 	}
+	g.RemoveIfMade(o.out)
 	if o.bench {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return userErr("output folder %s: %v", o.out, err)
@@ -448,8 +449,10 @@ func (s *session) control() (*ocm.Control, func(), error) {
 	if err != nil {
 		return nil, nil, userErr("%v", err)
 	}
+	undo := s.guard.OnInterrupt(unlock)
 	ctl, err := newControl(o, dir)
 	if err != nil {
+		undo()
 		unlock()
 		return nil, nil, err
 	}
@@ -457,7 +460,7 @@ func (s *session) control() (*ocm.Control, func(), error) {
 	if !o.quiet {
 		fmt.Fprintf(s.prog.w, "ocm: checkpoints in %s\n", dir)
 	}
-	return ctl, unlock, nil
+	return ctl, func() { undo(); unlock() }, nil
 }
 
 // checkpointDir is --checkpoint-dir, or a folder of the run's own in --out named by

@@ -41,6 +41,7 @@ func TestHelperProcess(t *testing.T) {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
 	case "run":
+		signalAtFromEnv()
 		os.Exit(run(strings.Split(os.Getenv("OCM_TEST_ARGS"), "\x1f"), os.Stdout, os.Stderr))
 	}
 }

@@ -5,10 +5,12 @@
 package runguard
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,7 +35,7 @@ type Guard struct {
 	stateful int         // loops that checkpoint, running now
 	stop     atomic.Bool // the loop should stop at its next step
 	last     time.Time   // when the last counted signal came
-	undo     map[int]func()
+	undo     []undoEntry // newest last
 	nextUndo int
 	stderr   io.Writer
 	exit     func(code int)
@@ -43,7 +45,7 @@ type Guard struct {
 
 // New installs the handler; release restores the default handling.
 func New(stderr io.Writer, exit func(code int)) *Guard {
-	g := &Guard{undo: map[int]func(){}, stderr: stderr, exit: exit, ch: make(chan os.Signal, 4), done: make(chan struct{})}
+	g := &Guard{stderr: stderr, exit: exit, ch: make(chan os.Signal, 4), done: make(chan struct{})}
 	signal.Notify(g.ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		for {
@@ -77,8 +79,8 @@ func (g *Guard) signal(now time.Time) {
 		g.stop.Store(true)
 		return
 	}
-	for _, f := range g.undo {
-		f()
+	for i := len(g.undo) - 1; i >= 0; i-- {
+		g.undo[i].f()
 	}
 	if first {
 		fmt.Fprintln(g.stderr, "ocm: interrupted; nothing of this phase was kept")
@@ -102,18 +104,32 @@ func (g *Guard) Checkpointing() (end func()) {
 // StopRequested says whether a signal asked the running loop to stop (Control.Stop).
 func (g *Guard) StopRequested() bool { return g.stop.Load() }
 
+// undoEntry is a registered undo.
+type undoEntry struct {
+	id int
+	f  func()
+}
+
 // OnInterrupt registers f, which removes a partial output, to run if a signal ends
-// the run; done unregisters it once the output is complete.
+// the run (the newest first); done unregisters it once the output is complete.
 func (g *Guard) OnInterrupt(f func()) (done func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	id := g.nextUndo
 	g.nextUndo++
-	g.undo[id] = f
+	g.undo = append(g.undo, undoEntry{id, f})
 	return func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		delete(g.undo, id)
+		g.undo = slices.DeleteFunc(g.undo, func(e undoEntry) bool { return e.id == id })
+	}
+}
+
+// RemoveIfMade has g remove the folder dir, if it does not exist now and is empty
+// when a signal ends the run.
+func (g *Guard) RemoveIfMade(dir string) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		g.OnInterrupt(func() { os.Remove(dir) })
 	}
 }
 
