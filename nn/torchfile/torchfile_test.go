@@ -15,7 +15,7 @@ import (
 func sample() ([]fakeTensor, []*fakeStorage) {
 	a := f32Storage("0", 1, 2, 3, 4, 5, 6, 7)
 	h := &fakeStorage{key: "1", typ: "HalfStorage", numel: 3, data: []byte{0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00}} // 1, −2, 2^-24
-	bf := &fakeStorage{key: "2", typ: "BFloat16Storage", numel: 2, data: []byte{0x80, 0x3f, 0x40, 0xc0}}       // 1, −3
+	bf := &fakeStorage{key: "2", typ: "BFloat16Storage", numel: 2, data: []byte{0x80, 0x3f, 0x40, 0xc0}}        // 1, −3
 	d := &fakeStorage{key: "3", typ: "DoubleStorage", numel: 1, data: binary.LittleEndian.AppendUint64(nil, math.Float64bits(0.25))}
 	l := &fakeStorage{key: "4", typ: "LongStorage", numel: 1, data: binary.LittleEndian.AppendUint64(nil, uint64(1<<20))}
 	ts := []fakeTensor{

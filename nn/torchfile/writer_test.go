@@ -59,11 +59,11 @@ type fakeStorage struct {
 
 // fakeTensor is a view to write.
 type fakeTensor struct {
-	name            string
-	st              *fakeStorage
-	offset          int
-	shape, strides  []int
-	parameter bool // wrap in torch._utils._rebuild_parameter
+	name           string
+	st             *fakeStorage
+	offset         int
+	shape, strides []int
+	parameter      bool // wrap in torch._utils._rebuild_parameter
 }
 
 func (p *pw) tensor(t fakeTensor, legacy bool) *pw {
