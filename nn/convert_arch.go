@@ -184,6 +184,10 @@ type Published struct {
 	// (ocm-math §1.5): 0 for CIFAR-10, 1 for CelebA64, LSUN and ImageNet64.
 	TimeShift int
 	About     string // what the checkpoint is, in a few words
+	// Prefix, when set, names the wrapper under which the file holds the state
+	// dict to load ("ema." of {"model": …, "ema": …}; "4." of a [model,
+	// optimizer, epoch, step, ema] list) instead of the one Convert finds.
+	Prefix string
 }
 
 // TimeInput returns the network's time input for diffusion step n (1 ≤ n ≤ N).

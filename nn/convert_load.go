@@ -133,9 +133,11 @@ func Convert(dev rt.Device, p *Published, src *Source) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck.Prefix, err = choosePrefix(bs, src)
-	if err != nil {
-		return nil, err
+	ck.Prefix = p.Prefix
+	if ck.Prefix == "" {
+		if ck.Prefix, err = choosePrefix(bs, src); err != nil {
+			return nil, err
+		}
 	}
 	if err := ck.apply(bs, src); err != nil {
 		return nil, fmt.Errorf("model %s (%s): %w", p.Name, a.Family, err)
@@ -213,7 +215,7 @@ func choosePrefix(bs []binding, src *Source) (string, error) {
 	case 1:
 		return top[0], nil
 	}
-	return "", fmt.Errorf("the file holds %d state dicts, under the prefixes %s; keep the one to load in a file of its own",
+	return "", fmt.Errorf("the file holds %d state dicts, under the prefixes %s; name the one to load",
 		len(top), strings.Join(top, ", "))
 }
 

@@ -235,6 +235,24 @@ func TestConvertBadCheckpoints(t *testing.T) {
 	if err != nil || ck.Head != nil || len(ck.Missing) != 14 || ck.Missing[0] != "out2.0.in_layers.0.weight" {
 		t.Errorf("headless file: err %v, missing %v", err, ck.Missing)
 	}
+	// A model and its EMA in one file: the prefix must be named.
+	one, _ := ReadSource("testdata/ckpt_iddpm_small/model.pt")
+	two := &Source{Tensors: map[string]*SourceTensor{}}
+	for _, pre := range []string{"model.", "ema."} {
+		for _, n := range one.Names {
+			two.Names = append(two.Names, pre+n)
+			two.Tensors[pre+n] = one.Tensors[n]
+		}
+	}
+	if _, err := Convert(dev, smallIDDPM(), two); err == nil || err.Error() != "the file holds 2 state dicts, under the prefixes ema., model.; name the one to load" {
+		t.Errorf("two state dicts: %v", err)
+	}
+	p := smallIDDPM()
+	p.Prefix = "ema."
+	ck, err = Convert(dev, p, two)
+	if err != nil || ck.Head == nil || len(ck.Unexpected) != len(one.Names) || !strings.HasPrefix(ck.Unexpected[0], "model.") {
+		t.Errorf("prefix ema.: %v, %d unexpected", err, len(ck.Unexpected))
+	}
 }
 
 func TestDiffusersConfigsThatDoNotFit(t *testing.T) {

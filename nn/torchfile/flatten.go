@@ -23,10 +23,6 @@ type named struct {
 // maxSkipped bounds File.Skipped.
 const maxSkipped = 1000
 
-func (fl *flattener) walk(prefix string, d *dict) error {
-	return fl.visit(prefix, d, 0)
-}
-
 // visit names v, reached under name at the given nesting depth.
 func (fl *flattener) visit(name string, v any, depth int) error {
 	if depth > maxDepth {

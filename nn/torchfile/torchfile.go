@@ -24,9 +24,10 @@
 // In memory every tensor is float32 in row-major order; F16, BF16, F64 and integer
 // storages are converted.
 //
-// Names: the pickled object must be a dict. Nested dicts are flattened by joining
-// keys with "." ({"model": {"conv.weight": T}} gives "model.conv.weight"), lists and
-// tuples of tensors by their index ("blocks.0"). Leaves that are not tensors (an
+// Names: the pickled object must be a dict (or a list or tuple, as some training
+// checkpoints are). Nested dicts are flattened by joining keys with "."
+// ({"model": {"conv.weight": T}} gives "model.conv.weight"), lists and tuples by
+// their index ([sd, opt, epoch] gives "0.conv.weight", ...). Leaves that are not tensors (an
 // epoch number, a config string) are not returned but listed in File.Skipped.
 package torchfile
 
@@ -137,11 +138,12 @@ func Read(name string, data []byte) (*File, error) {
 func build(obj any, format string, fileSize int) (*File, error) {
 	f := &File{Format: format}
 	fl := &flattener{seen: map[string]bool{}, budget: maxValues(fileSize)}
-	d, ok := obj.(*dict)
-	if !ok {
+	switch obj.(type) {
+	case *dict, *list, *tuple:
+	default:
 		return nil, fmt.Errorf("pickle holds %s, not a dict of tensors", describe(obj))
 	}
-	if err := fl.walk("", d); err != nil {
+	if err := fl.visit("", obj, 0); err != nil {
 		return nil, err
 	}
 	for _, e := range fl.out {

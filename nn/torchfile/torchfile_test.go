@@ -201,8 +201,16 @@ func TestFlatten(t *testing.T) {
 	p.op(opProto, 2, opEmptyDict, opBinPut, 0).str("self").op(opBinGet, 0, opSetItem, opStop)
 	expectError(t, zipFile(t, p.Bytes(), nil), "already used elsewhere")
 	p = &pw{}
-	p.op(opProto, 2, opEmptyList, opStop)
-	expectError(t, zipFile(t, p.Bytes(), nil), "pickle holds a list, not a dict of tensors")
+	p.str("weights").op(opStop)
+	expectError(t, zipFile(t, p.Bytes(), nil), "pickle holds a string, not a dict of tensors")
+	// A list at the top, as [state_dict, optimizer, epoch] checkpoints are.
+	p = &pw{}
+	p.op(opProto, 2, opEmptyList).op(opEmptyDict).str("w").tensor(fakeTensor{st: st, shape: []int{2}, strides: []int{1}}, false)
+	p.op(opSetItem, opAppend).int(3).op(opAppend, opStop)
+	f, err = Read("list", zipFile(t, p.Bytes(), []*fakeStorage{st}))
+	if err != nil || len(f.Tensors) != 1 || f.Tensors[0].Name != "0.w" || !slices.Equal(f.Skipped, []string{"1"}) {
+		t.Fatalf("list checkpoint: %v %+v", err, f)
+	}
 }
 
 func TestHalfToFloat(t *testing.T) {
