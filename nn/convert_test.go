@@ -235,7 +235,12 @@ func TestConvertBadCheckpoints(t *testing.T) {
 	if err != nil || ck.Head != nil || len(ck.Missing) != 14 || ck.Missing[0] != "out2.0.in_layers.0.weight" {
 		t.Errorf("headless file: err %v, missing %v", err, ck.Missing)
 	}
-	// A model and its EMA in one file: the prefix must be named.
+}
+
+// TestConvertPrefixes loads a file holding a model and its EMA: the prefix must be
+// named.
+func TestConvertPrefixes(t *testing.T) {
+	dev := rt.NewCPU(rt.CPUOptions{})
 	one, _ := ReadSource("testdata/ckpt_iddpm_small/model.pt")
 	two := &Source{Tensors: map[string]*SourceTensor{}}
 	for _, pre := range []string{"model.", "ema."} {
@@ -249,7 +254,7 @@ func TestConvertBadCheckpoints(t *testing.T) {
 	}
 	p := smallIDDPM()
 	p.Prefix = "ema."
-	ck, err = Convert(dev, p, two)
+	ck, err := Convert(dev, p, two)
 	if err != nil || ck.Head == nil || len(ck.Unexpected) != len(one.Names) || !strings.HasPrefix(ck.Unexpected[0], "model.") {
 		t.Errorf("prefix ema.: %v, %d unexpected", err, len(ck.Unexpected))
 	}
