@@ -70,6 +70,13 @@ type HeadArch struct {
 	NormEps float32 `json:"norm_eps,omitempty"`
 }
 
+// Plain reports whether a's network is exactly the one NewUNet builds for
+// a.Config, so that a bundle of it needs only the config.
+func (a *Arch) Plain() bool {
+	return a.EmbedShift == 0 && a.EmbedCosFirst == a.Config.Improved() && !a.PadDownRightBottom &&
+		a.NormEps == 0 && a.AttnHeadDim == 0
+}
+
 // NewUNet builds the UNet of a with PyTorch's default initialisation drawn from
 // key (the weights a checkpoint then replaces).
 func (a *Arch) NewUNet(dev rt.Device, key philox.Key) *UNet {

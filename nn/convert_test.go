@@ -332,6 +332,9 @@ func TestPublishedTable(t *testing.T) {
 		if p.TimeInput(1) != c.t1 || p.TimeInput(p.N) != c.tN {
 			t.Errorf("%s: time input %g at n = 1, %g at n = N, want %g and %g", c.name, p.TimeInput(1), p.TimeInput(p.N), c.t1, c.tN)
 		}
+		if plain := p.Arch.Plain(); plain != (c.family == FamilyIDDPM) {
+			t.Errorf("%s: Plain() = %v", c.name, plain)
+		}
 		if err := p.Arch.Config.CheckVariant(); err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
