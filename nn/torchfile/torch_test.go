@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,25 @@ func TestPyTorchFiles(t *testing.T) {
 		if c.prefix != "" && !slices.Equal(f.Skipped, []string{"epoch", "name"}) {
 			t.Errorf("%s: skipped %v", c.path, f.Skipped)
 		}
+	}
+}
+
+// TestPyTorchRefusals reads what PyTorch's own pickler writes for objects that are
+// not state dicts: each is refused, naming the global.
+func TestPyTorchRefusals(t *testing.T) {
+	for path, want := range map[string]string{
+		"testdata/evil_system.pt":  "pickle names posix.system, which a state dict never needs",
+		"testdata/evil_eval.pt":    "pickle names __builtin__.eval, which a state dict never needs", // protocol 2 writes Python 2 names
+		"testdata/whole_module.pt": "pickle names torch.nn.modules.linear.Linear, which a state dict never needs",
+	} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Read(path, data)
+		if err == nil || !strings.HasPrefix(err.Error(), "checkpoint "+path+": ") || !strings.HasSuffix(err.Error(), ": "+want) {
+			t.Errorf("%s: %v, want %q", path, err, want)
+		}
+		t.Log(err)
 	}
 }

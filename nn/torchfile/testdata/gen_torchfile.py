@@ -10,6 +10,9 @@ Writes, next to this script:
   state_legacy.pt  the same with _use_new_zipfile_serialization=False
   nested_zip.pt    {"model": sd, "epoch": 3, "name": "x"} (a training checkpoint)
   expected.json    every tensor of sd: shape and values (float64), row-major
+  evil_system.pt   a dict whose value unpickles by calling os.system (posix.system)
+  evil_eval.pt     the same with builtins.eval, in the legacy format
+  whole_module.pt  torch.save of an nn.Linear itself (its class, not a state dict)
 
 sd holds F32, F16, BF16, F64 and I64 tensors, a transposed view and a narrowed view
 of one storage (strides and storage offsets), an nn.Parameter, a scalar, an empty
@@ -25,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def state():
+    torch.manual_seed(7)  # nn.Linear's own initialisation
     g = torch.Generator().manual_seed(7)
     lin = torch.nn.Linear(3, 2)
     with torch.no_grad():
@@ -44,11 +48,24 @@ def state():
     return sd
 
 
+class CallsSystem:
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+class CallsEval:
+    def __reduce__(self):
+        return (eval, ("1",))
+
+
 def main():
     sd = state()
     torch.save(sd, os.path.join(HERE, "state_zip.pt"))
     torch.save(sd, os.path.join(HERE, "state_legacy.pt"), _use_new_zipfile_serialization=False)
     torch.save({"model": sd, "epoch": 3, "name": "x"}, os.path.join(HERE, "nested_zip.pt"))
+    torch.save({"w": CallsSystem()}, os.path.join(HERE, "evil_system.pt"))
+    torch.save({"w": CallsEval()}, os.path.join(HERE, "evil_eval.pt"), _use_new_zipfile_serialization=False)
+    torch.save(torch.nn.Linear(2, 2), os.path.join(HERE, "whole_module.pt"))
     exp = collections.OrderedDict()
     for k, v in sd.items():
         exp[k] = {"shape": list(v.shape), "values": v.detach().double().flatten().tolist()}
