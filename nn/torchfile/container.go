@@ -130,12 +130,39 @@ func (st *storage) readZip(e *zip.File, name string, fileSize int) error {
 		return fmt.Errorf("storage entry %s holds %d bytes, but its tensor header says %d %s values (%d bytes)",
 			printable(name), e.UncompressedSize64, st.numel, st.dtype.name, need)
 	}
-	b, err := readEntry(e, need)
+	b, err := readExact(e, need)
 	if err != nil {
 		return err
 	}
 	st.data, st.loaded = b, true
 	return nil
+}
+
+// readExact reads an entry of exactly n bytes (already checked against the file's
+// size) into one allocation, then reads to its end so that archive/zip checks the
+// CRC.
+func readExact(e *zip.File, n int) ([]byte, error) {
+	r, err := e.Open()
+	if err != nil {
+		return nil, fmt.Errorf("zip entry %s: %v", printable(e.Name), err)
+	}
+	defer r.Close()
+	b := make([]byte, n)
+	if _, err = io.ReadFull(r, b); err == nil {
+		var one [1]byte
+		switch k, err2 := r.Read(one[:]); {
+		case k != 0:
+			err = fmt.Errorf("holds more than %d bytes", n)
+		case errors.Is(err2, zip.ErrChecksum):
+			err = errors.New("checksum mismatch: the entry is corrupt")
+		case err2 != io.EOF:
+			err = err2
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("zip entry %s: %v", printable(e.Name), err)
+	}
+	return b, nil
 }
 
 // bytes returns the storage's byte count, refusing one larger than the file.

@@ -145,6 +145,11 @@ func TestBadContainers(t *testing.T) {
 		expectError(t, good[:n], "")
 	}
 	expectError(t, good[:len(good)-1], "zip archive")
+	// A storage byte changed after the archive was written: its CRC fails.
+	bad := bytes.Clone(good)
+	i := bytes.Index(bad, sts[0].data)
+	bad[i+5] ^= 0x40
+	expectError(t, bad, "zip entry archive/data/0: checksum mismatch: the entry is corrupt")
 	leg := legacyFile(statePickle(ts, true), sts)
 	expectError(t, leg[:len(leg)-3], "truncated")
 	expectError(t, []byte("hello"), "not a torch.save file")
