@@ -127,6 +127,9 @@ func Convert(dev rt.Device, p *Published, src *Source) (*Checkpoint, error) {
 	if err := a.Config.CheckVariant(); err != nil {
 		return nil, fmt.Errorf("model %s: %w", p.Name, err)
 	}
+	if need, have := minParams(a.Config), src.values(); need > have {
+		return nil, fmt.Errorf("model %s needs at least %d values, the file holds %d", p.Name, need, have)
+	}
 	key := philox.Key{Seed: 0x0c0ffee}
 	ck := &Checkpoint{Model: p, Net: a.NewUNet(dev, key), Head: a.NewHead(dev, "head", key.Split(7))}
 	bs, err := familyBindings(ck, src)
@@ -146,6 +149,27 @@ func Convert(dev rt.Device, p *Published, src *Source) (*Checkpoint, error) {
 		ck.Notes = append(ck.Notes, fmt.Sprintf("the output convolution has %d channels (learned variance): ocm keeps ε, the first %d", out, a.Config.InCh))
 	}
 	return ck, nil
+}
+
+// minParams is a lower bound on the parameters of cfg's UNet (the second 3×3
+// convolution of every residual block), checked against the file before the
+// network is allocated, so that a config describing a huge model fails at once.
+func minParams(cfg UNetConfig) int64 {
+	var n int64
+	for _, m := range cfg.Mult {
+		out := int64(cfg.Ch) * int64(m)
+		n += int64(2*cfg.NumRes+1) * 9 * out * out
+	}
+	last := int64(cfg.Ch) * int64(cfg.Mult[len(cfg.Mult)-1])
+	return n + 2*9*last*last
+}
+
+func (s *Source) values() int64 {
+	var n int64
+	for _, t := range s.Tensors {
+		n += int64(t.Numel())
+	}
+	return n
 }
 
 // familyBindings returns the bindings of the checkpoint's family.

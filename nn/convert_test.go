@@ -295,6 +295,18 @@ func TestDiffusersConfigsThatDoNotFit(t *testing.T) {
 			t.Errorf("%s → %s: error %v, want %q", c.from, c.to, err, c.want)
 		}
 	}
+	// A config describing a far larger model than the weights: refused before the
+	// network is built.
+	dir0 := t.TempDir()
+	huge := strings.Replace(string(base), `"block_out_channels": [
+    32,
+    32
+  ]`, `"block_out_channels": [32, 32768]`, 1)
+	os.WriteFile(filepath.Join(dir0, "config.json"), []byte(huge), 0o644)
+	w0, _ := os.ReadFile("testdata/ckpt_diffusers_small/diffusion_pytorch_model.safetensors")
+	os.WriteFile(filepath.Join(dir0, "diffusion_pytorch_model.safetensors"), w0, 0o644)
+	_, err = LoadPublished(rt.NewCPU(rt.CPUOptions{}), dir0, "diffusers")
+	checkOneLine(t, err, "model diffusers needs at least 48318409728 values, the file holds 285667")
 	// Through LoadPublished: one line naming config.json.
 	dir := t.TempDir()
 	bad := strings.Replace(string(base), `"norm_num_groups": 32`, `"norm_num_groups": 16`, 1)
