@@ -199,9 +199,9 @@ func TestConvertBadCheckpoints(t *testing.T) {
 	_, err = LoadPublished(dev, write("cut.pt", good[:len(good)*2/3]), "ocm-cifar10-ls")
 	checkOneLine(t, err, "not a readable zip archive")
 
-	// The small improved-DDPM file loaded as the CIFAR-10 model: most names differ.
+	// The small improved-DDPM file loaded as the CIFAR-10 model: far too small.
 	_, err = LoadPublished(dev, "testdata/ckpt_iddpm_small/model.pt", "ocm-cifar10-ls")
-	checkOneLine(t, err, "342 of the backbone's tensors are missing: input_blocks.2.0.in_layers.0.weight")
+	checkOneLine(t, err, "model ocm-cifar10-ls needs at least 14598144 values, the file holds 347369")
 	// The same names at twice the width: wrong shapes.
 	wide := smallIDDPM()
 	wide.Arch.Config.Ch, wide.Arch.Config.TembIn = 64, 64
@@ -211,8 +211,12 @@ func TestConvertBadCheckpoints(t *testing.T) {
 		t.Errorf("wide: %v", err)
 	}
 	// A pytorch_diffusion file loaded as an improved-DDPM model: nothing matches.
-	_, err = LoadPublished(dev, "testdata/ckpt_ddpm_small/model.pt", "ocm-cifar10-ls")
-	checkOneLine(t, err, "of the backbone's tensors are missing: time_embed.0.weight")
+	dsrc, _ := ReadSource("testdata/ckpt_ddpm_small/model.pt")
+	_, err = Convert(dev, smallIDDPM(), dsrc)
+	if err == nil || !strings.Contains(err.Error(), "model test-iddpm (iddpm): 126 of the backbone's tensors are missing: time_embed.0.weight, ") ||
+		!strings.Contains(err.Error(), "(the file's tensors begin temb.dense.0.weight, ") {
+		t.Errorf("ddpm file as iddpm: %v", err)
+	}
 	_, err = LoadPublished(dev, "testdata/ckpt_ddpm_small/model.pt", "ocm-cifar100")
 	checkOneLine(t, err, `unknown model "ocm-cifar100"`)
 
