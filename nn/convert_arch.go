@@ -236,7 +236,12 @@ func publishedTable() map[string]Published {
 	lsun := Arch{Family: FamilyDDPM, EmbedShift: 1, PadDownRightBottom: true, Head: ddpmHead("complex"),
 		Config: UNetConfig{InCh: 3, Ch: 128, Mult: []int{1, 1, 2, 2, 4, 4}, NumRes: 2, AttnRes: []int{16},
 			Resolution: 256, TembIn: 128, Variant: VariantDDPM}}
+	ddpmCIFAR := Arch{Family: FamilyDDPM, EmbedShift: 1, PadDownRightBottom: true,
+		Config: UNetConfig{InCh: 3, Ch: 128, Mult: []int{1, 2, 2, 2}, NumRes: 2, AttnRes: []int{16},
+			Resolution: 32, Dropout: 0.1, TembIn: 128, Variant: VariantDDPM}}
 	return map[string]Published{
+		"ddpm-cifar10": {Name: "ddpm-cifar10", Arch: ddpmCIFAR, Schedule: "linear", N: 1000, TimeShift: 1,
+			About: "Ho et al.'s CIFAR-10 DDPM in pytorch_diffusion's names (diffusion_cifar10_model), no head"},
 		"ocm-cifar10-ls": {Name: "ocm-cifar10-ls", Arch: cifar, Schedule: "linear", N: 1000,
 			About: "OCM CIFAR-10, linear schedule: improved-DDPM UNet, simple head out2"},
 		"ocm-cifar10-cs": {Name: "ocm-cifar10-cs", Arch: cifar, Schedule: "cosine", N: 1000,
