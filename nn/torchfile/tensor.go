@@ -243,6 +243,11 @@ func (t *tensor) values() ([]float32, error) {
 	if t.numel == 0 {
 		return out, nil
 	}
+	size := int64(st.dtype.size)
+	if t.contiguous() {
+		decodeRun(st.dtype.name, st.order, st.data[t.offset*size:(t.offset+t.numel)*size], out)
+		return out, nil
+	}
 	idx := make([]int64, len(t.shape))
 	pos := t.offset
 	for i := range out {
@@ -258,6 +263,37 @@ func (t *tensor) values() ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// contiguous reports whether the view is row-major without gaps.
+func (t *tensor) contiguous() bool {
+	want := int64(1)
+	for d := len(t.shape) - 1; d >= 0; d-- {
+		if t.shape[d] != 1 && t.strides[d] != want {
+			return false
+		}
+		want *= t.shape[d]
+	}
+	return true
+}
+
+// decodeRun converts len(out) consecutive elements of b.
+func decodeRun(dt string, order binary.ByteOrder, b []byte, out []float32) {
+	switch {
+	case dt == "F32" && order == binary.LittleEndian:
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	case dt == "F16" && order == binary.LittleEndian:
+		for i := range out {
+			out[i] = halfToFloat(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	default:
+		size := len(b) / max(1, len(out))
+		for i := range out {
+			out[i] = decodeValue(dt, order, b[i*size:])
+		}
+	}
 }
 
 // decodeValue converts the element at the start of b.
