@@ -121,8 +121,10 @@ func (c *diffusersConfig) check() error {
 		return fmt.Errorf("downsample_padding is %d, want 0 or 1", c.DownsamplePadding)
 	case c.InChannels < 1 || (c.OutChannels != c.InChannels && c.OutChannels != 2*c.InChannels):
 		return fmt.Errorf("out_channels %d is neither in_channels %d nor twice it", c.OutChannels, c.InChannels)
-	case c.LayersPerBlock < 1:
-		return fmt.Errorf("layers_per_block is %d", c.LayersPerBlock)
+	case c.LayersPerBlock < 1 || c.LayersPerBlock > 64:
+		return fmt.Errorf("layers_per_block is %d (want 1 to 64)", c.LayersPerBlock)
+	case c.InChannels > 1<<10 || len(c.BlockOutChannels) > 16:
+		return fmt.Errorf("in_channels %d or %d blocks is beyond any UNet ocm loads", c.InChannels, len(c.BlockOutChannels))
 	case c.FreqShift != 0 && c.FreqShift != 1:
 		return fmt.Errorf("freq_shift is %d, want 0 or 1", c.FreqShift)
 	case c.AttentionHeadDim != nil && *c.AttentionHeadDim < 1:
@@ -134,14 +136,14 @@ func (c *diffusersConfig) check() error {
 // resolution reads sample_size: an int, or [h, w] with h = w.
 func (c *diffusersConfig) resolution() (int, error) {
 	var n int
-	if err := json.Unmarshal(c.SampleSize, &n); err == nil && n > 0 {
+	if err := json.Unmarshal(c.SampleSize, &n); err == nil && n > 0 && n <= 1<<14 {
 		return n, nil
 	}
 	var hw []int
-	if err := json.Unmarshal(c.SampleSize, &hw); err == nil && len(hw) == 2 && hw[0] == hw[1] && hw[0] > 0 {
+	if err := json.Unmarshal(c.SampleSize, &hw); err == nil && len(hw) == 2 && hw[0] == hw[1] && hw[0] > 0 && hw[0] <= 1<<14 {
 		return hw[0], nil
 	}
-	return 0, fmt.Errorf("sample_size is %s, want a positive int (square images)", string(c.SampleSize))
+	return 0, fmt.Errorf("sample_size is %s, want a positive int up to 16384 (square images)", string(c.SampleSize))
 }
 
 // unetConfig turns the block lists into an ocm UNetConfig.
@@ -161,6 +163,9 @@ func (c *diffusersConfig) unetConfig(res int) (UNetConfig, error) {
 		return UNetConfig{}, fmt.Errorf("time_embedding_dim is %d, ocm's is 4·%d", *c.TimeEmbeddingDim, ch)
 	}
 	for i, out := range c.BlockOutChannels {
+		if out > 1<<16 {
+			return UNetConfig{}, fmt.Errorf("block_out_channels %d is beyond any UNet ocm loads (at most 65536)", out)
+		}
 		if ch < UNetGroups || out%ch != 0 || out%UNetGroups != 0 {
 			return UNetConfig{}, fmt.Errorf("block_out_channels %v: %d is not a multiple of %d and of %d groups", c.BlockOutChannels, out, ch, UNetGroups)
 		}
