@@ -81,8 +81,16 @@ func LoadPublished(dev rt.Device, path, name string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, &torchfile.Error{File: path, Reason: err.Error()}
 	}
+	return Load(dev, path, p)
+}
+
+// Load is LoadPublished for a model description the caller has adjusted (its
+// Prefix, say); p is modified for a diffusers model (its Arch and schedule come
+// from the files).
+func Load(dev rt.Device, path string, p *Published) (*Checkpoint, error) {
 	weights := path
 	if p.Arch.Family == FamilyDiffusers {
+		var err error
 		if weights, err = loadDiffusersArch(p, path); err != nil {
 			return nil, err
 		}

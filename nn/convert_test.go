@@ -259,6 +259,12 @@ func TestConvertPrefixes(t *testing.T) {
 	p := smallIDDPM()
 	p.Prefix = "ema."
 	ck, err := Convert(dev, p, two)
+	// Through Load, with the prefix of a file's EMA weights.
+	ema := smallIDDPM()
+	ema.Prefix = "nope."
+	if _, err := Load(dev, "testdata/ckpt_iddpm_small/model.pt", ema); err == nil || !strings.Contains(err.Error(), "tensors are missing") {
+		t.Errorf("Load with a wrong prefix: %v", err)
+	}
 	if err != nil || ck.Head == nil || len(ck.Unexpected) != len(one.Names) || !strings.HasPrefix(ck.Unexpected[0], "model.") {
 		t.Errorf("prefix ema.: %v, %d unexpected", err, len(ck.Unexpected))
 	}
