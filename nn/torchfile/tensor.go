@@ -210,6 +210,9 @@ func intTuple(v any, what string) ([]int64, error) {
 // check computes the tensor's element count and checks that every element it
 // addresses lies inside its storage.
 func (t *tensor) check() error {
+	if t.offset > t.storage.numel {
+		return fmt.Errorf("storage %q holds %d values, less than its tensor's offset %d", printable(t.storage.key), t.storage.numel, t.offset)
+	}
 	t.numel = 1
 	last := t.offset // the largest storage index the view touches
 	for i, n := range t.shape {

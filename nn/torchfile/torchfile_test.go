@@ -163,6 +163,8 @@ func TestStorageBounds(t *testing.T) {
 	expectError(t, legacyFile(statePickle(short, true), []*fakeStorage{st}), "shorter than its tensor")
 	offset := []fakeTensor{{name: "w", st: st, offset: 2, shape: []int{2}, strides: []int{1}}}
 	expectError(t, zipFile(t, statePickle(offset, false), []*fakeStorage{st}), "shorter than its tensor")
+	far := []fakeTensor{{name: "w", st: st, offset: 1<<63 - 2, shape: []int{4}, strides: []int{1}}}
+	expectError(t, zipFile(t, statePickle(far, false), []*fakeStorage{st}), "less than its tensor's offset 9223372036854775806")
 	// The id claims more values than the entry holds, and more than the file.
 	lie := &fakeStorage{key: "0", typ: "FloatStorage", numel: 4, data: st.data}
 	ok := []fakeTensor{{name: "w", st: lie, shape: []int{4}, strides: []int{1}}}
