@@ -28,6 +28,9 @@ func FuzzRead(f *testing.F) {
 	f.Add(zipFile(f, statePickle(ts, false), sts))
 	f.Add(legacyFile(statePickle(ts, true), sts))
 	f.Add(statePickle(ts, false)) // a bare pickle
+	st := f32Storage("0", 1, 2, 3)
+	far := []fakeTensor{{name: "w", st: st, offset: 1<<63 - 2, shape: []int{4}, strides: []int{1}}}
+	f.Add(zipFile(f, statePickle(far, false), []*fakeStorage{st}))
 	f.Add(legacyFile(withGlobal("os", "system", false), nil))
 	f.Add(legacyFile(withGlobal("builtins", "eval", true), nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
