@@ -2,24 +2,17 @@ package main
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
-	"ocm/assets"
-	"ocm/nn/safetensors"
 	"ocm/ocm"
 	"ocm/ocm/bench"
 	"ocm/ocm/data"
-	"ocm/ocm/featurenet"
-	"ocm/ocm/images"
+	"ocm/ocm/modelfile"
 	"ocm/ocm/runguard"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
@@ -31,15 +24,6 @@ const defaultBundleName = "ocm-toy.safetensors"
 
 // defaultModel is the embedded model --sample and --eval use without --weights.
 const defaultModel = "fashion-mnist"
-
-// bundle is the model file a run reads: its contents, its name for messages and
-// records (a path, or "embedded NAME") and the SHA-256 of its bytes.
-type bundle struct {
-	f          *safetensors.File
-	name, sha  string
-	isImage    bool
-	isEmbedded bool
-}
 
 // session is what the modes share once the flags are read.
 type session struct {
@@ -59,7 +43,7 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "ocm %s\n", version)
 		return nil
 	case o.list:
-		return listModels(stdout)
+		return inputErr(modelfile.List(stdout))
 	case o.doctor:
 		return runDoctor(o, stdout)
 	}
@@ -87,13 +71,23 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 	}
 	s := &session{o: o, guard: g, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
 	s.announce = func() { announceDevice(dev, devNote, o, stderr) }
-	var b *bundle
-	if !o.train {
-		if b, err = readBundle(o); err != nil {
-			return err
+	var b *modelfile.File
+	switch {
+	case o.arch != "" && (o.weights == "" || o.train):
+		return userErr("--arch names the model of the checkpoint --weights: give --weights FILE (and no --train)")
+	case o.arch != "":
+		if b, err = modelfile.ReadCheckpoint(dev, o.weights, o.arch); err != nil {
+			return inputErr(err)
+		}
+		for _, note := range b.Notes {
+			fmt.Fprintf(stderr, "ocm: %s: %s\n", o.weights, note)
+		}
+	case !o.train:
+		if b, err = modelfile.Read(o.weights, o.model); err != nil {
+			return inputErr(err)
 		}
 	}
-	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.isImage) {
+	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.IsImage) {
 		s.isImage = true
 		return s.images(b)
 	}
@@ -114,7 +108,7 @@ func startProfile(path string) (stop func(), err error) {
 }
 
 // toy runs the modes for a toy model; b is the bundle read (nil when training).
-func (s *session) toy(b *bundle) error {
+func (s *session) toy(b *modelfile.File) error {
 	m, err := s.toyModel(b)
 	if err != nil {
 		s.prog.clear()
@@ -133,7 +127,7 @@ func (s *session) toy(b *bundle) error {
 
 // toyModel returns the model the later modes use: trained (--train) or read, then
 // fitted (--fit), both under checkpoints and the interrupt handler, and saved.
-func (s *session) toyModel(b *bundle) (*toy.Model, error) {
+func (s *session) toyModel(b *modelfile.File) (*toy.Model, error) {
 	o := s.o
 	ctl, release, err := s.control()
 	if err != nil {
@@ -211,9 +205,9 @@ func toySettings(o *options) toy.Settings {
 func (s *session) newToyModel() (*toy.Model, error) {
 	o, dev := s.o, s.dev
 	if o.initFrom != "" {
-		b, err := readBundleFile(o.initFrom, "--init-from")
+		b, err := modelfile.ReadFile(o.initFrom, "--init-from")
 		if err != nil {
-			return nil, err
+			return nil, inputErr(err)
 		}
 		return loadToy(dev, b, o)
 	}
@@ -228,41 +222,10 @@ func (s *session) newToyModel() (*toy.Model, error) {
 	return toy.NewModel(dev, o.data, mix, sched, 256, []int{256, 256}, o.seed), nil
 }
 
-// readBundle reads --weights, or the embedded --model, with its SHA-256.
-func readBundle(o *options) (*bundle, error) {
-	if o.weights == "" {
-		raw, info, err := assets.Load(o.model)
-		if err != nil {
-			return nil, userErr("--model: %v (see ocm --list)", err)
-		}
-		name := "embedded " + info.Name
-		f, err := safetensors.Read(name, raw)
-		if err != nil {
-			return nil, err
-		}
-		return &bundle{f: f, name: name, sha: info.SHA256, isImage: images.IsBundle(f), isEmbedded: true}, nil
-	}
-	return readBundleFile(o.weights, "--weights")
-}
-
-// readBundleFile reads the bundle at path, which flag names.
-func readBundleFile(path, flag string) (*bundle, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, userErr("%s: %v", flag, err)
-	}
-	sum := sha256.Sum256(raw)
-	f, err := safetensors.Decode(path, raw)
-	if err != nil {
-		return nil, inputErr(fmt.Errorf("%s: %w", flag, err))
-	}
-	return &bundle{f: f, name: path, sha: hex.EncodeToString(sum[:]), isImage: images.IsBundle(f)}, nil
-}
-
 // loadToy reads the toy model of b and swaps in --data, when given, after checking
 // that its dimension matches the bundle's network.
-func loadToy(dev rt.Device, b *bundle, o *options) (*toy.Model, error) {
-	m, err := toy.Load(dev, b.name, b.f)
+func loadToy(dev rt.Device, b *modelfile.File, o *options) (*toy.Model, error) {
+	m, err := toy.Load(dev, b.Name, b.Safetensors)
 	if err != nil {
 		return nil, inputErr(err)
 	}
@@ -274,8 +237,8 @@ func loadToy(dev rt.Device, b *bundle, o *options) (*toy.Model, error) {
 		return nil, err
 	}
 	if mix.Dim != m.Mix.Dim {
-		name := b.name
-		if b.isEmbedded {
+		name := b.Name
+		if b.Embedded {
 			name = "the embedded " + o.model
 		}
 		return nil, userErr("--data %s has dimension %d but the model in %s was trained on dimension %d", o.data, mix.Dim, name, m.Mix.Dim)
@@ -337,43 +300,6 @@ func (s *session) evalToy(m *toy.Model) error {
 	return nil
 }
 
-// listModels prints the embedded models with their settings.
-func listModels(stdout io.Writer) error {
-	models, err := assets.List()
-	if err != nil {
-		return err
-	}
-	for _, info := range models {
-		raw, _, err := assets.Load(info.Name)
-		if err != nil {
-			return err
-		}
-		f, err := safetensors.Read(info.Name, raw)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%-26s %s; sha256 %s\n", info.Name, describeBundle(f), info.SHA256[:16])
-	}
-	return nil
-}
-
-// describeBundle is a one-line summary of a bundle of any of ocm's formats.
-func describeBundle(f *safetensors.File) string {
-	values := 0
-	for _, t := range f.Tensors {
-		values += len(t.Data)
-	}
-	switch md := f.Metadata; md["format"] {
-	case images.BundleFormat:
-		return images.DescribeBundle(md, values)
-	case toy.BundleFormat:
-		return toy.DescribeBundle(md)
-	case featurenet.Format:
-		return featurenet.DescribeBundle(md, values)
-	}
-	return "format " + f.Metadata["format"]
-}
-
 // staged runs write, which writes a set of outputs to the folder it is given, in a
 // staging folder inside --out, and puts the set in place only when it is complete.
 func (s *session) staged(write func(dir string) ([]string, error)) ([]string, error) {
@@ -389,46 +315,13 @@ func (s *session) staged(write func(dir string) ([]string, error)) ([]string, er
 	return st.Commit(paths)
 }
 
-// savePath is the bundle --train/--fit write: --save; for --train, --weights or the
-// default bundle def in --out; for --fit alone, --weights itself with --overwrite,
-// else NAME-fit.safetensors in --out for a bundle NAME.
-func savePath(o *options, def string) string {
-	switch {
-	case o.save != "":
-		return o.save
-	case o.train && o.weights != "":
-		return o.weights
-	case o.train:
-		return filepath.Join(o.out, def)
-	case o.overwrite && o.weights != "":
-		return o.weights
-	}
-	name := o.model
-	if o.weights != "" {
-		name = filepath.Base(o.weights)
-	}
-	name = strings.TrimSuffix(strings.TrimSuffix(name, ".zst"), ".safetensors")
-	return filepath.Join(o.out, name+"-fit.safetensors")
+// outputs says where the run's bundle and checkpoints go.
+func outputs(o *options) runguard.Outputs {
+	return runguard.Outputs{Out: o.out, Weights: o.weights, Save: o.save, Model: o.model, Train: o.train, Overwrite: o.overwrite}
 }
 
-// checkSavePath refuses, before any work, a bundle path that would replace a file
-// without --overwrite or that is a folder.
-func checkSavePath(o *options, path string) error {
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		return userErr("%s: %v", path, err)
-	case st.IsDir():
-		return userErr("%s is a folder; the bundle needs a file name (--save FILE)", path)
-	case !o.overwrite && o.train && o.weights == path:
-		return userErr("--train would replace %s: give --overwrite to train anew over it, --init-from %s to continue from its weights, or --save FILE", path, path)
-	case !o.overwrite:
-		return userErr("%s exists: give --overwrite to replace it, or --save FILE to write elsewhere", path)
-	}
-	return nil
-}
+// savePath is the bundle --train/--fit write (see runguard.Outputs.BundlePath).
+func savePath(o *options, def string) string { return outputs(o).BundlePath(def) }
 
 // control returns the checkpoint settings of --train/--fit (nil for other modes) with
 // the run's checkpoint folder locked against other runs; release unlocks it.
@@ -441,10 +334,13 @@ func (s *session) control() (*ocm.Control, func(), error) {
 	if s.isImage {
 		def = defaultImageBundleName
 	}
-	if err := checkSavePath(o, savePath(o, def)); err != nil && !o.resume {
-		return nil, nil, err
+	if err := outputs(o).CheckBundlePath(savePath(o, def)); err != nil && !o.resume {
+		return nil, nil, userErr("%v", err)
 	}
-	dir := checkpointDir(o, def)
+	dir := o.checkpointDir
+	if dir == "" {
+		dir = outputs(o).CheckpointDir(def)
+	}
 	unlock, err := runguard.Lock(dir)
 	if err != nil {
 		return nil, nil, userErr("%v", err)
@@ -461,14 +357,4 @@ func (s *session) control() (*ocm.Control, func(), error) {
 		fmt.Fprintf(s.prog.w, "ocm: checkpoints in %s\n", dir)
 	}
 	return ctl, func() { undo(); unlock() }, nil
-}
-
-// checkpointDir is --checkpoint-dir, or a folder of the run's own in --out named by
-// the bundle it writes, so that runs writing other bundles never share one.
-func checkpointDir(o *options, def string) string {
-	if o.checkpointDir != "" {
-		return o.checkpointDir
-	}
-	name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(savePath(o, def)), ".zst"), ".safetensors")
-	return filepath.Join(o.out, "checkpoints", name)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"ocm/ocm/data"
 	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
+	"ocm/ocm/modelfile"
 	"ocm/sampler"
 )
 
@@ -38,7 +40,7 @@ func readImages(o *options, spec string, test bool) (*data.Images, error) {
 
 // images runs the modes for an image model: train, fit, sample, eval. b is the
 // bundle read (nil when training from scratch).
-func (s *session) images(b *bundle) error {
+func (s *session) images(b *modelfile.File) error {
 	m, err := s.imageModel(b)
 	if err != nil {
 		s.prog.clear()
@@ -106,7 +108,7 @@ func newImageRun(o *options) (*imageRun, error) {
 }
 
 // imageModel trains (--train) or loads the model, fits it (--fit) and saves it.
-func (s *session) imageModel(b *bundle) (*images.Model, error) {
+func (s *session) imageModel(b *modelfile.File) (*images.Model, error) {
 	o := s.o
 	ctl, release, err := s.control()
 	if err != nil {
@@ -131,12 +133,17 @@ func (s *session) imageModel(b *bundle) (*images.Model, error) {
 		}
 		s.prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s s/step, %s skipped)", m.Dataset,
 			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_seconds_per_step"], m.Meta["backbone_skipped_steps"]))
+	} else if b.Checkpoint != nil {
+		if m, err = images.FromCheckpoint(s.dev, b.Checkpoint, cmp.Or(imageSpec(o.data), b.Checkpoint.Model.Name)); err != nil {
+			return nil, inputErr(err)
+		}
+		s.announce()
 	} else {
-		if m, err = images.Load(s.dev, b.name, b.f); err != nil {
+		if m, err = images.Load(s.dev, b.Name, b.Safetensors); err != nil {
 			return nil, inputErr(err)
 		}
 		if r.train != nil {
-			if err := m.CheckData(o.data, r.train, b.name); err != nil {
+			if err := m.CheckData(o.data, r.train, b.Name); err != nil {
 				return nil, inputErr(err)
 			}
 		}
@@ -225,7 +232,7 @@ func newImageModel(s *session, r *imageRun) (*images.Model, error) {
 
 // sampleImages draws --num-samples images and writes the grid, the record and, on
 // request, one PNG per image and an .npz.
-func (s *session) sampleImages(m *images.Model, b *bundle) error {
+func (s *session) sampleImages(m *images.Model, b *modelfile.File) error {
 	o := s.o
 	n := o.numSamples
 	if n == 0 {
@@ -246,7 +253,7 @@ func (s *session) sampleImages(m *images.Model, b *bundle) error {
 	s.prog.clear()
 	name, sha := "", ""
 	if b != nil {
-		name, sha = b.name, b.sha
+		name, sha = b.Name, b.SHA256
 	}
 	rec := images.SampleRecord(m, cfg, name, sha, version)
 	files, err := s.staged(func(dir string) ([]string, error) {
@@ -339,13 +346,21 @@ func (s *session) imageInitFrom(r *imageRun) (*images.Model, error) {
 	if r.cfg.UNet != nil || s.o.set["unet"] {
 		return nil, userErr("--init-from takes the UNet of %s; --unet and the unet of --config do not apply", s.o.initFrom)
 	}
-	b, err := readBundleFile(s.o.initFrom, "--init-from")
-	if err != nil {
-		return nil, err
-	}
-	m, err := images.Load(s.dev, b.name, b.f)
+	b, err := modelfile.ReadFile(s.o.initFrom, "--init-from")
 	if err != nil {
 		return nil, inputErr(err)
 	}
-	return m, inputErr(m.CheckData(s.o.data, r.train, b.name))
+	m, err := images.Load(s.dev, b.Name, b.Safetensors)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return m, inputErr(m.CheckData(s.o.data, r.train, b.Name))
+}
+
+// imageSpec is spec when it names an image data set, else "".
+func imageSpec(spec string) string {
+	if data.IsImageSpec(spec) {
+		return spec
+	}
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ocm/nn"
 	"ocm/ocm"
 	"ocm/ocm/data"
 	"ocm/ocm/images"
@@ -34,6 +35,7 @@ type options struct {
 	weights   string // bundle to read (and, when training, to write)
 	save      string // bundle --train/--fit write ("": see savePath)
 	initFrom  string // bundle --train starts from
+	arch      string // published model whose checkpoint --weights is ("": an ocm bundle)
 	overwrite bool   // --train/--fit may replace an existing bundle
 	out       string // output folder
 	device    string
@@ -114,6 +116,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first); default simple, or the bundle's for --fit")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read; with --train, the bundle to write; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" (or "+defaultImageBundleName+") in --out when training")
 	fs.StringVar(&o.save, "save", "", "bundle `file` --train/--fit write (default: --weights or the default bundle in --out for --train; NAME-fit.safetensors in --out for --fit of NAME)")
+	fs.StringVar(&o.arch, "arch", "", "read --weights as the PyTorch or diffusers checkpoint of this published model: "+strings.Join(nn.PublishedModels(), ", "))
 	fs.StringVar(&o.initFrom, "init-from", "", "bundle `file` whose weights --train starts from (instead of random ones)")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "let --train/--fit replace an existing bundle (and --fit write into --weights)")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")
