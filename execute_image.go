@@ -154,7 +154,7 @@ func (s *session) imageModel(b *modelfile.File) (*images.Model, error) {
 			return nil, err
 		}
 	}
-	if o.train || o.fit {
+	if o.train || o.fit || (b != nil && b.Checkpoint != nil && o.save != "") { // --arch … --save: convert
 		return m, s.saveImages(m)
 	}
 	return m, nil
