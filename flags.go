@@ -200,15 +200,16 @@ func (o *options) check() error {
 	case o.device != "auto" && o.device != "cpu" && o.device != "cuda":
 		return fmt.Errorf("invalid value %q for flag -device: want auto, cpu or cuda", o.device)
 	case o.steps < 1 || o.steps > 100000:
-		return fmt.Errorf("invalid value %d for flag -steps: want 1 or more", o.steps)
-	case o.eta < 0 || o.eta > 1:
+		return fmt.Errorf("invalid value %d for flag -steps: want 1 to 100000", o.steps)
+	case !(o.eta >= 0 && o.eta <= 1): // also NaN
+
 		return fmt.Errorf("invalid value %v for flag -eta: want a number in [0, 1]", o.eta)
 	case o.numSamples != 0 && (o.numSamples < 2 || o.numSamples > 1<<20):
 		return fmt.Errorf("invalid value %d for flag -num-samples: want 2 to 1048576", o.numSamples)
 	case o.trainSteps < 0 || o.fitSteps < 0:
 		return fmt.Errorf("invalid step count: -train-steps and -fit-steps must be 1 or more (0: the default)")
-	case o.batch < 0 || o.batch > 1<<20:
-		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 1048576", o.batch)
+	case o.batch < 0 || o.batch > 1<<16:
+		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 65536", o.batch)
 	case !(o.lr >= 0 && o.lr < 1):
 		return fmt.Errorf("invalid value %v for flag -lr: want a number in (0, 1)", o.lr)
 	case o.clipSigmaIdx < -1:
