@@ -33,7 +33,22 @@ func openDevice(o *options) (rt.Device, string, error) {
 	case o.device == "cuda":
 		return nil, "", userErr("--device cuda: %v", err)
 	}
-	return cpuDev, fmt.Sprintf(" (no CUDA device: %v)", err), nil
+	return cpuDev, fmt.Sprintf("; no GPU (%s; ocm --doctor says more)", shortReason(err)), nil
+}
+
+// shortReason is the head of a device error: up to its first parenthesis or " with ",
+// at most 60 characters.
+func shortReason(err error) string {
+	msg := err.Error()
+	for _, sep := range []string{" (", " with "} {
+		if head, _, ok := strings.Cut(msg, sep); ok && head != "" {
+			msg = head
+		}
+	}
+	if r := []rune(msg); len(r) > 60 {
+		msg = string(r[:57]) + "…"
+	}
+	return msg
 }
 
 // openCUDA loads the CUDA libraries, makes the device and self-tests its kernels

@@ -15,9 +15,11 @@ import (
 	"ocm/nn/safetensors"
 	"ocm/ocm"
 	"ocm/ocm/bench"
+	"ocm/ocm/catalog"
+	"ocm/ocm/cli"
 	"ocm/ocm/data"
-	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
+	"ocm/ocm/manifest"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
 	"ocm/sampler"
@@ -45,16 +47,22 @@ type session struct {
 	prog     *progress
 	announce func() // says which device runs the work, once the inputs have been read
 	stdout   io.Writer
+	mf       *manifest.Manifest // the run's record, written into every output
 }
 
 // execute runs the modes in the order train, fit, sample, eval.
 func execute(o *options, stdout, stderr io.Writer) error {
+	if o.showVersion || o.list || o.doctor || o.bench {
+		if err := checkFlags(o, cli.AnyKind, stderr); err != nil {
+			return err
+		}
+	}
 	switch {
 	case o.showVersion:
-		fmt.Fprintf(stdout, "ocm %s\n", version)
+		fmt.Fprintf(stdout, "ocm %s\n", manifest.ReadBuild(version))
 		return nil
 	case o.list:
-		return listModels(stdout)
+		return catalog.List(stdout)
 	case o.doctor:
 		return runDoctor(o, stdout)
 	}
@@ -76,7 +84,7 @@ func execute(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &session{o: o, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
+	s := &session{o: o, dev: dev, prog: &progress{cli.NewProgress(stderr, o.quiet)}, stdout: stdout}
 	s.announce = func() { announceDevice(dev, devNote, o, stderr) }
 	var b *bundle
 	if !o.train {
@@ -84,7 +92,15 @@ func execute(o *options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.isImage) {
+	o.data = bundleData(o, b) // the last default: the bundle's data set
+	kind := modelKind(o, b)
+	if err := checkFlags(o, kind, stderr); err != nil {
+		return err
+	}
+	if s.mf, err = newManifest(o, dev.Name(), b, kind); err != nil {
+		return err
+	}
+	if kind == cli.Image {
 		return s.images(b)
 	}
 	return s.toy(b)
@@ -111,7 +127,7 @@ func (s *session) toy(b *bundle) error {
 		return err
 	}
 	if s.o.sample {
-		if err := s.sampleToy(m); err != nil {
+		if err := s.sampleToy(m, b); err != nil {
 			return err
 		}
 	}
@@ -135,6 +151,7 @@ func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 		if m, err = newToyModel(s.dev, o); err != nil {
 			return nil, err
 		}
+		s.prog.SetLossScale(m.Mix.Dim, "coord")
 		s.announce()
 		if err := toy.TrainWith(s.dev, m, toySettings(o), s.prog.update, ctl); err != nil {
 			return nil, err
@@ -144,6 +161,7 @@ func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 	} else if m, err = loadToy(s.dev, b, o); err != nil {
 		return nil, err
 	} else {
+		s.prog.SetLossScale(m.Mix.Dim, "coord")
 		s.announce()
 	}
 	if o.fit {
@@ -164,6 +182,7 @@ func (s *session) saveToy(m *toy.Model) error {
 	if err := m.CheckFinite(); err != nil {
 		return err
 	}
+	m.Meta["manifest"] = s.stamped().JSON()
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
@@ -248,20 +267,18 @@ func loadToy(dev rt.Device, b *bundle, o *options) (*toy.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mix.Dim != m.Mix.Dim {
-		name := b.name
-		if b.isEmbedded {
-			name = "the embedded " + o.model
-		}
-		return nil, userErr("--data %s has dimension %d but the model in %s was trained on dimension %d", o.data, mix.Dim, name, m.Mix.Dim)
+	if o.data != m.Dataset && !mix.Equal(m.Mix) {
+		return nil, userErr("--data %s: the model in %s was trained on %s; its samples and scores would be labelled %s: drop --data, or --train on %s", o.data, b.name, m.Dataset, o.data, o.data)
 	}
-	m.Mix, m.Dataset = mix, o.data
 	return m, nil
 }
 
 // mixtureOf returns the mixture --data names.
 func mixtureOf(name string) (*ocm.Mixture, error) {
 	mix, err := toy.Mixture(name)
+	if hint := data.SpecHint(name); err != nil && hint != "" {
+		return nil, userErr("--data %s: %s", name, hint)
+	}
 	if err != nil {
 		return nil, inputErr(fmt.Errorf("--data %s: %w", name, err))
 	}
@@ -269,7 +286,7 @@ func mixtureOf(name string) (*ocm.Mixture, error) {
 }
 
 // sampleToy draws --num-samples points and writes CSV, SVG and a JSON record.
-func (s *session) sampleToy(m *toy.Model) error {
+func (s *session) sampleToy(m *toy.Model, b *bundle) error {
 	o := s.o
 	if !o.variance.Optimal() && o.exactScore {
 		return userErr("--exact-score applies to the optimal-variance family, not %v", o.variance)
@@ -281,7 +298,11 @@ func (s *session) sampleToy(m *toy.Model) error {
 		return inputErr(err)
 	}
 	el := time.Since(start).Seconds()
-	files, err := toy.WriteSamples(o.out, m, cfg, pts, version)
+	name, sha := "", ""
+	if b != nil {
+		name, sha = b.name, b.sha
+	}
+	files, err := toy.WriteSamples(o.out, m, cfg, pts, toy.SampleRecord(m, cfg, name, sha, s.stamped()))
 	if err != nil {
 		return err
 	}
@@ -299,10 +320,14 @@ func (s *session) evalToy(m *toy.Model) error {
 	}
 	cfg := toy.StudyConfig{ErrTimes: times, ErrSamples: 2000, Ks: o.evalKs, Samples: o.evalSamples,
 		Seeds: o.evalSeeds, Seed: o.seed}
-	r, err := toy.Study(s.dev, m, cfg, version, s.prog.update)
+	if o.evalKsSet {
+		cfg.ELBOKs = o.evalKs
+	}
+	r, err := toy.Study(s.dev, m, cfg, s.prog.update)
 	if err != nil {
 		return inputErr(err)
 	}
+	r.Manifest = s.stamped()
 	paths, err := toy.WriteReport(o.out, r)
 	if err != nil {
 		return err
@@ -310,41 +335,4 @@ func (s *session) evalToy(m *toy.Model) error {
 	s.prog.done(fmt.Sprintf("evaluated %s in %.0f s", m.Dataset, r.Seconds))
 	fmt.Fprintf(s.stdout, "ocm: report → %v\n", paths)
 	return nil
-}
-
-// listModels prints the embedded models with their settings.
-func listModels(stdout io.Writer) error {
-	models, err := assets.List()
-	if err != nil {
-		return err
-	}
-	for _, info := range models {
-		raw, _, err := assets.Load(info.Name)
-		if err != nil {
-			return err
-		}
-		f, err := safetensors.Read(info.Name, raw)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%-26s %s; sha256 %s\n", info.Name, describeBundle(f), info.SHA256[:16])
-	}
-	return nil
-}
-
-// describeBundle is a one-line summary of a bundle of any of ocm's formats.
-func describeBundle(f *safetensors.File) string {
-	values := 0
-	for _, t := range f.Tensors {
-		values += len(t.Data)
-	}
-	switch md := f.Metadata; md["format"] {
-	case images.BundleFormat:
-		return images.DescribeBundle(md, values)
-	case toy.BundleFormat:
-		return toy.DescribeBundle(md)
-	case featurenet.Format:
-		return featurenet.DescribeBundle(md, values)
-	}
-	return "format " + f.Metadata["format"]
 }

@@ -76,16 +76,10 @@ func newImageRun(o *options) (*imageRun, error) {
 			return nil, err
 		}
 	}
-	if o.config != "" {
-		if !o.train && !o.fit {
-			return nil, userErr("--config sets up --train and --fit; give one of them")
-		}
+	if o.config != "" { // the flag table refuses it without --train or --fit
 		if r.cfg, err = images.LoadConfig(o.config); err != nil {
 			return nil, inputErr(fmt.Errorf("--config: %w", err))
 		}
-	}
-	if o.head != "" && !o.train && !o.fit {
-		return nil, userErr("--head sets up --train and --fit; give one of them")
 	}
 	if r.cfg.Head != "" {
 		r.head, r.headChosen = images.HeadMode(r.cfg.Head), true // checked by LoadConfig
@@ -121,6 +115,7 @@ func (s *session) imageModel(b *bundle) (*images.Model, error) {
 		if m, err = newImageModel(s, r); err != nil {
 			return nil, err
 		}
+		s.prog.SetLossScale(m.Config.InCh*m.Config.Resolution*m.Config.Resolution, "px")
 		s.announce()
 		if err := images.Train(s.dev, m, images.NewData(r.train, r.st.Seed), r.st, s.prog.update, ctl); err != nil {
 			return nil, err
@@ -136,6 +131,7 @@ func (s *session) imageModel(b *bundle) (*images.Model, error) {
 				return nil, inputErr(err)
 			}
 		}
+		s.prog.SetLossScale(m.Config.InCh*m.Config.Resolution*m.Config.Resolution, "px")
 		s.announce()
 	}
 	if o.fit {
@@ -166,6 +162,7 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 // saveImages writes m to --weights (or the default image bundle in --out).
 func (s *session) saveImages(m *images.Model) error {
 	path := bundlePath(s.o, defaultImageBundleName)
+	m.Meta["manifest"] = s.stamped().JSON()
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
@@ -235,7 +232,7 @@ func (s *session) sampleImages(m *images.Model, b *bundle) error {
 	if b != nil {
 		name, sha = b.name, b.sha
 	}
-	rec := images.SampleRecord(m, cfg, name, sha, version)
+	rec := images.SampleRecord(m, cfg, name, sha, s.stamped())
 	files, err := images.WriteSamples(o.out, x, rec, images.Exports{Each: o.saveEach, NPZ: o.npz})
 	if err != nil {
 		return err
@@ -279,6 +276,7 @@ func (s *session) evalImages(m *images.Model) error {
 	if err != nil {
 		return inputErr(err)
 	}
+	rep.Manifest = s.stamped()
 	paths, err := images.WriteReport(o.out, rep, version)
 	if err != nil {
 		return err
