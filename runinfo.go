@@ -11,17 +11,15 @@ import (
 )
 
 // checkFlags refuses the flags given that this run's modes do not read on a model of
-// kind (cli.Rules), and warns about those where refusing would break a sensible
-// script.
+// kind (cli.Rules), and warns (also with --quiet) about those where refusing would
+// break a sensible script.
 func checkFlags(o *options, kind cli.Kind, stderr io.Writer) error {
 	warnings, err := cli.Check(o.given, func(name string) string { return flagValue(o, name) }, kind)
 	if err != nil {
 		return userErr("%v", err)
 	}
 	for _, w := range warnings {
-		if !o.quiet {
-			fmt.Fprintf(stderr, "ocm: %s\n", w)
-		}
+		fmt.Fprintf(stderr, "ocm: %s\n", w)
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ func Check(given map[string]string, value func(string) string, kind Kind) (warni
 		if kind == AnyKind {
 			msg = fmt.Sprintf("--%s %s (this run: %s)", name, r.Why, modes)
 		}
-		if !r.Warn {
+		if !r.Warn && (r.WarnValue == "" || given[name] != r.WarnValue) {
 			return warnings, fmt.Errorf("%s", msg)
 		}
 		warnings = append(warnings, "ignored: "+msg)

@@ -55,11 +55,12 @@ type Use struct {
 // every run, where refusing would break a sensible script). Why completes the
 // sentence "--FLAG …" and says where it does act.
 type Rule struct {
-	Flag  string
-	Group string // its --help group
-	Uses  []Use
-	Warn  bool
-	Why   string
+	Flag      string
+	Group     string // its --help group
+	Uses      []Use
+	Warn      bool
+	WarnValue string // a value that only warns where the flag does nothing (it restates what happens)
+	Why       string
 }
 
 // Help groups, in --help's order.
@@ -133,8 +134,8 @@ var Rules = []Rule{
 		Why: "is the size of --sample; --eval has --eval-samples (toy) and --fd-samples (images)"},
 	{Flag: "exact-score", Group: GroupSample, Uses: []Use{use(Sample, Toy)},
 		Why: "samples a toy model with its mixture's exact score; image models have no exact score"},
-	{Flag: "clip-x0", Group: GroupSample, Uses: []Use{use(Sample, Toy), {Modes: Sample, Kinds: Image, Value: "true"}},
-		Why: "clamps x̂0 while sampling a toy model; image sampling always clamps x̂0 to [-1, 1], so --clip-x0=false cannot apply there"},
+	{Flag: "clip-x0", Group: GroupSample, Uses: []Use{use(Sample, Toy)}, WarnValue: "true",
+		Why: "clamps x̂0 while sampling a toy model; image sampling always clamps x̂0 to [-1, 1] (--clip-x0=false cannot apply there)"},
 	{Flag: "clip-sigma-idx", Group: GroupSample, Uses: []Use{use(Sample, Image)},
 		Why: "caps the last variances of image sampling"},
 	{Flag: "save-each", Group: GroupSample, Uses: []Use{use(Sample, Image)},
@@ -163,7 +164,8 @@ var Rules = []Rule{
 		Why: "sets the CPU threads of the work modes"},
 	{Flag: "seed", Group: GroupRun, Uses: []Use{use(Model, AnyKind)}, Warn: true,
 		Why: "seeds --train, --fit, --sample and --eval"},
-	{Flag: "quiet", Group: GroupRun, Uses: []Use{use(AnyMode, AnyKind)}},
+	{Flag: "quiet", Group: GroupRun, Uses: []Use{use(Model, AnyKind)}, Warn: true,
+		Why: "silences the progress and the device line of --train, --fit, --sample and --eval (warnings still print)"},
 	{Flag: "cpuprofile", Group: GroupRun, Uses: []Use{use(Model|Bench, AnyKind)}, Warn: true,
 		Why: "profiles --train, --fit, --sample, --eval and --bench"},
 

@@ -1,6 +1,7 @@
 package toy
 
 import (
+	"encoding/json"
 	"math"
 
 	"ocm/ocm"
@@ -57,4 +58,22 @@ func exactNLL(m *Model, x0 *rt.Tensor) float64 {
 		s -= m.Mix.LogPdf(xs[i*d : (i+1)*d])
 	}
 	return s / float64(len(xs)/d)
+}
+
+// MarshalJSON writes a NELBO that is not a number (a covariance estimate that is not
+// positive somewhere, as an underfitted SN head's can be) as null, so that one row
+// cannot stop the report from being written.
+func (r ELBORow) MarshalJSON() ([]byte, error) {
+	type row ELBORow
+	opt := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		row
+		NELBO  *float64 `json:"nelbo_nats"`
+		StdErr *float64 `json:"nelbo_std_err"`
+	}{row(r), opt(r.NELBO), opt(r.StdErr)})
 }
