@@ -80,12 +80,12 @@ Usage:
   ocm --sample --model mog9 --out samples            sample the embedded 2-D toy model
   ocm --train --fit --eval --data fashion-mnist --out report   train, fit and evaluate on images
   ocm --train --fit --eval --data mog40 --out report  the same on a Gaussian mixture
-  ocm --fit --data fashion-mnist --weights fm.safetensors     fit the covariance heads of a bundle
+  ocm --fit --weights fm.safetensors                 fit the covariance heads of a bundle (on its data set)
   ocm --eval --weights fm.safetensors --out report            write the evaluation report
   ocm --list | --doctor | --bench                    embedded models, the machine, benchmarks
 
-Flags given where they do nothing are refused (or, for --out, --device, --seed, --threads,
---data, --data-dir and --cpuprofile, named in a warning).
+A flag given where it does nothing is refused (--out, --device, --seed, --threads, --quiet,
+--data, --data-dir and --cpuprofile only get a warning). diffusers' names are accepted: see the end.
 `
 
 // parseFlags reads the command line; a bad value is an error naming the flag.
@@ -109,7 +109,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
 	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
 
-	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, a Gaussian-mixture JSON `file`, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER")
+	fs.StringVar(&o.data, "data", "mog9", "training data (`spec`): mog9, mog40, a Gaussian-mixture JSON file, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER; without it, a bundle's own data set (--train: mog9)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
 	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")

@@ -53,7 +53,7 @@ func PrintHelp(w io.Writer, fs *flag.FlagSet, head string) {
 				to += " " + s.ToValue
 			}
 		}
-		fmt.Fprintf(w, "  %-36s %-28s %s\n", from, to, s.Note)
+		fmt.Fprintf(w, "  %-36s %s\n%s%s\n", from, to, strings.Repeat(" ", 6), wrap(s.Note, 6, 100))
 	}
 	fmt.Fprintf(w, "\n%s\n%s", DeterministicDDIM, environment)
 }

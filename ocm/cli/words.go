@@ -28,8 +28,8 @@ var Synonyms = []Synonym{
 	{Flag: "beta-schedule", Value: "scaled_linear", Note: "scaled_linear (linear in √β) is not one of ocm's schedules: linear or cosine"},
 	{Flag: "timestep-spacing", Value: "linspace", To: "timestep-spacing", ToValue: "even",
 		Note: "round(linspace(0, N−1, K)); ocm numbers steps from 1 (diffusers' t is ocm's t − 1). Where a step falls exactly halfway between integers (N = 1000: K = 3, 11, 25, …) both round half to even, so that one step differs by one"},
-	{Flag: "timestep-spacing", Value: "leading", Note: "diffusers' leading steps k·⌊N/K⌋ (+ steps_offset) never reach step N; ocm has no such sequence (even = linspace starts from pure noise at N)"},
-	{Flag: "timestep-spacing", Value: "trailing", Note: "diffusers' trailing steps N − k·N/K stop N/K short of step 1 and reach N; ocm has no such sequence (even = linspace)"},
+	{Flag: "timestep-spacing", Value: "leading", Note: "diffusers' leading steps are 1 + k·⌊N/K⌋ in ocm's numbering (with steps_offset 0): they never reach pure noise at step N; ocm has no such sequence (even = linspace)"},
+	{Flag: "timestep-spacing", Value: "trailing", Note: "diffusers' trailing steps are N, N − N/K, …, N/K in ocm's numbering: they end N/K short of step 1; ocm has no such sequence (even = linspace)"},
 }
 
 // Translate rewrites diffusers' names in args to ocm's (see Synonyms), in place of
