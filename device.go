@@ -33,11 +33,11 @@ func openDevice(o *options) (rt.Device, string, error) {
 	case o.device == "cuda":
 		return nil, "", userErr("--device cuda: %v", err)
 	}
-	return cpuDev, fmt.Sprintf("; no GPU (%s; ocm --doctor says more)", shortReason(err)), nil
+	return cpuDev, fmt.Sprintf("; no GPU (%s, see --doctor)", shortReason(err)), nil
 }
 
-// shortReason is the head of a device error: up to its first parenthesis or " with ",
-// at most 60 characters.
+// shortReason is the gist of a device error for the one device line: a CUDA error
+// code when the message has one, else its head, at most 40 characters.
 func shortReason(err error) string {
 	msg := err.Error()
 	for _, sep := range []string{" (", " with "} {
@@ -45,8 +45,11 @@ func shortReason(err error) string {
 			msg = head
 		}
 	}
-	if r := []rune(msg); len(r) > 60 {
-		msg = string(r[:57]) + "…"
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg[i+2:], "CUDA_ERROR") {
+		msg = msg[i+2:]
+	}
+	if r := []rune(msg); len(r) > 40 {
+		msg = string(r[:39]) + "…"
 	}
 	return msg
 }
