@@ -5,39 +5,43 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
 // DeterministicDDIM says which ocm settings give diffusers' deterministic DDIM.
-const DeterministicDDIM = `diffusers' deterministic DDIM (DDIMScheduler, eta 0) is --sampler ddim --eta 0 --variance-type small:
-with the default --variance-type ocm, DDIM's η = 0 step adds OCM's fitted covariance (OCM-DDIM,
-docs/method.md §5), which is not diffusers' DDIM.`
+const DeterministicDDIM = `diffusers' deterministic DDIM (DDIMScheduler, eta 0) is
+  --sampler ddim --eta 0 --variance-type small
+With the default --variance-type ocm, DDIM's η = 0 step adds OCM's fitted
+covariance (OCM-DDIM, docs/method.md §5), which is not diffusers' DDIM.`
 
 // PrintHelp writes head, then every flag of fs under its group of Rules (flags the
 // table does not know last), with two dashes, then diffusers' names and what they
 // map to.
 func PrintHelp(w io.Writer, fs *flag.FlagSet, head string) {
+	f, _ := w.(*os.File)
+	width := min(termWidth(f), 100)
 	fmt.Fprint(w, head)
 	seen := map[string]bool{}
 	for _, g := range Groups {
 		fmt.Fprintf(w, "\n%s:\n", g)
 		for _, r := range Rules {
-			if f := fs.Lookup(r.Flag); f != nil && r.Group == g {
-				printFlag(w, f)
+			if fl := fs.Lookup(r.Flag); fl != nil && r.Group == g {
+				printFlag(w, fl, width)
 				seen[r.Flag] = true
 			}
 		}
 	}
 	var other []*flag.Flag
-	fs.VisitAll(func(f *flag.Flag) {
-		if !seen[f.Name] {
-			other = append(other, f)
+	fs.VisitAll(func(fl *flag.Flag) {
+		if !seen[fl.Name] {
+			other = append(other, fl)
 		}
 	})
 	if len(other) > 0 {
 		fmt.Fprintf(w, "\nOther:\n")
-		for _, f := range other {
-			printFlag(w, f)
+		for _, fl := range other {
+			printFlag(w, fl, width)
 		}
 	}
 	fmt.Fprintf(w, "\ndiffusers' names (accepted as written, or refused with the reason):\n")
@@ -53,7 +57,7 @@ func PrintHelp(w io.Writer, fs *flag.FlagSet, head string) {
 				to += " " + s.ToValue
 			}
 		}
-		fmt.Fprintf(w, "  %-36s %s\n%s%s\n", from, to, strings.Repeat(" ", 6), wrap(s.Note, 6, 100))
+		fmt.Fprintf(w, "  %-36s %s\n%s%s\n", from, to, strings.Repeat(" ", 6), wrap(s.Note, 6, width))
 	}
 	fmt.Fprintf(w, "\n%s\n%s", DeterministicDDIM, environment)
 }
@@ -61,14 +65,15 @@ func PrintHelp(w io.Writer, fs *flag.FlagSet, head string) {
 // environment is the end of --help: the variables ocm reads.
 const environment = `
 Environment:
-  OCM_CUDA_PATH      folder (or file) holding libcuda/libcudart/libcublas when they are not
-                     in the default library path
-  GOGC, GOMEMLIMIT   set the Go garbage collector yourself (default: GOGC=100, a 64 MiB floor, limit half the memory)
-  COLUMNS            the width of the progress line (default: the terminal's)
+  OCM_CUDA_PATH      folder (or file) holding libcuda/libcudart/libcublas when
+                     they are not in the default library path
+  GOGC, GOMEMLIMIT   the Go garbage collector (default: GOGC=100, a 64 MiB floor,
+                     a limit of half the memory)
+  COLUMNS            the width of the progress line and of --help
 `
 
-// printFlag prints one flag: "  --name VALUE   usage (default …)".
-func printFlag(w io.Writer, f *flag.Flag) {
+// printFlag prints one flag, "  --name VALUE   usage (default …)", wrapped at width.
+func printFlag(w io.Writer, f *flag.Flag, width int) {
 	name, usage := flag.UnquoteUsage(f)
 	left := "  --" + f.Name
 	if name != "" {
@@ -83,7 +88,7 @@ func printFlag(w io.Writer, f *flag.Flag) {
 	} else {
 		fmt.Fprintf(w, "%-*s", col, left)
 	}
-	fmt.Fprintln(w, wrap(usage, col, 100))
+	fmt.Fprintln(w, wrap(usage, col, width))
 }
 
 // wrap breaks s into lines of at most width columns, indenting the continuation
