@@ -76,20 +76,20 @@ type options struct {
 const usageHead = `ocm — diffusion models with Optimal Covariance Matching (Ou et al., ICLR 2025)
 
 Usage:
-  ocm --sample --out samples              sample the embedded Fashion-MNIST model
+  ocm --sample --out samples              sample the embedded Fashion-MNIST UNet
   ocm --sample --model mog9 --out s       sample the embedded 2-D toy model
   ocm --train --fit --eval --data fashion-mnist --out report
                                           train, fit and evaluate on images
   ocm --train --fit --eval --data mog40 --out report
                                           the same on a Gaussian mixture
-  ocm --fit --weights fm.safetensors      fit the heads of a bundle (on its data)
+  ocm --fit --weights fm.safetensors      fit the heads of a bundle, on its data
   ocm --eval --weights fm.safetensors --out report
                                           write the evaluation report
-  ocm --list | --doctor | --bench         embedded models, the machine, benchmarks
+  ocm --list | --doctor | --bench         embedded models, machine, benchmarks
 
-A flag given where it does nothing is refused; --out, --device, --seed, --threads,
---quiet, --data, --data-dir and --cpuprofile only get a warning. diffusers' names
-are accepted: see the end.
+A flag given where it does nothing is refused; --out, --device, --seed,
+--threads, --quiet, --data, --data-dir and --cpuprofile only get a warning.
+diffusers' names are accepted: see the end.
 `
 
 // parseFlags reads the command line; a bad value is an error naming the flag.

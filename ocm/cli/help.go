@@ -67,8 +67,8 @@ const environment = `
 Environment:
   OCM_CUDA_PATH      folder (or file) holding libcuda/libcudart/libcublas when
                      they are not in the default library path
-  GOGC, GOMEMLIMIT   the Go garbage collector (default: GOGC=100, a 64 MiB floor,
-                     a limit of half the memory)
+  GOGC, GOMEMLIMIT   the Go garbage collector (default: GOGC=100, a 64 MiB
+                     floor, a limit of half the memory)
   COLUMNS            the width of the progress line and of --help
 `
 
