@@ -33,7 +33,25 @@ func openDevice(o *options) (rt.Device, string, error) {
 	case o.device == "cuda":
 		return nil, "", userErr("--device cuda: %v", err)
 	}
-	return cpuDev, fmt.Sprintf(" (no CUDA device: %v)", err), nil
+	return cpuDev, fmt.Sprintf("; no GPU (%s, see --doctor)", shortReason(err)), nil
+}
+
+// shortReason is the gist of a device error for the one device line: a CUDA error
+// code when the message has one, else its head, at most 40 characters.
+func shortReason(err error) string {
+	msg := err.Error()
+	for _, sep := range []string{" (", " with "} {
+		if head, _, ok := strings.Cut(msg, sep); ok && head != "" {
+			msg = head
+		}
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg[i+2:], "CUDA_ERROR") {
+		msg = msg[i+2:]
+	}
+	if r := []rune(msg); len(r) > 40 {
+		msg = string(r[:39]) + "…"
+	}
+	return msg
 }
 
 // openCUDA loads the CUDA libraries, makes the device and self-tests its kernels

@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"ocm/assets"
 	"ocm/cudart"
+	"ocm/ocm/manifest"
 	rt "ocm/runtime"
 	"ocm/runtime/cpu"
 )
@@ -60,32 +60,16 @@ func runDoctor(o *options, stdout io.Writer) error {
 	return nil
 }
 
-// doctorBuildLine is "ocm VERSION (go1.26.x linux/amd64, CGO off[, tags …][, commit …])".
+// doctorBuildLine is "ocm VERSION (go1.26.x linux/amd64, CGO off[, commit …])", from
+// the build's own record (manifest.ReadBuild).
 func doctorBuildLine() string {
-	parts := []string{runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		set := map[string]string{}
-		for _, s := range bi.Settings {
-			set[s.Key] = s.Value
-		}
-		switch set["CGO_ENABLED"] {
-		case "0":
-			parts = append(parts, "CGO off")
-		case "1":
-			parts = append(parts, "CGO on")
-		}
-		if t := set["-tags"]; t != "" {
-			parts = append(parts, "tags "+t)
-		}
-		if rev := set["vcs.revision"]; rev != "" {
-			if len(rev) > 12 {
-				rev = rev[:12]
-			}
-			if set["vcs.modified"] == "true" {
-				rev += "+modified"
-			}
-			parts = append(parts, "commit "+rev)
-		}
+	b := manifest.ReadBuild(version)
+	parts := []string{b.Go + " " + runtime.GOOS + "/" + runtime.GOARCH}
+	if cgo := map[string]string{"0": "CGO off", "1": "CGO on"}[b.CGO]; cgo != "" {
+		parts = append(parts, cgo)
+	}
+	if c := b.ShortCommit(); c != "" {
+		parts = append(parts, "commit "+c)
 	}
 	return fmt.Sprintf("ocm %s (%s)", version, strings.Join(parts, ", "))
 }

@@ -11,7 +11,10 @@ import (
 
 	"ocm/ocm"
 	"ocm/ocm/bench"
+	"ocm/ocm/catalog"
+	"ocm/ocm/cli"
 	"ocm/ocm/data"
+	"ocm/ocm/manifest"
 	"ocm/ocm/modelfile"
 	"ocm/ocm/runguard"
 	"ocm/ocm/toy"
@@ -34,16 +37,23 @@ type session struct {
 	prog     *progress
 	announce func() // says which device runs the work, once the inputs have been read
 	stdout   io.Writer
+	stderr   io.Writer
+	mf       *manifest.Manifest // the run's record, written into every output
 }
 
 // execute runs the modes in the order train, fit, sample, eval.
 func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
+	if o.showVersion || o.list || o.doctor || o.bench {
+		if err := checkFlags(o, cli.AnyKind, stderr); err != nil {
+			return err
+		}
+	}
 	switch {
 	case o.showVersion:
-		fmt.Fprintf(stdout, "ocm %s\n", version)
+		fmt.Fprintf(stdout, "ocm %s\n", manifest.ReadBuild(version))
 		return nil
 	case o.list:
-		return inputErr(modelfile.List(stdout))
+		return catalog.List(stdout)
 	case o.doctor:
 		return runDoctor(o, stdout)
 	}
@@ -69,7 +79,7 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &session{o: o, guard: g, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
+	s := &session{o: o, guard: g, dev: dev, prog: &progress{cli.NewProgress(stderr, o.quiet)}, stdout: stdout, stderr: stderr}
 	s.announce = func() { announceDevice(dev, devNote, o, stderr) }
 	var b *modelfile.File
 	switch {
@@ -87,7 +97,15 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 			return inputErr(err)
 		}
 	}
-	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.IsImage) {
+	o.data = bundleData(o, b) // the last default: the bundle's data set
+	kind := modelKind(o, b)
+	if err := checkFlags(o, kind, stderr); err != nil {
+		return err
+	}
+	if s.mf, err = newManifest(o, dev.Name(), b, kind); err != nil {
+		return err
+	}
+	if kind == cli.Image {
 		s.isImage = true
 		return s.images(b)
 	}
@@ -115,7 +133,7 @@ func (s *session) toy(b *modelfile.File) error {
 		return err
 	}
 	if s.o.sample {
-		if err := s.sampleToy(m); err != nil {
+		if err := s.sampleToy(m, b); err != nil {
 			return err
 		}
 	}
@@ -139,6 +157,7 @@ func (s *session) toyModel(b *modelfile.File) (*toy.Model, error) {
 		if m, err = s.newToyModel(); err != nil {
 			return nil, err
 		}
+		s.prog.SetLossScale(m.Mix.Dim, "coord")
 		s.announce()
 		if err := s.checkpointing(func() error { return toy.TrainWith(s.dev, m, toySettings(o), s.prog.update, ctl) }); err != nil {
 			return nil, err
@@ -148,6 +167,7 @@ func (s *session) toyModel(b *modelfile.File) (*toy.Model, error) {
 	} else if m, err = loadToy(s.dev, b, o); err != nil {
 		return nil, err
 	} else {
+		s.prog.SetLossScale(m.Mix.Dim, "coord")
 		s.announce()
 	}
 	if o.fit {
@@ -178,6 +198,7 @@ func (s *session) saveToy(m *toy.Model) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return userErr("output folder %s: %v", filepath.Dir(path), err)
 	}
+	m.Meta["manifest"] = s.stamped().JSON()
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
@@ -236,20 +257,18 @@ func loadToy(dev rt.Device, b *modelfile.File, o *options) (*toy.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mix.Dim != m.Mix.Dim {
-		name := b.Name
-		if b.Embedded {
-			name = "the embedded " + o.model
-		}
-		return nil, userErr("--data %s has dimension %d but the model in %s was trained on dimension %d", o.data, mix.Dim, name, m.Mix.Dim)
+	if o.data != m.Dataset && !mix.Equal(m.Mix) {
+		return nil, userErr("--data %s: the model in %s was trained on %s; its samples and scores would be labelled %s: drop --data, or --train on %s", o.data, b.Name, m.Dataset, o.data, o.data)
 	}
-	m.Mix, m.Dataset = mix, o.data
 	return m, nil
 }
 
 // mixtureOf returns the mixture --data names.
 func mixtureOf(name string) (*ocm.Mixture, error) {
 	mix, err := toy.Mixture(name)
+	if hint := data.SpecHint(name); err != nil && hint != "" {
+		return nil, userErr("--data %s: %s", name, hint)
+	}
 	if err != nil {
 		return nil, inputErr(fmt.Errorf("--data %s: %w", name, err))
 	}
@@ -257,7 +276,7 @@ func mixtureOf(name string) (*ocm.Mixture, error) {
 }
 
 // sampleToy draws --num-samples points and writes CSV, SVG and a JSON record.
-func (s *session) sampleToy(m *toy.Model) error {
+func (s *session) sampleToy(m *toy.Model, b *modelfile.File) error {
 	o := s.o
 	if !o.variance.Optimal() && o.exactScore {
 		return userErr("--exact-score applies to the optimal-variance family, not %v", o.variance)
@@ -269,7 +288,13 @@ func (s *session) sampleToy(m *toy.Model) error {
 		return inputErr(err)
 	}
 	el := time.Since(start).Seconds()
-	files, err := s.staged(func(dir string) ([]string, error) { return toy.WriteSamples(dir, m, cfg, pts, version) })
+	name, sha := "", ""
+	if b != nil {
+		name, sha = b.Name, b.SHA256
+	}
+	files, err := s.staged(func(dir string) ([]string, error) {
+		return toy.WriteSamples(dir, m, cfg, pts, toy.SampleRecord(m, cfg, name, sha, s.stamped()))
+	})
 	if err != nil {
 		return err
 	}
@@ -287,10 +312,14 @@ func (s *session) evalToy(m *toy.Model) error {
 	}
 	cfg := toy.StudyConfig{ErrTimes: times, ErrSamples: 2000, Ks: o.evalKs, Samples: o.evalSamples,
 		Seeds: o.evalSeeds, Seed: o.seed}
-	r, err := toy.Study(s.dev, m, cfg, version, s.prog.update)
+	if o.evalKsSet {
+		cfg.ELBOKs = o.evalKs
+	}
+	r, err := toy.Study(s.dev, m, cfg, s.prog.update)
 	if err != nil {
 		return inputErr(err)
 	}
+	r.Manifest = s.stamped()
 	paths, err := s.staged(func(dir string) ([]string, error) { return toy.WriteReport(dir, r) })
 	if err != nil {
 		return err
@@ -354,7 +383,7 @@ func (s *session) control() (*ocm.Control, func(), error) {
 	}
 	ctl.Stop = s.guard.StopRequested
 	if !o.quiet {
-		fmt.Fprintf(s.prog.w, "ocm: checkpoints in %s\n", dir)
+		fmt.Fprintf(s.stderr, "ocm: checkpoints in %s\n", dir)
 	}
 	return ctl, func() { undo(); unlock() }, nil
 }

@@ -79,16 +79,10 @@ func newImageRun(o *options) (*imageRun, error) {
 			return nil, err
 		}
 	}
-	if o.config != "" {
-		if !o.train && !o.fit {
-			return nil, userErr("--config sets up --train and --fit; give one of them")
-		}
+	if o.config != "" { // the flag table refuses it without --train or --fit
 		if r.cfg, err = images.LoadConfig(o.config); err != nil {
 			return nil, inputErr(fmt.Errorf("--config: %w", err))
 		}
-	}
-	if o.head != "" && !o.train && !o.fit {
-		return nil, userErr("--head sets up --train and --fit; give one of them")
 	}
 	if r.cfg.Head != "" {
 		r.head, r.headChosen = images.HeadMode(r.cfg.Head), true // checked by LoadConfig
@@ -124,6 +118,7 @@ func (s *session) imageModel(b *modelfile.File) (*images.Model, error) {
 		if m, err = newImageModel(s, r); err != nil {
 			return nil, err
 		}
+		s.prog.SetLossScale(m.Config.InCh*m.Config.Resolution*m.Config.Resolution, "px")
 		s.announce()
 		train := func() error {
 			return images.Train(s.dev, m, images.NewData(r.train, r.st.Seed), r.st, s.prog.update, ctl)
@@ -147,6 +142,7 @@ func (s *session) imageModel(b *modelfile.File) (*images.Model, error) {
 				return nil, inputErr(err)
 			}
 		}
+		s.prog.SetLossScale(m.Config.InCh*m.Config.Resolution*m.Config.Resolution, "px")
 		s.announce()
 	}
 	if o.fit {
@@ -183,6 +179,7 @@ func (s *session) saveImages(m *images.Model) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return userErr("output folder %s: %v", filepath.Dir(path), err)
 	}
+	m.Meta["manifest"] = s.stamped().JSON()
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
@@ -255,7 +252,7 @@ func (s *session) sampleImages(m *images.Model, b *modelfile.File) error {
 	if b != nil {
 		name, sha = b.Name, b.SHA256
 	}
-	rec := images.SampleRecord(m, cfg, name, sha, version)
+	rec := images.SampleRecord(m, cfg, name, sha, s.stamped())
 	files, err := s.staged(func(dir string) ([]string, error) {
 		return images.WriteSamples(dir, x, rec, images.Exports{Each: o.saveEach, NPZ: o.npz})
 	})
@@ -301,6 +298,7 @@ func (s *session) evalImages(m *images.Model) error {
 	if err != nil {
 		return inputErr(err)
 	}
+	rep.Manifest = s.stamped()
 	paths, err := s.staged(func(dir string) ([]string, error) { return images.WriteReport(dir, rep, version) })
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"ocm/nn"
 	"ocm/ocm"
+	"ocm/ocm/cli"
 	"ocm/ocm/data"
 	"ocm/ocm/images"
 	"ocm/sampler"
@@ -23,14 +24,16 @@ type options struct {
 	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
 	benchRounds             int
 
-	data    string          // mog9, mog40, a mixture JSON file, or an image data set (training)
-	dataSet bool            // --data was given explicitly
-	dataDir string          // folder of --data fashion-mnist
-	model   string          // embedded model used without --weights
-	unet    string          // UNet preset of --train on images
-	head    string          // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
-	config  string          // run configuration file of image training (images.Config)
-	set     map[string]bool // flags given on the command line
+	data    string            // mog9, mog40, a mixture JSON file, or an image data set (training)
+	dataSet bool              // --data was given explicitly
+	dataDir string            // folder of --data fashion-mnist
+	model   string            // embedded model used without --weights
+	unet    string            // UNet preset of --train on images
+	head    string            // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
+	config  string            // run configuration file of image training (images.Config)
+	set     map[string]bool   // flags given on the command line
+	given   map[string]string // their values, as parsed
+	args    []string          // the command line after the program name, as typed
 
 	weights   string // bundle to read (and, when training, to write)
 	save      string // bundle --train/--fit write ("": see savePath)
@@ -78,22 +81,29 @@ type options struct {
 const usageHead = `ocm — diffusion models with Optimal Covariance Matching (Ou et al., ICLR 2025)
 
 Usage:
-  ocm --sample [--steps 10] [--variance-type ocm]   sample the embedded Fashion-MNIST model (samples.png)
-  ocm --sample --model mog9                          sample the embedded 2-D toy model
-  ocm --train --fit --eval --data fashion-mnist --out report   train, fit and evaluate on images
-  ocm --train --fit --eval --data mog40 --out report  the same on a Gaussian mixture
-  ocm --fit --data fashion-mnist --weights fm.safetensors     fit the covariance heads of a bundle
-  ocm --eval --weights fm.safetensors --out report            write the evaluation report
-  ocm --list | --doctor | --bench                    embedded models, the machine, benchmarks
+  ocm --sample --out samples              sample the embedded Fashion-MNIST UNet
+  ocm --sample --model mog9 --out s       sample the embedded 2-D toy model
+  ocm --train --fit --eval --data fashion-mnist --out report
+                                          train, fit and evaluate on images
+  ocm --train --fit --eval --data mog40 --out report
+                                          the same on a Gaussian mixture
+  ocm --fit --weights fm.safetensors      fit the heads of a bundle, on its data
+  ocm --eval --weights fm.safetensors --out report
+                                          write the evaluation report
+  ocm --list | --doctor | --bench         embedded models, machine, benchmarks
 
-Modes combine and run in the order train, fit, sample, eval.
-
-Flags:
+A flag given where it does nothing is refused; --out, --device, --seed,
+--threads, --quiet, --data, --data-dir and --cpuprofile only get a warning.
+diffusers' names are accepted: see the end.
 `
 
 // parseFlags reads the command line; a bad value is an error naming the flag.
 func parseFlags(args []string, stdout io.Writer) (*options, error) {
-	o := &options{variance: ocm.CovOCM}
+	o := &options{variance: ocm.CovOCM, args: args}
+	args, err := cli.Translate(args)
+	if err != nil {
+		return nil, err
+	}
 	fs := flag.NewFlagSet("ocm", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.BoolVar(&o.train, "train", false, "train the score network (backbone) with the denoising loss")
@@ -108,7 +118,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
 	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
 
-	fs.StringVar(&o.data, "data", "mog9", "training data: mog9, mog40, a Gaussian-mixture JSON `file`, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER")
+	fs.StringVar(&o.data, "data", "mog9", "training data (`spec`): mog9, mog40, a Gaussian-mixture JSON file, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER; without it, a bundle's own data set (--train: mog9)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
 	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
@@ -157,18 +167,18 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			printUsage(fs, stdout)
+			return nil, err
 		}
-		return nil, err
+		return nil, cli.FlagError(fs, err)
 	}
-	o.set = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	o.set, o.given = map[string]bool{}, map[string]string{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name], o.given[f.Name] = true, f.Value.String() })
 	o.dataSet, o.evalKsSet = o.set["data"], o.set["eval-steps"]
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
 	}
-	var err error
 	if o.evalKs, err = parseInts(*ks); err != nil {
-		return nil, fmt.Errorf("invalid value %q for flag -eval-steps: %v", *ks, err)
+		return nil, fmt.Errorf("invalid value %q for flag ---eval-steps: %v", *ks, err)
 	}
 	return o, o.check()
 }
@@ -181,57 +191,43 @@ func checkpointFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.checkpointKeep, "checkpoint-keep", 3, "newest checkpoints kept in --checkpoint-dir; older ones are removed (0: keep all)")
 }
 
-func printUsage(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprint(w, usageHead)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
-	fmt.Fprint(w, `
-Environment:
-  OCM_CUDA_PATH      folder (or file) holding libcuda/libcudart/libcublas when they are not
-                     in the default library path
-  GOGC, GOMEMLIMIT   set the Go garbage collector yourself (default: GOGC=100, a 64 MiB floor, limit half the memory)
-`)
-}
+func printUsage(fs *flag.FlagSet, w io.Writer) { cli.PrintHelp(w, fs, usageHead) }
 
 // check validates values that flag parsing accepts but ocm does not.
 func (o *options) check() error {
 	switch {
 	case o.device != "auto" && o.device != "cpu" && o.device != "cuda":
-		return fmt.Errorf("invalid value %q for flag -device: want auto, cpu or cuda", o.device)
+		return fmt.Errorf("invalid value %q for flag --device: want auto, cpu or cuda", o.device)
 	case o.steps < 1 || o.steps > 100000:
-		return fmt.Errorf("invalid value %d for flag -steps: want 1 to 100000", o.steps)
+		return fmt.Errorf("invalid value %d for flag --steps: want 1 to 100000", o.steps)
 	case !(o.eta >= 0 && o.eta <= 1): // also NaN
-
-		return fmt.Errorf("invalid value %v for flag -eta: want a number in [0, 1]", o.eta)
+		return fmt.Errorf("invalid value %v for flag --eta: want a number in [0, 1]", o.eta)
 	case o.numSamples != 0 && (o.numSamples < 2 || o.numSamples > 1<<20):
-		return fmt.Errorf("invalid value %d for flag -num-samples: want 2 to 1048576", o.numSamples)
+		return fmt.Errorf("invalid value %d for flag --num-samples: want 2 to 1048576", o.numSamples)
 	case o.trainSteps < 0 || o.fitSteps < 0:
-		return fmt.Errorf("invalid step count: -train-steps and -fit-steps must be 1 or more (0: the default)")
+		return fmt.Errorf("invalid step count: --train-steps and --fit-steps must be 1 or more (0: the default)")
 	case o.batch < 0 || o.batch > 1<<16:
-		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 65536", o.batch)
+		return fmt.Errorf("invalid value %d for flag --batch: want 1 to 65536", o.batch)
 	case !(o.lr >= 0 && o.lr < 1):
-		return fmt.Errorf("invalid value %v for flag -lr: want a number in (0, 1)", o.lr)
+		return fmt.Errorf("invalid value %v for flag --lr: want a number in (0, 1)", o.lr)
 	case o.clipSigmaIdx < -1:
-		return fmt.Errorf("invalid value %d for flag -clip-sigma-idx: want 0 (off), k ≥ 1, or -1 (the paper's)", o.clipSigmaIdx)
+		return fmt.Errorf("invalid value %d for flag --clip-sigma-idx: want 0 (off), k ≥ 1, or -1 (the paper's)", o.clipSigmaIdx)
 	case o.evalImages < 2 || o.fdSamples < 10:
-		return fmt.Errorf("invalid -eval-images or -fd-samples: want at least 2 test images and 10 samples")
+		return fmt.Errorf("invalid --eval-images or --fd-samples: want at least 2 test images and 10 samples")
 	case o.diffusionSteps < 21 || o.diffusionSteps > 100000:
-		return fmt.Errorf("invalid value %d for flag -num-train-timesteps: want 21 to 100000", o.diffusionSteps)
+		return fmt.Errorf("invalid value %d for flag --num-train-timesteps: want 21 to 100000", o.diffusionSteps)
 	case o.threads < 0:
-		return fmt.Errorf("invalid value %d for flag -threads: want 0 (all cores) or more", o.threads)
+		return fmt.Errorf("invalid value %d for flag --threads: want 0 (all cores) or more", o.threads)
 	case o.evalSamples < 10 || o.evalSeeds < 1:
-		return fmt.Errorf("invalid -eval-samples or -eval-seeds: want at least 10 samples and 1 seed")
+		return fmt.Errorf("invalid --eval-samples or --eval-seeds: want at least 10 samples and 1 seed")
 	case o.checkpointKeep < 0:
-		return fmt.Errorf("invalid value %d for flag -checkpoint-keep: want 0 (keep all) or more", o.checkpointKeep)
+		return fmt.Errorf("invalid value %d for flag --checkpoint-keep: want 0 (keep all) or more", o.checkpointKeep)
 	case o.checkpointEvery < 0:
-		return fmt.Errorf("invalid value %d for flag -checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
-	case o.resume && !o.train && !o.fit:
-		return fmt.Errorf("--resume continues --train or --fit: give the flags of the interrupted run")
+		return fmt.Errorf("invalid value %d for flag --checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
 	case o.head != "" && !validHead(o.head):
-		return fmt.Errorf("invalid value %q for flag -head: want simple or complex", o.head)
+		return fmt.Errorf("invalid value %q for flag --head: want simple or complex", o.head)
 	case o.benchRounds < 1 || o.benchRounds > 100:
-		return fmt.Errorf("invalid value %d for flag -bench-rounds: want 1 to 100", o.benchRounds)
+		return fmt.Errorf("invalid value %d for flag --bench-rounds: want 1 to 100", o.benchRounds)
 	}
 	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion && !o.bench && !o.doctor {
 		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval, --bench, --doctor or --list (see ocm --help)")

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,18 +126,22 @@ func TestImageSampleRecordsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sidecar, _ := os.ReadFile(filepath.Join(out, "samples.json"))
-	for k, v := range map[string]string{"ocm.steps": "3", "ocm.sampler": "ddim", "ocm.variance_type": "ocm",
-		"ocm.num_samples": "5", "ocm.clip_pixel": "1", "ocm.seed": "1234"} {
-		if text[k] != v {
-			t.Errorf("PNG text %s = %q, want %q", k, text[k], v)
+	raw, _ := os.ReadFile(filepath.Join(out, "samples.json"))
+	var sidecar map[string]any
+	if err := json.Unmarshal(raw, &sidecar); err != nil {
+		t.Fatalf("samples.json: %v", err)
+	}
+	for k, v := range map[string]string{"steps": "3", "sampler": "ddim", "variance_type": "ocm",
+		"num_samples": "5", "clip_pixel": "1", "seed": "1234", "eta": "0"} {
+		if text["ocm."+k] != v {
+			t.Errorf("PNG text ocm.%s = %q, want %q", k, text["ocm."+k], v)
 		}
-		if !strings.Contains(string(sidecar), `"`+k+`": "`+v+`"`) {
-			t.Errorf("samples.json lacks %s = %s", k, v)
+		if got := fmt.Sprint(sidecar[k]); got != v {
+			t.Errorf("samples.json %s = %s, want %s", k, got, v)
 		}
 	}
-	if len(text["ocm.weights_sha256"]) != 64 || !strings.HasPrefix(text["ocm.weights"], "EMA") {
-		t.Errorf("weights not recorded: %q, %q", text["ocm.weights_sha256"], text["ocm.weights"])
+	if len(text["ocm.model_sha256"]) != 64 || !strings.HasPrefix(text["ocm.weights"], "EMA") {
+		t.Errorf("weights not recorded: %q, %q", text["ocm.model_sha256"], text["ocm.weights"])
 	}
 	for _, f := range []string{"samples_0000.png", "samples_0004.png", "samples.npz"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {

@@ -12,6 +12,7 @@ import (
 	"ocm/ocm"
 	"ocm/ocm/data"
 	"ocm/ocm/featurenet"
+	"ocm/ocm/manifest"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
 	"ocm/sampler"
@@ -20,14 +21,14 @@ import (
 
 // EvalConfig sizes the evaluation of an image model (the paper's main table).
 type EvalConfig struct {
-	Ks         []int  // sampling steps K
-	TestImages int    // test images whose NLL is measured (the first ones of the test set)
-	FDSamples  int    // samples per Fréchet distance and precision/recall
-	RefImages  int    // training images of the reference statistics
-	Batch      int    // images per network call
-	PRK        int    // k of the k-NN manifolds of precision/recall
-	Seed       uint64 // the noise of the NLL terms and of sampling
-	GridImages int    // samples kept per row for the report's grids
+	Ks         []int  `json:"steps"`              // sampling steps K
+	TestImages int    `json:"test_images"`        // test images whose NLL is measured (the first ones of the test set)
+	FDSamples  int    `json:"fd_samples"`         // samples per Fréchet distance and precision/recall
+	RefImages  int    `json:"reference_images"`   // training images of the reference statistics
+	Batch      int    `json:"batch"`              // images per network call
+	PRK        int    `json:"precision_recall_k"` // k of the k-NN manifolds of precision/recall
+	Seed       uint64 `json:"seed"`               // the noise of the NLL terms and of sampling
+	GridImages int    `json:"grid_images"`        // samples kept per row for the report's grids
 }
 
 // DefaultEvalConfig is the evaluation of docs/reports/fashion-mnist.
@@ -71,16 +72,17 @@ func (t Term) Name() string {
 
 // Report is the outcome of Evaluate.
 type Report struct {
-	Rows               []Row             `json:"rows"`
-	TermsK             int               `json:"nll_terms_k"`           // the K of Terms
-	Terms              []Term            `json:"nll_terms"`             // the NLL at TermsK term by term
-	RealFD             float64           `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
-	RealPrecision      float64           `json:"real_precision"`
-	RealRecall         float64           `json:"real_recall"`
-	ClassifierAccuracy float64           `json:"classifier_test_accuracy"`
-	Config             EvalConfig        `json:"config"`
-	Model              map[string]string `json:"model"`
-	Seconds            float64           `json:"seconds"`
+	Manifest           *manifest.Manifest `json:"manifest"` // set by the caller before writing
+	Rows               []Row              `json:"rows"`
+	TermsK             int                `json:"nll_terms_k"`           // the K of Terms
+	Terms              []Term             `json:"nll_terms"`             // the NLL at TermsK term by term
+	RealFD             float64            `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
+	RealPrecision      float64            `json:"real_precision"`
+	RealRecall         float64            `json:"real_recall"`
+	ClassifierAccuracy float64            `json:"classifier_test_accuracy"`
+	Config             EvalConfig         `json:"config"`
+	Model              map[string]string  `json:"model"`
+	Seconds            float64            `json:"seconds"`
 }
 
 // Evaluate measures every covariance of the model: NLL in bits/dim (ocm-math §6, DDPM

@@ -101,7 +101,7 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 		md["train.lr"], md["train.ema"], md["train.backbone_seconds"], cmp.Or(md["head"], string(HeadSimple)),
 		md["train.head_steps"], md["train.ms_eps_per_step"])
 	cfg := rep.Config
-	fmt.Fprintf(&b, "NLL: bits/dim (ocm-math §6: DDPM, discretised decoder with variance T̃B(1,2), x̂0 and c_t clipped), "+
+	fmt.Fprintf(&b, "NLL: bits/dim (docs/method.md §6: DDPM, discretised decoder with variance T̃B(1,2), x̂0 and c_t clipped), "+
 		"mean ± standard error over the first %d test images. FD: Fréchet distance of %d samples to %d training "+
 		"images on the features of ocm's classifier (test accuracy %.3f); P/R: precision/recall with k = %d "+
 		"(%d samples vs as many training images). Sampling: even trajectory, x̂0 clipped, clip_sigma_idx 1 with "+
@@ -158,7 +158,7 @@ func writeTerms(b *bytes.Buffer, rep *Report) {
 	if len(rep.Terms) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "## NLL term by term at K = %d\n\nBits/dim of each term of the DDPM NELBO (ocm-math §6), averaged over the "+
+	fmt.Fprintf(b, "## NLL term by term at K = %d\n\nBits/dim of each term of the DDPM NELBO (docs/method.md §6), averaged over the "+
 		"test images; a column adds up to the table's NLL. The largest term of each column is bold.\n\n| term |", rep.TermsK)
 	for _, cov := range Covariances() {
 		fmt.Fprintf(b, " %s |", cov)

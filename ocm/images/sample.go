@@ -2,6 +2,7 @@ package images
 
 import (
 	"fmt"
+	"math"
 
 	"ocm/ocm"
 	rt "ocm/runtime"
@@ -63,7 +64,7 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*Samples,
 		x, err := sampler.Sample(pred, m.Sched, x, opts, func(sampler.Step) {
 			done += n
 			if prog != nil {
-				prog("sample", done, total, 0)
+				prog("sample", done, total, math.NaN())
 			}
 		})
 		if err != nil {

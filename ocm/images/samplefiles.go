@@ -8,22 +8,27 @@ import (
 	"path/filepath"
 
 	"ocm/nn/safetensors"
+	"ocm/ocm/manifest"
+	"ocm/sampler"
 	"ocm/sampler/imagefile"
 )
 
-// SampleRecord is every setting of a sampling run of m, for the JSON sidecar and the
-// PNG's text chunks. model names the bundle (a path, or "embedded NAME").
-func SampleRecord(m *Model, cfg SampleConfig, model, weightsSHA, version string) map[string]string {
-	return map[string]string{
-		"Software": "ocm " + version, "ocm.model": model, "ocm.dataset": m.Dataset,
-		"ocm.weights_sha256": weightsSHA, "ocm.weights": "EMA (exponential moving average) of the training weights",
-		"ocm.sampler": cfg.Method.String(), "ocm.eta": fmt.Sprint(cfg.Eta), "ocm.steps": fmt.Sprint(cfg.K),
-		"ocm.timestep_spacing": cfg.Spacing.String(), "ocm.variance_type": cfg.Cov.String(),
-		"ocm.clip_x0": "true", "ocm.clip_sigma_idx": fmt.Sprint(cfg.ClipSigmaIdx),
-		"ocm.clip_pixel": fmt.Sprint(cfg.ClipPixel), "ocm.seed": fmt.Sprint(cfg.Seed),
-		"ocm.num_samples": fmt.Sprint(cfg.N), "ocm.schedule": m.Sched.Kind.String(),
-		"ocm.diffusion_steps": fmt.Sprint(m.Sched.N),
+// SampleRecord is samples.json of a sampling run of m (the schema toy samples share),
+// also written into the PNGs' text chunks. model names the bundle (a path, or
+// "embedded NAME") and sha its SHA-256.
+func SampleRecord(m *Model, cfg SampleConfig, model, sha string, mf *manifest.Manifest) *manifest.Samples {
+	idx, pix := cfg.ClipSigmaIdx, cfg.ClipPixel
+	rec := &manifest.Samples{Manifest: mf, Model: model, ModelSHA256: sha, Dataset: m.Dataset,
+		Weights: "EMA (exponential moving average) of the training weights",
+		Sampler: cfg.Method.String(), Steps: cfg.K, TimestepSpacing: cfg.Spacing.String(),
+		VarianceType: cfg.Cov.String(), ClipX0: true, ClipSigmaIdx: &idx, ClipPixel: &pix,
+		NumSamples: cfg.N, Seed: cfg.Seed, BetaSchedule: m.Sched.Kind.String(),
+		NumTrainTimesteps: m.Sched.N, Training: m.Meta}
+	if cfg.Method == sampler.DDIM {
+		eta := cfg.Eta
+		rec.Eta = &eta
 	}
+	return rec
 }
 
 // Exports chooses the files WriteSamples adds to the grid and the record.
@@ -33,17 +38,18 @@ type Exports struct {
 }
 
 // WriteSamples writes samples.png (a grid with rec in its text chunks), samples.json
-// (rec) and the exports asked for to dir, each atomically, and returns what it wrote
-// (the PNGs of Each as one entry).
-func WriteSamples(dir string, s *Samples, rec map[string]string, ex Exports) ([]string, error) {
+// (rec, with the files added) and the exports asked for to dir, each atomically, and
+// returns what it wrote (the PNGs of Each as one entry).
+func WriteSamples(dir string, s *Samples, rec *manifest.Samples, ex Exports) ([]string, error) {
 	cols := int(math.Ceil(math.Sqrt(float64(s.N))))
 	grid := filepath.Join(dir, "samples.png")
-	if err := imagefile.WriteGrid(grid, s.Pixels, s.N, s.C, s.H, s.W, cols, 2, rec); err != nil {
+	text := rec.TextChunks()
+	if err := imagefile.WriteGrid(grid, s.Pixels, s.N, s.C, s.H, s.W, cols, 2, text); err != nil {
 		return nil, err
 	}
 	files := []string{grid}
 	if ex.Each {
-		each, err := imagefile.WriteEach(dir, "samples_", s.Pixels, s.N, s.C, s.H, s.W, rec)
+		each, err := imagefile.WriteEach(dir, "samples_", s.Pixels, s.N, s.C, s.H, s.W, text)
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +63,7 @@ func WriteSamples(dir string, s *Samples, rec map[string]string, ex Exports) ([]
 		files = append(files, p)
 	}
 	js := filepath.Join(dir, "samples.json")
+	rec.Files = append(append([]string(nil), files...), js)
 	if err := writeJSON(js, rec, "  "); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", js, err)
 	}

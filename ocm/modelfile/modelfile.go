@@ -1,22 +1,19 @@
 // Package modelfile reads the model a run starts from: an embedded model, a bundle
 // file of ocm's (safetensors, optionally zstd-compressed) or a published model's
-// PyTorch or diffusers checkpoint, each with the SHA-256 of its bytes; and it lists
-// and describes the embedded models.
+// PyTorch or diffusers checkpoint, each with the SHA-256 of its bytes (ocm/catalog
+// lists and describes the embedded models).
 package modelfile
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 
 	"ocm/assets"
 	"ocm/nn"
 	"ocm/nn/safetensors"
-	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
-	"ocm/ocm/toy"
 	rt "ocm/runtime"
 )
 
@@ -79,41 +76,4 @@ func ReadCheckpoint(dev rt.Device, path, arch string) (*File, error) {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// List prints the embedded models with their settings, one a line.
-func List(w io.Writer) error {
-	models, err := assets.List()
-	if err != nil {
-		return err
-	}
-	for _, info := range models {
-		raw, _, err := assets.Load(info.Name)
-		if err != nil {
-			return err
-		}
-		f, err := safetensors.Read(info.Name, raw)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%-26s %s; sha256 %s\n", info.Name, Describe(f), info.SHA256[:16])
-	}
-	return nil
-}
-
-// Describe is a one-line summary of a bundle of any of ocm's formats.
-func Describe(f *safetensors.File) string {
-	values := 0
-	for _, t := range f.Tensors {
-		values += len(t.Data)
-	}
-	switch md := f.Metadata; md["format"] {
-	case images.BundleFormat:
-		return images.DescribeBundle(md, values)
-	case toy.BundleFormat:
-		return toy.DescribeBundle(md)
-	case featurenet.Format:
-		return featurenet.DescribeBundle(md, values)
-	}
-	return "format " + f.Metadata["format"]
 }

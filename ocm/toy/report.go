@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ocm/nn/safetensors"
+	"ocm/ocm/manifest"
 	rt "ocm/runtime"
 	"ocm/sampler"
 	"ocm/sampler/plot"
@@ -18,9 +19,8 @@ import (
 
 // Report is everything the study measured, as written to report.json.
 type Report struct {
+	Manifest      *manifest.Manifest            `json:"manifest"` // set by the caller before writing
 	Dataset       string                        `json:"dataset"`
-	Device        string                        `json:"device"`
-	Version       string                        `json:"ocm_version"`
 	Training      map[string]string             `json:"training"`
 	Config        StudyConfig                   `json:"config"`
 	Bandwidth     float64                       `json:"mmd_rbf_bandwidth"`
@@ -33,9 +33,9 @@ type Report struct {
 }
 
 // Study runs the whole evaluation of a trained and fitted model.
-func Study(dev rt.Device, m *Model, cfg StudyConfig, version string, prog Progress) (*Report, error) {
+func Study(dev rt.Device, m *Model, cfg StudyConfig, prog Progress) (*Report, error) {
 	start := time.Now()
-	r := &Report{Dataset: m.Dataset, Device: dev.Name(), Version: version, Training: m.Meta, Config: cfg,
+	r := &Report{Dataset: m.Dataset, Training: m.Meta, Config: cfg,
 		BandwidthRule: "median heuristic l = sqrt(median pairwise squared distance / 2) over two independent data samples of the MMD sample size, fixed per data set"}
 	var err error
 	if r.CovErrors, err = CovErrors(dev, m, cfg.ErrTimes, cfg.ErrSamples, cfg.Seed, prog); err != nil {
@@ -54,7 +54,7 @@ func Study(dev rt.Device, m *Model, cfg StudyConfig, version string, prog Progre
 	if r.MMD, err = MMDTable(dev, m, cfg, r.Bandwidth, prog); err != nil {
 		return nil, err
 	}
-	if r.ELBO, err = ELBOTable(dev, m, []int{2, 5, 10, 25, 100}, cfg.Samples, cfg.Seed+2, prog); err != nil {
+	if r.ELBO, err = ELBOTable(dev, m, cfg.elboKs(), cfg.Samples, cfg.Seed+2, prog); err != nil {
 		return nil, err
 	}
 	r.Seconds = time.Since(start).Seconds()
@@ -154,7 +154,11 @@ func mmdFigure(r *Report) *plot.Grid {
 // markdown renders the tables for reading.
 func markdown(r *Report) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# OCM toy study: %s\n\nocm %s on %s, %.0f s. Training: %v\n\n", r.Dataset, r.Version, r.Device, r.Seconds, sortedKV(r.Training))
+	build, device := "", ""
+	if r.Manifest != nil {
+		build, device = r.Manifest.Build.String(), r.Manifest.Device
+	}
+	fmt.Fprintf(&b, "# OCM toy study: %s\n\nocm %s on %s, %.0f s. Training: %v\n\n", r.Dataset, build, device, r.Seconds, sortedKV(r.Training))
 	fmt.Fprintf(&b, "## Diagonal-covariance error, mean over t (uniform grid of 100 steps)\n\n| score | ocm | sn | npr | analytic |\n|---|---|---|---|---|\n")
 	for _, score := range []string{"exact_score", "learned_score"} {
 		m := r.MeanCovError[score]

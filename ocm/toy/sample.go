@@ -12,6 +12,7 @@ import (
 
 	"ocm/nn/safetensors"
 	"ocm/ocm"
+	"ocm/ocm/manifest"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
 	"ocm/sampler"
@@ -55,10 +56,24 @@ func rows(v []float32, d int) [][]float64 {
 	return out
 }
 
+// SampleRecord is samples.json of a sampling run of m (the schema image samples
+// share); model names the bundle (a path, or "embedded NAME") and sha its SHA-256.
+func SampleRecord(m *Model, cfg SampleConfig, model, sha string, mf *manifest.Manifest) *manifest.Samples {
+	rec := &manifest.Samples{Manifest: mf, Model: model, ModelSHA256: sha, Dataset: m.Dataset,
+		Sampler: cfg.Method.String(), Steps: cfg.K, TimestepSpacing: cfg.Spacing.String(),
+		VarianceType: cfg.Cov.String(), ExactScore: cfg.ExactScore, ClipX0: cfg.ClipX0, NumSamples: cfg.N,
+		Seed: cfg.Seed, BetaSchedule: m.Sched.Kind.String(), NumTrainTimesteps: m.Sched.N, Training: m.Meta}
+	if cfg.Method == sampler.DDIM {
+		eta := cfg.Eta
+		rec.Eta = &eta
+	}
+	return rec
+}
+
 // WriteSamples writes samples.csv, samples.svg (a scatter over data drawn from the
-// mixture, for 2-D data) and samples.json (every setting) to dir, each atomically,
-// and returns the paths written.
-func WriteSamples(dir string, m *Model, cfg SampleConfig, pts [][]float64, version string) ([]string, error) {
+// mixture, for 2-D data) and samples.json (rec, with the files added) to dir, each
+// atomically, and returns the paths written.
+func WriteSamples(dir string, m *Model, cfg SampleConfig, pts [][]float64, rec *manifest.Samples) ([]string, error) {
 	var paths []string
 	write := func(name string, f func(w io.Writer) error) error {
 		p := filepath.Join(dir, name)
@@ -79,10 +94,7 @@ func WriteSamples(dir string, m *Model, cfg SampleConfig, pts [][]float64, versi
 			return nil, err
 		}
 	}
-	rec := map[string]any{"ocm_version": version, "model": m.Dataset, "sampler": cfg.Method.String(),
-		"eta": cfg.Eta, "steps": cfg.K, "timestep_spacing": cfg.Spacing.String(), "variance_type": cfg.Cov.String(),
-		"exact_score": cfg.ExactScore, "clip_x0": cfg.ClipX0, "num_samples": cfg.N, "seed": cfg.Seed,
-		"beta_schedule": m.Sched.Kind.String(), "num_train_timesteps": m.Sched.N, "training": m.Meta}
+	rec.Files = append([]string(nil), paths...)
 	js, err := json.MarshalIndent(rec, "", " ")
 	if err != nil {
 		return nil, err

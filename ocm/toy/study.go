@@ -14,12 +14,23 @@ import (
 
 // StudyConfig sets the size of the measurements.
 type StudyConfig struct {
-	ErrTimes   []int // steps t of the covariance-error table
-	ErrSamples int   // x_t per step for the covariance error
-	Ks         []int // sampling step counts of the MMD table
-	Samples    int   // samples per MMD measurement
-	Seeds      int   // sampling seeds per MMD measurement
-	Seed       uint64
+	ErrTimes   []int  `json:"covariance_error_steps"`   // steps t of the covariance-error table
+	ErrSamples int    `json:"covariance_error_samples"` // x_t per step for the covariance error
+	Ks         []int  `json:"mmd_steps"`                // sampling step counts of the MMD table
+	ELBOKs     []int  `json:"nelbo_steps,omitempty"`    // step counts of the NELBO table (nil: DefaultELBOKs)
+	Samples    int    `json:"mmd_samples"`              // samples per MMD measurement
+	Seeds      int    `json:"mmd_seeds"`                // sampling seeds per MMD measurement
+	Seed       uint64 `json:"seed"`
+}
+
+// DefaultELBOKs are the step counts of the NELBO table when StudyConfig.ELBOKs is nil.
+func DefaultELBOKs() []int { return []int{2, 5, 10, 25, 100} }
+
+func (c StudyConfig) elboKs() []int {
+	if len(c.ELBOKs) > 0 {
+		return c.ELBOKs
+	}
+	return DefaultELBOKs()
 }
 
 // DefaultErrTimes returns the t grid of the covariance-error table (N = 1000).
