@@ -7,9 +7,11 @@ package hostiletest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,8 +31,32 @@ const (
 	envDir  = "OCM_HOSTILE_DIR"
 )
 
-// marker begins the line on which the child reports the case's error.
-const marker = "HOSTILE-RESULT: "
+// marker begins the line on which the child reports the case's error, hwmMarker the
+// one with its peak resident set in bytes.
+const (
+	marker    = "HOSTILE-RESULT: "
+	hwmMarker = "HOSTILE-PEAK-RSS: "
+)
+
+// peakRSS is this process's peak resident set (VmHWM) in bytes, -1 when unknown.
+// The child's rusage is not enough on Linux: its ru_maxrss starts at the parent's
+// resident set when it was forked (the child shares the parent's memory until it
+// execs), whereas VmHWM belongs to the memory map the exec created.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return -1
+}
 
 // Case is one hostile input.
 type Case struct {
@@ -71,7 +97,7 @@ func runChild(name string, cases []Case) {
 					msg = "MULTILINE " + msg
 				}
 			}
-			os.Stdout.WriteString("\n" + marker + msg + "\n")
+			os.Stdout.WriteString("\n" + hwmMarker + strconv.FormatInt(peakRSS(), 10) + "\n" + marker + msg + "\n")
 			os.Exit(0)
 		}
 	}
@@ -81,24 +107,11 @@ func runChild(name string, cases []Case) {
 
 // runParent runs case c in a child and checks its result, time and memory.
 func runParent(t *testing.T, dir string, c Case) {
-	top, _, _ := strings.Cut(t.Name(), "/")
-	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(top)+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envCase+"="+c.Name, envDir+"="+dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = int64(ru.Maxrss) * 1024 // kilobytes on Linux
-	}
+	wall, rss, res, err := measure(t, dir, c.Name)
 	t.Logf("%s: %.2f s, peak RSS %.1f MB", c.Name, wall.Seconds(), float64(rss)/(1<<20))
-	_, res, found := strings.Cut(out.String(), marker)
-	res, _, _ = strings.Cut(res, "\n")
 	switch {
-	case err != nil || !found:
-		t.Fatalf("child failed (%v) without reporting a result:\n%s", err, tail(out.String()))
+	case err != nil:
+		t.Fatal(err)
 	case res == "<nil>":
 		t.Fatalf("accepted the hostile input; want an error containing %q", c.Want)
 	case strings.HasPrefix(res, "MULTILINE "):
@@ -112,6 +125,35 @@ func runParent(t *testing.T, dir string, c Case) {
 	if rss > MaxRSS {
 		t.Errorf("peak RSS %d MB, over the %d MB limit", rss>>20, MaxRSS>>20)
 	}
+}
+
+// measure runs the case called name of the calling top-level test in a child and
+// returns its wall time, peak resident set in bytes and reported result.
+func measure(t *testing.T, dir, name string) (time.Duration, int64, string, error) {
+	top, _, _ := strings.Cut(t.Name(), "/")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(top)+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envCase+"="+name, envDir+"="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	if _, v, ok := strings.Cut(out.String(), hwmMarker); ok {
+		v, _, _ = strings.Cut(v, "\n")
+		if hwm, err := strconv.ParseInt(v, 10, 64); err == nil && hwm > 0 {
+			rss = min(rss, hwm) // rusage can only overstate it (see peakRSS)
+		}
+	}
+	_, res, found := strings.Cut(out.String(), marker)
+	res, _, _ = strings.Cut(res, "\n")
+	if err != nil || !found {
+		return wall, rss, "", fmt.Errorf("child failed (%v) without reporting a result:\n%s", err, tail(out.String()))
+	}
+	return wall, rss, res, nil
 }
 
 // tail is the end of a child's output.
