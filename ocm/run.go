@@ -143,3 +143,56 @@ func CheckFinite(ps []*nn.Param) error {
 	}
 	return nil
 }
+
+// MaxDiffusionSteps is the most diffusion steps a schedule may have, from a flag, a
+// configuration or a bundle's metadata (a schedule of N steps allocates O(N) tables).
+const MaxDiffusionSteps = 100000
+
+// ParseDiffusionSteps parses the diffusion_steps metadata of bundle name: an integer
+// from 2 to MaxDiffusionSteps, refused before any schedule is made.
+func ParseDiffusionSteps(name, s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 2 || n > MaxDiffusionSteps {
+		return 0, fmt.Errorf("%s: metadata diffusion_steps %q is not an integer from 2 to %d", name, short(s), MaxDiffusionSteps)
+	}
+	return n, nil
+}
+
+// MaxModelParams is the most parameters a model built from a file's description
+// may have (4 GiB of float32), whatever the file holds.
+const MaxModelParams = 1 << 30
+
+// FileValues is the number of values in f's tensors.
+func FileValues(f *safetensors.File) int64 {
+	var n int64
+	for _, t := range f.Tensors {
+		n += int64(len(t.Data))
+	}
+	return n
+}
+
+// CheckParamBudget refuses, before anything is allocated, a model described in the
+// metadata of file name (what: the fields that size it) that needs more than need
+// parameters than the file's tensors hold, or than MaxModelParams: every parameter
+// must be in the file, so a small file with large sizes in its metadata is refused.
+func CheckParamBudget(name, what string, need int64, f *safetensors.File) error {
+	if have := FileValues(f); need > have || need > MaxModelParams {
+		return fmt.Errorf("%s: metadata %s describes a model of %d parameters, but the file holds %d values (and a model may have at most %d)",
+			name, what, need, have, MaxModelParams)
+	}
+	return nil
+}
+
+// CheckTensorsFinite refuses a file (named name) whose tensors hold a NaN or ±Inf,
+// naming the first such tensor and its first bad index: weights or tables that would
+// sample NaN are refused at load, not discovered in the output.
+func CheckTensorsFinite(name string, f *safetensors.File) error {
+	for _, t := range f.Tensors {
+		for i, v := range t.Data {
+			if v-v != 0 {
+				return fmt.Errorf("%s: tensor %q has a non-finite value (%v at index %d); the file is refused", name, t.Name, v, i)
+			}
+		}
+	}
+	return nil
+}
