@@ -49,10 +49,12 @@ func HeadKinds() []HeadKind { return []HeadKind{HeadOCM, HeadSN, HeadNPR} }
 
 // TrainRecord is what a finished backbone run reports.
 type TrainRecord struct {
-	Steps   int     // the budget
-	Done    int     // steps taken by this process (fewer than Steps when resumed)
-	Skipped int     // steps skipped for a non-finite loss or gradient
-	Seconds float64 // wall time of this process
+	Steps   int // the budget
+	Done    int // steps taken by this process (fewer than Steps when resumed)
+	Skipped int // steps skipped for a non-finite loss or gradient, or an overflowing Adam state
+	// LastSkip says why the last skipped step of this process was ("" when none).
+	LastSkip string
+	Seconds  float64 // wall time of this process
 }
 
 // TrainBackbone runs tr to its last step under c and swaps the EMA averages into
@@ -82,7 +84,7 @@ func (c *Control) TrainBackbone(dev rt.Device, tr *Trainer, opt Optimisation, pa
 		return nil, err
 	}
 	tr.EMA.Swap(params)
-	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, Seconds: el}, nil
+	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, LastSkip: tr.LastSkip, Seconds: el}, nil
 }
 
 // StampCheckpoint marks f as a checkpoint of phase at step with the budget's steps;

@@ -43,6 +43,9 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 	}
 	m.Meta["backbone_steps"] = strconv.Itoa(rec.Steps)
 	m.Meta["backbone_skipped_steps"] = strconv.Itoa(rec.Skipped)
+	if rec.LastSkip != "" {
+		m.Meta["backbone_last_skip"] = rec.LastSkip
+	}
 	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", rec.Seconds)
 	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", rec.Seconds/float64(max(1, rec.Done)))
 	for k, v := range settingsRecord(st) {

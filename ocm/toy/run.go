@@ -47,6 +47,9 @@ func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Con
 	}
 	m.Meta["backbone_steps"] = strconv.Itoa(rec.Steps)
 	m.Meta["backbone_skipped_steps"] = strconv.Itoa(rec.Skipped)
+	if rec.LastSkip != "" {
+		m.Meta["backbone_last_skip"] = rec.LastSkip
+	}
 	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", rec.Seconds)
 	m.Meta["backbone_steps_per_second"] = fmt.Sprintf("%.1f", float64(rec.Done)/rec.Seconds)
 	m.Meta["batch"] = strconv.Itoa(st.Batch)
