@@ -1,6 +1,7 @@
 package ocm
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -100,21 +101,68 @@ func StampCheckpoint(f *safetensors.File, phase string, step int, b Budget, sett
 
 // MatchCheckpoint checks that the metadata md of checkpoint name has this run's
 // values: want[k] for every k of keys (the model) and every entry of settings (the
-// budget, stored under the same keys). The first that differs is a *ResumeError.
+// budget, stored under the same keys; see ResumeSettings). Every field that differs
+// is named, with both values, in one *ResumeError: a resumed run is the same run or
+// is refused.
 func MatchCheckpoint(name string, md, want map[string]string, keys []string, settings map[string]string) error {
+	var diffs []string
 	for _, k := range keys {
 		if md[k] != want[k] {
-			return &ResumeError{fmt.Errorf("ocm: %s was written for a different model: %s is %q, this run has %q",
-				name, k, short(md[k]), short(want[k]))}
+			diffs = append(diffs, fmt.Sprintf("%s is %q there, %q here", k, short(md[k]), short(want[k])))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(settings)) {
 		if md[k] != settings[k] {
-			return &ResumeError{fmt.Errorf("ocm: %s was written with %s %s, this run has %s",
-				name, strings.TrimPrefix(k, "setting."), md[k], settings[k])}
+			diffs = append(diffs, fmt.Sprintf("%s %s there, %s here", strings.TrimPrefix(k, "setting."), orNone(short(md[k])), short(settings[k])))
 		}
 	}
-	return nil
+	if len(diffs) == 0 {
+		return nil
+	}
+	return &ResumeError{fmt.Errorf("ocm: %s was written by another run, which this one cannot continue: %s",
+		name, strings.Join(diffs, "; "))}
+}
+
+// orNone is s, or "(none)" when empty.
+func orNone(s string) string { return cmp.Or(s, "(none)") }
+
+// Setting keys of a checkpoint beyond the per-kind settings: the data's content hash
+// (see DataHash) and the step budgets StampCheckpoint records.
+const (
+	SettingDataHash   = "setting.data_sha256"
+	SettingTrainSteps = "setting.train_steps"
+	SettingFitSteps   = "setting.fit_steps"
+)
+
+// ResumeSettings returns settings with the step budget that a checkpoint of phase
+// shapes: train_steps for training (its cosine learning rate decays over the
+// total, so a resumed run with another total matches no run), fit_steps for fitting.
+// The other phase's budget is not compared: a training checkpoint resumed with
+// another fit budget fits as a fresh run with that budget would.
+func ResumeSettings(settings map[string]string, phase string, b Budget) map[string]string {
+	out := maps.Clone(settings)
+	switch phase {
+	case PhaseTrain:
+		out[SettingTrainSteps] = strconv.Itoa(b.TrainSteps)
+	case PhaseFit:
+		out[SettingFitSteps] = strconv.Itoa(b.FitSteps)
+	}
+	return out
+}
+
+// ContentHasher is a DataSource that names its content: a hash that differs
+// whenever the examples it serves would (data.Images's pixels and labels, say).
+type ContentHasher interface {
+	ContentHash() string
+}
+
+// DataHash is d's content hash when d is a ContentHasher, else "" (a source drawn
+// from a distribution that the checkpoint records otherwise, like a mixture).
+func DataHash(d DataSource) string {
+	if h, ok := d.(ContentHasher); ok {
+		return h.ContentHash()
+	}
+	return ""
 }
 
 // TrainRecordOf copies the training record of checkpoint metadata md (its train.*

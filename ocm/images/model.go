@@ -48,7 +48,8 @@ type Model struct {
 	MsEps    []float64         // (N+1), nil until fitted
 	Meta     map[string]string // training settings and results, for the record
 
-	teacher *ocm.CachedTeacher
+	teacher  *ocm.CachedTeacher
+	dataHash string // content hash of the data of the run in progress, for its checkpoints
 }
 
 // NewModel returns an untrained model with heads of the given mode; every weight is

@@ -270,7 +270,8 @@ func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors
 func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	md, name := ctl.Resume.Metadata, ctl.ResumePath
 	keys := []string{"dataset", "dim", "hidden", "head_hidden", "schedule", "diffusion_steps", "mixture"}
-	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, checkpointSettings(st)); err != nil {
+	settings := ocm.ResumeSettings(checkpointSettings(st), ctl.Phase(), st)
+	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, settings); err != nil {
 		return err
 	}
 	if err := m.fill(dev, name, ctl.Resume); err != nil {
