@@ -94,46 +94,6 @@ func TestHostileFiles(t *testing.T) {
 	})
 }
 
-// TestReadFileSizesFromHeader: a regular file, a stream of unknown length (a pipe)
-// and bytes in memory give the same file, and a stream is read only as far as its
-// header accounts for: one byte more is refused as trailing data.
-func TestReadFileSizesFromHeader(t *testing.T) {
-	want := sampleFile()
-	data := mustEncode(want, F32)
-	got, err := parseStream("pipe", bytes.NewReader(data), -1, MaxDecodedSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sameTensors(got, want, 0); err != nil {
-		t.Fatal(err)
-	}
-	_, err = parseStream("pipe", io.MultiReader(bytes.NewReader(data), strings.NewReader("x")), -1, MaxDecodedSize)
-	if err == nil || !strings.Contains(err.Error(), "trailing bytes") {
-		t.Fatalf("one byte past the data: %v", err)
-	}
-	_, err = parseStream("pipe", bytes.NewReader(data[:len(data)-1]), -1, MaxDecodedSize)
-	if err == nil || !strings.Contains(err.Error(), "file ends") {
-		t.Fatalf("one byte short: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "f.safetensors")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, sum, err := ReadFileSum(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sameTensors(f, want, 0); err != nil {
-		t.Fatal(err)
-	}
-	if len(sum) != 64 {
-		t.Errorf("sum %q is not a hex SHA-256", sum)
-	}
-	if _, err := ReadFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "folder") {
-		t.Errorf("a folder: %v", err)
-	}
-}
-
 // TestOCMFileNeedsChecksum: a file in one of ocm's formats whose checksum key was
 // renamed is refused when read from disk, with the reason; a third-party file
 // without the key is read; Read (the embedded models, checked by their own SHA-256)
