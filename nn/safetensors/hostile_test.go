@@ -96,12 +96,13 @@ func TestHostileFiles(t *testing.T) {
 
 // TestOCMFileNeedsChecksum: a file in one of ocm's formats whose checksum key was
 // renamed is refused when read from disk, with the reason; a third-party file
-// without the key is read; Read (the embedded models, checked by their own SHA-256)
+// without the key (another format, or an unversioned ocm-* name such as the
+// PyTorch-written goldens') is read; Read (the embedded models, checked by their own SHA-256)
 // accepts both. The old reader loaded the renamed one, so a flipped data byte went
 // unnoticed.
 func TestOCMFileNeedsChecksum(t *testing.T) {
 	dir := t.TempDir()
-	for _, format := range []string{"ocm-toy-bundle/1", "pt"} {
+	for _, format := range []string{"ocm-toy-bundle/1", "pt", "ocm-unet-golden"} {
 		f := sampleFile()
 		f.Metadata["format"] = format
 		data := bytes.Replace(mustEncode(f, F32), []byte(`"`+DataSHA256Key+`"`), []byte(`"ocm.data_sha25X"`), 1)
@@ -111,10 +112,10 @@ func TestOCMFileNeedsChecksum(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := ReadFile(path)
-		if format == "pt" && err != nil {
+		if format != "ocm-toy-bundle/1" && err != nil {
 			t.Errorf("a third-party file without the key: %v", err)
 		}
-		if format != "pt" && (err == nil || !strings.Contains(err.Error(), "missing") || !strings.Contains(err.Error(), DataSHA256Key)) {
+		if format == "ocm-toy-bundle/1" && (err == nil || !strings.Contains(err.Error(), "missing") || !strings.Contains(err.Error(), DataSHA256Key)) {
 			t.Errorf("an ocm file without the key: %v", err)
 		}
 		if _, err := Read(path, data); err != nil {

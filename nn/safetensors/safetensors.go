@@ -117,7 +117,7 @@ func pickleKind(data []byte) string {
 }
 
 // parse does the work of Read; its errors are the FormatError reasons. requireSum
-// refuses an ocm file without its data checksum (see OCMFormatPrefix).
+// refuses an ocm file without its data checksum (see IsOCMFormat).
 func parse(data []byte, requireSum bool) (*File, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", len(data))
@@ -165,7 +165,7 @@ func finish(entries []entry, meta map[string]string, buf []byte, requireSum bool
 		if len(meta) == 0 {
 			meta = nil
 		}
-	} else if requireSum && len(entries) > 0 && strings.HasPrefix(meta["format"], OCMFormatPrefix) {
+	} else if requireSum && len(entries) > 0 && IsOCMFormat(meta["format"]) {
 		return nil, fmt.Errorf("metadata format %q is ocm's, whose files always record the data checksum %s, but it is missing: the file was altered; its weights are refused",
 			meta["format"], DataSHA256Key)
 	}
@@ -176,13 +176,22 @@ func finish(entries []entry, meta map[string]string, buf []byte, requireSum bool
 	return f, nil
 }
 
-// OCMFormatPrefix begins the metadata "format" of every file ocm writes (bundles,
-// checkpoints, classifiers). Encode always records the data checksum in such files,
-// so ReadFile, ReadFileSum and Decode refuse one without it (DataSHA256Key renamed
-// or stripped): its weights cannot be trusted. Files of other tools (any other
-// format, or none) are read without a checksum. Read, which parses bytes already in
-// memory (the embedded models, verified by their own SHA-256), accepts a missing one.
+// OCMFormatPrefix begins the metadata "format" of every file ocm writes: bundles,
+// checkpoints and classifiers, named ocm-<kind>/<version> (see IsOCMFormat).
 const OCMFormatPrefix = "ocm-"
+
+// IsOCMFormat reports whether format names one of the file formats ocm writes,
+// "ocm-<kind>/<version>". Encode always records the data checksum in them, so
+// ReadFile, ReadFileSum and Decode refuse such a file without it (DataSHA256Key
+// renamed or stripped): its weights cannot be trusted. Files of other tools (any
+// other format, or none; the PyTorch-written test goldens' unversioned
+// "ocm-unet-golden" among them) are read without a checksum. Read, which parses
+// bytes already in memory (the embedded models, verified by their own SHA-256),
+// accepts a missing one.
+func IsOCMFormat(format string) bool {
+	kind, version, ok := strings.Cut(strings.TrimPrefix(format, OCMFormatPrefix), "/")
+	return ok && strings.HasPrefix(format, OCMFormatPrefix) && kind != "" && version != ""
+}
 
 // ReadFile reads and parses the safetensors file at path. If path ends in
 // ".zst" the file is zstd-decompressed first. See ReadFileSum for the limits.

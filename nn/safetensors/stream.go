@@ -35,7 +35,7 @@ const (
 // header accounts for, the buffer growing with what arrives, so /dev/zero or a FIFO
 // costs no more than it sends. A ".zst" file is decompressed as a stream under the
 // bounds of ZstdFloor and ZstdRatio. An ocm file without its data checksum is
-// refused (see OCMFormatPrefix). Every refusal is a one-line *FormatError.
+// refused (see IsOCMFormat). Every refusal is a one-line *FormatError.
 func ReadFileSum(path string) (*File, string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -108,7 +108,7 @@ func parseStream(name string, r io.Reader, size, limit int64) (*File, error) {
 	}
 	var lenBuf [8]byte
 	got, err := io.ReadFull(r, lenBuf[:])
-	if err != nil && got == 8 || err != nil && !isEOF(err) {
+	if err != nil && !isEOF(err) {
 		return nil, readError(name, err)
 	}
 	if got < 8 {
