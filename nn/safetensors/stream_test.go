@@ -48,3 +48,30 @@ func TestReadFileSizesFromHeader(t *testing.T) {
 		t.Errorf("a folder: %v", err)
 	}
 }
+
+// FuzzStreamMatchesRead: reading a file as a stream of unknown length (a FIFO, a
+// zstd stream) accepts exactly what parsing it whole accepts, with the same tensors.
+func FuzzStreamMatchesRead(f *testing.F) {
+	for _, tc := range corruptCases() {
+		f.Add(tc.data)
+	}
+	f.Add(mustEncode(sampleFile(), F32))
+	f.Add(mustEncode(sampleFile(), BF16))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		whole, err1 := parse(data, true)
+		stream, err2 := parseStream("f", bytes.NewReader(data), -1, MaxDecodedSize)
+		sized, err3 := parseStream("f", bytes.NewReader(data), int64(len(data)), MaxDecodedSize)
+		if (err1 == nil) != (err2 == nil) || (err1 == nil) != (err3 == nil) {
+			t.Fatalf("whole: %v; stream: %v; sized stream: %v", err1, err2, err3)
+		}
+		if err1 != nil {
+			return
+		}
+		if err := sameTensors(stream, whole, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := sameTensors(sized, whole, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
