@@ -1,6 +1,7 @@
 package ocm
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -20,7 +21,8 @@ func TestAdamOverflowIsSkipped(t *testing.T) {
 	for err == nil && tr.Step < 20 {
 		_, err = tr.TrainStep()
 	}
-	if err == nil || tr.Skipped != MaxSkipsInARow || tr.Opt.Step != 0 {
+	var sl *SkipLimitError
+	if !errors.As(err, &sl) || tr.Skipped != MaxSkipsInARow || tr.Opt.Step != 0 {
 		t.Fatalf("after %d steps: %d skipped, Adam step %d, error %v", tr.Step, tr.Skipped, tr.Opt.Step, err)
 	}
 	if !strings.Contains(err.Error(), "second moment") || !strings.Contains(err.Error(), "net.") || !strings.Contains(tr.LastSkip, "overflows float32") {

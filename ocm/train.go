@@ -165,9 +165,22 @@ func (c *Counters) next(l float64, params []*nn.Param, grads []*rt.Tensor, what 
 	c.Streak++
 	c.LastSkip = reason
 	if c.Streak >= MaxSkipsInARow {
-		return fmt.Errorf("ocm: %s: %d steps in a row up to step %d were skipped, the last for a %s; stopping", what, c.Streak, c.Step, reason)
+		return &SkipLimitError{What: what, Streak: c.Streak, Step: c.Step, Reason: reason}
 	}
 	return nil
+}
+
+// SkipLimitError ends an optimisation whose last MaxSkipsInARow steps were all
+// skipped: with finite weights, the data or the settings (a learning rate, a
+// mixture far from the origin) make every step non-finite.
+type SkipLimitError struct {
+	What         string // "train", "fit ocm head", …
+	Streak, Step int
+	Reason       string // the last skip's (see Counters.LastSkip)
+}
+
+func (e *SkipLimitError) Error() string {
+	return fmt.Sprintf("ocm: %s: %d steps in a row up to step %d were skipped, the last for a %s; stopping", e.What, e.Streak, e.Step, e.Reason)
 }
 
 // skipReason says why the step of loss l and gradients grads (of params) cannot be
