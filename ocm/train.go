@@ -179,6 +179,7 @@ type SkipLimitError struct {
 	Reason       string // the last skip's (see Counters.LastSkip)
 }
 
+// Error names the optimisation, the streak and the last skip's reason, on one line.
 func (e *SkipLimitError) Error() string {
 	return fmt.Sprintf("ocm: %s: %d steps in a row up to step %d were skipped, the last for a %s; stopping", e.What, e.Streak, e.Step, e.Reason)
 }
