@@ -66,30 +66,90 @@ func WriteCheckpoint(dir, name string, f *safetensors.File) (string, error) {
 	return path, nil
 }
 
-// ErrNoCheckpoint is returned by ReadLatest when the folder has no latest file.
+// ErrNoCheckpoint is returned by FindCheckpoint and ReadLatest when the folder
+// holds no checkpoint.
 var ErrNoCheckpoint = errors.New("no checkpoint")
 
-// ReadLatest reads the checkpoint that dir/latest names and checks its format.
+// ReadLatest is FindCheckpoint without its note.
 func ReadLatest(dir string) (path string, f *safetensors.File, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, LatestName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, fmt.Errorf("ocm: %s: %w (no file %s)", dir, ErrNoCheckpoint, LatestName)
+	path, f, _, err = FindCheckpoint(dir)
+	return path, f, err
+}
+
+// FindCheckpoint reads the checkpoint to resume from in dir: the one dir/latest
+// names, when it reads as a complete checkpoint (checksum, format, finite values).
+// When latest is missing or broken (torn, naming a missing, truncated or corrupt
+// file), it takes the newest complete checkpoint of the folder instead (newest by
+// modification time, then by name) and returns a one-line note saying which it took
+// and why; note is "" when latest was good. With no complete checkpoint it returns
+// latest's problem, or ErrNoCheckpoint when the folder has no checkpoint at all.
+func FindCheckpoint(dir string) (path string, f *safetensors.File, note string, err error) {
+	named, latestErr := latestName(dir)
+	if latestErr == nil {
+		path = filepath.Join(dir, named)
+		if f, latestErr = readCheckpoint(path); latestErr == nil {
+			return path, f, "", nil
+		}
 	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "ckpt-*.safetensors"))
+	sortNewestFirst(paths)
+	for _, p := range paths {
+		if filepath.Base(p) == named {
+			continue
+		}
+		if f, err := readCheckpoint(p); err == nil {
+			return p, f, fmt.Sprintf("ocm: %s; resuming from %s, the newest complete checkpoint", oneLine(latestErr), p), nil
+		}
+	}
+	if errors.Is(latestErr, fs.ErrNotExist) && named == "" && len(paths) == 0 {
+		return "", nil, "", fmt.Errorf("ocm: %s: %w (no file %s)", dir, ErrNoCheckpoint, LatestName)
+	}
+	return "", nil, "", fmt.Errorf("ocm: checkpoint: %w (and no other complete checkpoint in %s)", latestErr, dir)
+}
+
+// latestName returns the file name dir/latest holds.
+func latestName(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, LatestName))
 	if err != nil {
-		return "", nil, fmt.Errorf("ocm: checkpoint: %w", err)
+		return "", fmt.Errorf("%s: %w", filepath.Join(dir, LatestName), err)
 	}
 	name := strings.TrimSpace(string(b))
-	if name == "" || strings.ContainsAny(name, `/\`) || !strings.HasSuffix(name, ".safetensors") {
-		return "", nil, fmt.Errorf("ocm: %s: %q is not a checkpoint file name", filepath.Join(dir, LatestName), name)
+	if name == "" || strings.ContainsAny(name, "/\\") || !strings.HasPrefix(name, "ckpt-") || !strings.HasSuffix(name, ".safetensors") {
+		return "", fmt.Errorf("%s holds %q, not a checkpoint file name", filepath.Join(dir, LatestName), short(name))
 	}
-	path = filepath.Join(dir, name)
-	if f, err = safetensors.ReadFile(path); err != nil {
-		return "", nil, fmt.Errorf("ocm: checkpoint: %w", err)
+	return name, nil
+}
+
+// readCheckpoint reads the checkpoint at path and checks its format and values.
+func readCheckpoint(path string) (*safetensors.File, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	if f.Metadata["format"] != CheckpointFormat {
-		return "", nil, fmt.Errorf("ocm: %s: not a checkpoint (metadata format %q, want %q)", path, f.Metadata["format"], CheckpointFormat)
+		return nil, fmt.Errorf("%s: not a checkpoint (metadata format %q, want %q)", path, f.Metadata["format"], CheckpointFormat)
 	}
-	return path, f, nil
+	if err := CheckTensorsFinite(path, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// sortNewestFirst sorts paths by modification time, newest first, then by name
+// (descending); files that cannot be stat'ed go last.
+func sortNewestFirst(paths []string) {
+	mod := map[string]time.Time{}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			mod[p] = fi.ModTime()
+		}
+	}
+	slices.SortFunc(paths, func(a, b string) int { return cmp.Or(mod[b].Compare(mod[a]), strings.Compare(b, a)) })
+}
+
+// oneLine is err's message on one line.
+func oneLine(err error) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(err.Error())
 }
 
 // Optimisation is what a checkpoint holds of one Trainer or HeadFitter: its
@@ -206,39 +266,31 @@ func finite32(x []float32) bool {
 	return true
 }
 
-// PruneCheckpoints removes all but the newest keep checkpoint files of dir (newest by
-// modification time), never the one latest names, and the temporary files that
-// interrupted writes left behind. keep 0 keeps every checkpoint. Call it only after
-// a write has completed, never while one is in progress.
-func PruneCheckpoints(dir string, keep int) error {
-	b, _ := os.ReadFile(filepath.Join(dir, LatestName))
-	latest := strings.TrimSpace(string(b))
-	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-	var remove []string
-	remove = append(remove, tmps...)
-	if keep > 0 {
-		paths, _ := filepath.Glob(filepath.Join(dir, "ckpt-*.safetensors"))
-		mod := map[string]time.Time{}
-		for _, p := range paths {
-			if fi, err := os.Stat(p); err == nil {
-				mod[p] = fi.ModTime()
-			}
-		}
-		slices.SortFunc(paths, func(a, b string) int { return cmp.Or(mod[b].Compare(mod[a]), strings.Compare(b, a)) })
-		for _, p := range paths[min(keep, len(paths)):] {
-			if filepath.Base(p) != latest {
-				remove = append(remove, p)
-			}
-		}
+// PruneCheckpoints removes all but the newest keep of own, the checkpoints this run
+// wrote in the order it wrote them, never the one latest names, and returns those it
+// kept (in the same order). keep 0 keeps every checkpoint. Files of other runs in dir (a training
+// run's checkpoints when fitting, say) and temporary files are never touched: a
+// temporary file of an interrupted write is another writer's, or harmless.
+func PruneCheckpoints(dir string, keep int, own []string) ([]string, error) {
+	if keep <= 0 || len(own) <= keep {
+		return own, nil
 	}
+	latest, _ := latestName(dir)
+	old := len(own) - keep
+	var kept []string
 	var errs []error
-	for _, p := range remove {
+	for i, p := range own {
+		if i >= old || filepath.Base(p) == latest {
+			kept = append(kept, p)
+			continue
+		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
+			kept = append(kept, p)
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("ocm: pruning checkpoints: %w", errs[0])
+		return kept, fmt.Errorf("ocm: pruning checkpoints: %w", errs[0])
 	}
-	return nil
+	return kept, nil
 }

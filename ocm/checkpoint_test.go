@@ -1,11 +1,13 @@
 package ocm
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"ocm/nn"
 	"ocm/nn/safetensors"
@@ -162,27 +164,76 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPruneCheckpoints keeps the newest two checkpoints, the one latest names among
-// them, and removes left-over temporary files.
+// TestPruneCheckpoints: a Control keeping two checkpoints removes only the ones it
+// wrote: another run's checkpoint in the folder (a training run's, while fitting) and
+// a temporary file it did not create are left alone. The old pruning deleted every
+// ckpt-* and .*.tmp-* file of the folder, so a --fit run destroyed the training run's
+// checkpoint and one run deleted another's.
 func TestPruneCheckpoints(t *testing.T) {
 	dir := t.TempDir()
 	f := &safetensors.File{Metadata: map[string]string{"format": CheckpointFormat},
 		Tensors: []safetensors.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}}
-	for step := range 5 {
-		if _, err := WriteCheckpoint(dir, CheckpointName("train", step), f); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := WriteCheckpoint(dir, CheckpointName(PhaseTrain, 20), f); err != nil {
+		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, ".ckpt-train-9.safetensors.tmp-123"), []byte("torn"), 0o644)
-	if err := PruneCheckpoints(dir, 2); err != nil {
-		t.Fatal(err)
+	ctl := &Control{Dir: dir, Keep: 2}
+	for step := range 5 {
+		save := func() (string, error) { return WriteCheckpoint(dir, CheckpointName(PhaseFit, step), f) }
+		if err := ctl.Checkpoint(PhaseFit, step, false, true, save); err != nil {
+			t.Fatal(err)
+		}
 	}
 	entries, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if strings.Join(names, " ") != "ckpt-train-3.safetensors ckpt-train-4.safetensors latest" {
-		t.Errorf("left %v", names)
+	want := ".ckpt-train-9.safetensors.tmp-123 ckpt-fit-3.safetensors ckpt-fit-4.safetensors ckpt-train-20.safetensors latest"
+	if strings.Join(names, " ") != want {
+		t.Errorf("left %v, want %s", names, want)
+	}
+}
+
+// TestFindCheckpointFallsBack: when latest is missing, torn, or names a truncated
+// checkpoint, resuming takes the newest complete checkpoint and says which and why;
+// the old ReadLatest refused all three without pointing at the intact older one.
+func TestFindCheckpointFallsBack(t *testing.T) {
+	f := &safetensors.File{Metadata: map[string]string{"format": CheckpointFormat},
+		Tensors: []safetensors.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}}
+	setup := func() string {
+		dir := t.TempDir()
+		for step := 1; step <= 3; step++ {
+			if _, err := WriteCheckpoint(dir, CheckpointName(PhaseTrain, step), f); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(time.Duration(step-10) * time.Second) // step order, whatever the clock's resolution
+			os.Chtimes(filepath.Join(dir, CheckpointName(PhaseTrain, step)), old, old)
+		}
+		return dir
+	}
+	for name, c := range map[string]struct {
+		spoil func(dir string)
+		want  string // the checkpoint taken
+		note  string
+	}{
+		"latest missing":   {func(dir string) { os.Remove(filepath.Join(dir, LatestName)) }, "ckpt-train-3", "no such file"},
+		"latest torn":      {func(dir string) { os.WriteFile(filepath.Join(dir, LatestName), []byte("ckpt-tr"), 0o644) }, "ckpt-train-3", "not a checkpoint file name"},
+		"newest truncated": {func(dir string) { os.Truncate(filepath.Join(dir, "ckpt-train-3.safetensors"), 100) }, "ckpt-train-2", "ckpt-train-3"},
+	} {
+		dir := setup()
+		c.spoil(dir)
+		path, g, err := ReadLatest(dir)
+		if err != nil || filepath.Base(path) != c.want+".safetensors" || g == nil {
+			t.Errorf("%s: took %q, %v; want %s", name, path, err, c.want)
+			continue
+		}
+		_, _, note, _ := FindCheckpoint(dir)
+		if !strings.Contains(note, c.want) || !strings.Contains(note, c.note) || strings.Contains(note, "\n") {
+			t.Errorf("%s: note %q does not say it took %s because of %q", name, note, c.want, c.note)
+		}
+	}
+	if _, _, err := ReadLatest(t.TempDir()); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("an empty folder: %v", err)
 	}
 }

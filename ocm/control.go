@@ -2,6 +2,7 @@ package ocm
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"ocm/nn/safetensors"
@@ -26,6 +27,8 @@ type Control struct {
 	// Stop is asked after every step, from two goroutines at once while fitting;
 	// true ends the phase after that step with a checkpoint and a *Stopped error.
 	Stop func() bool
+
+	written []string // checkpoints this Control wrote and has not pruned: the only ones it prunes
 }
 
 // Stopped is the error of a run that Control.Stop ended; Path is the checkpoint
@@ -84,7 +87,8 @@ func (c *Control) Checkpoint(phase string, step int, stop, due bool, save func()
 		if path, err = save(); err != nil {
 			return err
 		}
-		if err := PruneCheckpoints(c.Dir, c.Keep); err != nil {
+		c.written = append(slices.DeleteFunc(c.written, func(p string) bool { return p == path }), path)
+		if c.written, err = PruneCheckpoints(c.Dir, c.Keep, c.written); err != nil {
 			return err
 		}
 	}

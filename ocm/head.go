@@ -148,7 +148,7 @@ func (f *HeadFitter) FitStep() (float64, error) {
 	loss := sumSquares(ad.Sub(h, ad.Const(target)), f.Cfg.Batch)
 	params := f.Head.Params()
 	l, grads := float64(loss.Value.Item()), ctx.Grads(loss, params)
-	if err := f.Counters.next(l, grads, "fit "+f.Head.Kind.String()+" head"); err != nil || f.Streak > 0 {
+	if err := f.Counters.next(l, params, grads, "fit "+f.Head.Kind.String()+" head"); err != nil || f.Streak > 0 {
 		return l, err
 	}
 	f.Opt.LR = f.Cfg.lrAt(f.Step - 1)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"ocm/sampler"
+	"strings"
 	"sync"
 )
 
@@ -145,11 +146,13 @@ type MixtureError struct {
 }
 
 // Error implements error, e.g. "ocm: mixture: covariances[2]: not positive definite".
+// The message is always one line (newlines in a quoted token become \n).
 func (e *MixtureError) Error() string {
+	msg := fmt.Sprintf("ocm: mixture: %s[%d]: %s", e.Field, e.Component, e.Problem)
 	if e.Component < 0 {
-		return fmt.Sprintf("ocm: mixture: %s: %s", e.Field, e.Problem)
+		msg = fmt.Sprintf("ocm: mixture: %s: %s", e.Field, e.Problem)
 	}
-	return fmt.Sprintf("ocm: mixture: %s[%d]: %s", e.Field, e.Component, e.Problem)
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(msg)
 }
 
 // K returns the number of components.

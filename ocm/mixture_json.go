@@ -9,6 +9,14 @@ import (
 	"os"
 )
 
+// Bounds on a mixture: at most MaxMixtureComponents components of dimension at most
+// MaxMixtureDim. They are checked on the file's text before anything is decoded,
+// so that a small file of empty rows cannot make the decoder allocate without bound.
+const (
+	MaxMixtureComponents = 10000
+	MaxMixtureDim        = 1024
+)
+
 // maxMixtureFile bounds the size of a mixture JSON file (a 100-component
 // 100-D mixture with full covariances is ~20 MB of text).
 const maxMixtureFile = 64 << 20
@@ -49,6 +57,9 @@ type mixtureJSON struct {
 func ParseMixtureJSON(data []byte) (*Mixture, error) {
 	if len(data) > maxMixtureFile {
 		return nil, &MixtureError{Field: "json", Component: -1, Problem: fmt.Sprintf("larger than %d bytes", maxMixtureFile)}
+	}
+	if err := checkNesting(data); err != nil {
+		return nil, err
 	}
 	var f mixtureJSON
 	if err := decodeMixtureObject(data, &f); err != nil {
@@ -131,18 +142,76 @@ func describeJSONError(err error) string {
 }
 
 // flattenSquare converts covariance k from nested rows into row-major form,
-// checking that it is square.
+// checking that it is square before allocating.
 func flattenSquare(rows [][]float64, k int) ([]float64, error) {
 	d := len(rows)
-	flat := make([]float64, 0, d*d)
 	for i, row := range rows {
 		if len(row) != d {
 			return nil, &MixtureError{Field: "covariances", Component: k,
 				Problem: fmt.Sprintf("row %d has %d entries, want %d (square matrix)", i, len(row), d)}
 		}
+	}
+	flat := make([]float64, 0, d*d)
+	for _, row := range rows {
 		flat = append(flat, row...)
 	}
 	return flat, nil
+}
+
+// checkNesting scans data, the text of a mixture file, and refuses an array with
+// more elements than its level allows (components in the arrays of the top-level
+// fields, dimensions below them), naming the field. It allocates nothing but a stack
+// of open brackets, so a small file of empty rows cannot make the decoder allocate
+// without bound; malformed JSON is left to the decoder.
+func checkNesting(data []byte) error {
+	limits := []int{MaxMixtureComponents, MaxMixtureDim, MaxMixtureDim}
+	var stack []byte // the open brackets
+	var counts []int // elements so far of each open bracket
+	key, keyStart := "", -1
+	inString, escaped := false, false
+	for i, c := range data {
+		if inString {
+			inString = escaped || c != '"'
+			escaped = !escaped && c == '\\'
+			if !inString && keyStart >= 0 {
+				key, keyStart = string(data[keyStart:min(i, keyStart+40)]), -1
+			}
+			continue
+		}
+		n := len(counts)
+		if n > 0 && counts[n-1] == 0 && c > ' ' && c != ']' && c != '}' {
+			counts[n-1] = 1 // the first element
+		}
+		switch c {
+		case '"':
+			inString = true
+			if n == 1 && stack[0] == '{' {
+				keyStart = i + 1
+			}
+		case '[', '{':
+			stack, counts = append(stack, c), append(counts, 0)
+		case ']', '}':
+			if n == 0 {
+				return nil
+			}
+			stack, counts = stack[:n-1], counts[:n-1]
+		case ',':
+			if n > 0 {
+				counts[n-1]++
+			}
+		}
+		if level := len(stack) - 1; level >= 1 && level <= len(limits) && stack[level] == '[' && counts[level] > limits[level-1] {
+			what := "entries"
+			if level == 1 {
+				what = "components"
+			} else if level == 2 && key == "covariances" {
+				what = "rows"
+			}
+			return &MixtureError{Field: key, Component: -1, Problem: fmt.Sprintf(
+				"more than %d %s at byte %d (the most a mixture may have)", limits[level-1], what, i)}
+		}
+	}
+	return nil
 }
 
 // MarshalJSON writes the mixture in the format of ParseMixtureJSON, with

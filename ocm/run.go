@@ -1,6 +1,7 @@
 package ocm
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,10 +50,12 @@ func HeadKinds() []HeadKind { return []HeadKind{HeadOCM, HeadSN, HeadNPR} }
 
 // TrainRecord is what a finished backbone run reports.
 type TrainRecord struct {
-	Steps   int     // the budget
-	Done    int     // steps taken by this process (fewer than Steps when resumed)
-	Skipped int     // steps skipped for a non-finite loss or gradient
-	Seconds float64 // wall time of this process
+	Steps   int // the budget
+	Done    int // steps taken by this process (fewer than Steps when resumed)
+	Skipped int // steps skipped for a non-finite loss or gradient, or an overflowing Adam state
+	// LastSkip says why the last skipped step of this process was ("" when none).
+	LastSkip string
+	Seconds  float64 // wall time of this process
 }
 
 // TrainBackbone runs tr to its last step under c and swaps the EMA averages into
@@ -82,7 +85,7 @@ func (c *Control) TrainBackbone(dev rt.Device, tr *Trainer, opt Optimisation, pa
 		return nil, err
 	}
 	tr.EMA.Swap(params)
-	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, Seconds: el}, nil
+	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, LastSkip: tr.LastSkip, Seconds: el}, nil
 }
 
 // StampCheckpoint marks f as a checkpoint of phase at step with the budget's steps;
@@ -98,21 +101,68 @@ func StampCheckpoint(f *safetensors.File, phase string, step int, b Budget, sett
 
 // MatchCheckpoint checks that the metadata md of checkpoint name has this run's
 // values: want[k] for every k of keys (the model) and every entry of settings (the
-// budget, stored under the same keys). The first that differs is a *ResumeError.
+// budget, stored under the same keys; see ResumeSettings). Every field that differs
+// is named, with both values, in one *ResumeError: a resumed run is the same run or
+// is refused.
 func MatchCheckpoint(name string, md, want map[string]string, keys []string, settings map[string]string) error {
+	var diffs []string
 	for _, k := range keys {
 		if md[k] != want[k] {
-			return &ResumeError{fmt.Errorf("ocm: %s was written for a different model: %s is %q, this run has %q",
-				name, k, short(md[k]), short(want[k]))}
+			diffs = append(diffs, fmt.Sprintf("%s is %q there, %q here", k, short(md[k]), short(want[k])))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(settings)) {
 		if md[k] != settings[k] {
-			return &ResumeError{fmt.Errorf("ocm: %s was written with %s %s, this run has %s",
-				name, strings.TrimPrefix(k, "setting."), md[k], settings[k])}
+			diffs = append(diffs, fmt.Sprintf("%s %s there, %s here", strings.TrimPrefix(k, "setting."), orNone(short(md[k])), short(settings[k])))
 		}
 	}
-	return nil
+	if len(diffs) == 0 {
+		return nil
+	}
+	return &ResumeError{fmt.Errorf("ocm: %s was written by another run, which this one cannot continue: %s",
+		name, strings.Join(diffs, "; "))}
+}
+
+// orNone is s, or "(none)" when empty.
+func orNone(s string) string { return cmp.Or(s, "(none)") }
+
+// Setting keys of a checkpoint beyond the per-kind settings: the data's content hash
+// (see DataHash) and the step budgets StampCheckpoint records.
+const (
+	SettingDataHash   = "setting.data_sha256"
+	SettingTrainSteps = "setting.train_steps"
+	SettingFitSteps   = "setting.fit_steps"
+)
+
+// ResumeSettings returns settings with the step budget that a checkpoint of phase
+// shapes: train_steps for training (its cosine learning rate decays over the
+// total, so a resumed run with another total matches no run), fit_steps for fitting.
+// The other phase's budget is not compared: a training checkpoint resumed with
+// another fit budget fits as a fresh run with that budget would.
+func ResumeSettings(settings map[string]string, phase string, b Budget) map[string]string {
+	out := maps.Clone(settings)
+	switch phase {
+	case PhaseTrain:
+		out[SettingTrainSteps] = strconv.Itoa(b.TrainSteps)
+	case PhaseFit:
+		out[SettingFitSteps] = strconv.Itoa(b.FitSteps)
+	}
+	return out
+}
+
+// ContentHasher is a DataSource that names its content: a hash that differs
+// whenever the examples it serves would (data.Images's pixels and labels, say).
+type ContentHasher interface {
+	ContentHash() string
+}
+
+// DataHash is d's content hash when d is a ContentHasher, else "" (a source drawn
+// from a distribution that the checkpoint records otherwise, like a mixture).
+func DataHash(d DataSource) string {
+	if h, ok := d.(ContentHasher); ok {
+		return h.ContentHash()
+	}
+	return ""
 }
 
 // TrainRecordOf copies the training record of checkpoint metadata md (its train.*
@@ -139,6 +189,59 @@ func CheckFinite(ps []*nn.Param) error {
 	for _, p := range ps {
 		if !nn.Finite(p.Value) {
 			return fmt.Errorf("tensor %s has non-finite values; not saved", p.Name)
+		}
+	}
+	return nil
+}
+
+// MaxDiffusionSteps is the most diffusion steps a schedule may have, from a flag, a
+// configuration or a bundle's metadata (a schedule of N steps allocates O(N) tables).
+const MaxDiffusionSteps = 100000
+
+// ParseDiffusionSteps parses the diffusion_steps metadata of bundle name: an integer
+// from 2 to MaxDiffusionSteps, refused before any schedule is made.
+func ParseDiffusionSteps(name, s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 2 || n > MaxDiffusionSteps {
+		return 0, fmt.Errorf("%s: metadata diffusion_steps %q is not an integer from 2 to %d", name, short(s), MaxDiffusionSteps)
+	}
+	return n, nil
+}
+
+// MaxModelParams is the most parameters a model built from a file's description
+// may have (4 GiB of float32), whatever the file holds.
+const MaxModelParams = 1 << 30
+
+// FileValues is the number of values in f's tensors.
+func FileValues(f *safetensors.File) int64 {
+	var n int64
+	for _, t := range f.Tensors {
+		n += int64(len(t.Data))
+	}
+	return n
+}
+
+// CheckParamBudget refuses, before anything is allocated, a model described in the
+// metadata of file name (what: the fields that size it) that needs more than need
+// parameters than the file's tensors hold, or than MaxModelParams: every parameter
+// must be in the file, so a small file with large sizes in its metadata is refused.
+func CheckParamBudget(name, what string, need int64, f *safetensors.File) error {
+	if have := FileValues(f); need > have || need > MaxModelParams {
+		return fmt.Errorf("%s: metadata %s describes a model of %d parameters, but the file holds %d values (and a model may have at most %d)",
+			name, what, need, have, MaxModelParams)
+	}
+	return nil
+}
+
+// CheckTensorsFinite refuses a file (named name) whose tensors hold a NaN or ±Inf,
+// naming the first such tensor and its first bad index: weights or tables that would
+// sample NaN are refused at load, not discovered in the output.
+func CheckTensorsFinite(name string, f *safetensors.File) error {
+	for _, t := range f.Tensors {
+		for i, v := range t.Data {
+			if v-v != 0 {
+				return fmt.Errorf("%s: tensor %q has a non-finite value (%v at index %d); the file is refused", name, t.Name, v, i)
+			}
 		}
 	}
 	return nil

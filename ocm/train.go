@@ -119,7 +119,7 @@ func (t *Trainer) TrainStep() (float64, error) {
 	loss := sumSquares(ad.Sub(epsHat, ad.Const(b.eps)), t.Cfg.Batch)
 	params := t.Net.Params()
 	l, grads := float64(loss.Value.Item()), ctx.Grads(loss, params)
-	if err := t.Counters.next(l, grads, "train"); err != nil || t.Streak > 0 {
+	if err := t.Counters.next(l, params, grads, "train"); err != nil || t.Streak > 0 {
 		return l, err
 	}
 	t.Opt.LR = t.Cfg.lrAt(t.Step - 1)
@@ -139,30 +139,80 @@ func (c *TrainConfig) lrAt(step int) float32 {
 	return c.LR * float32(0.1+0.9*0.5*(1+math.Cos(math.Pi*frac)))
 }
 
-// MaxSkipsInARow is how many consecutive steps with a non-finite loss or gradient end
-// a run.
+// MaxSkipsInARow is how many consecutive skipped steps (a non-finite loss or
+// gradient, or a gradient Adam's state cannot hold) end a run.
 const MaxSkipsInARow = 10
 
-// Counters count the steps of an optimisation: done (skipped ones included), skipped
-// for a non-finite loss or gradient, and skipped in a row up to now.
+// Counters count the steps of an optimisation: done (skipped ones included), skipped,
+// and skipped in a row up to now; LastSkip says why the latest skipped step was
+// (not saved in checkpoints).
 type Counters struct {
 	Step, Skipped, Streak int
+	LastSkip              string
 }
 
-// next counts one step with loss l and gradients grads: a non-finite one is skipped
-// (Streak > 0 afterwards), and the last of MaxSkipsInARow skips in a row is an error.
-func (c *Counters) next(l float64, grads []*rt.Tensor, what string) error {
+// next counts one step with loss l and gradients grads of params: one that cannot
+// be taken (see skipReason) is skipped (Streak > 0 afterwards), and the last of
+// MaxSkipsInARow skips in a row is an error naming what was not finite.
+func (c *Counters) next(l float64, params []*nn.Param, grads []*rt.Tensor, what string) error {
 	c.Step++
-	if !math.IsNaN(l) && !math.IsInf(l, 0) && nn.Finite(grads...) {
+	reason := skipReason(l, params, grads)
+	if reason == "" {
 		c.Streak = 0
 		return nil
 	}
 	c.Skipped++
 	c.Streak++
+	c.LastSkip = reason
 	if c.Streak >= MaxSkipsInARow {
-		return fmt.Errorf("ocm: %s: %d steps in a row up to step %d had a non-finite loss or gradient (last loss %v); stopping", what, c.Streak, c.Step, l)
+		return &SkipLimitError{What: what, Streak: c.Streak, Step: c.Step, Reason: reason}
 	}
 	return nil
+}
+
+// SkipLimitError ends an optimisation whose last MaxSkipsInARow steps were all
+// skipped: with finite weights, the data or the settings (a learning rate, a
+// mixture far from the origin) make every step non-finite.
+type SkipLimitError struct {
+	What         string // "train", "fit ocm head", …
+	Streak, Step int
+	Reason       string // the last skip's (see Counters.LastSkip)
+}
+
+// Error names the optimisation, the streak and the last skip's reason, on one line.
+func (e *SkipLimitError) Error() string {
+	return fmt.Sprintf("ocm: %s: %d steps in a row up to step %d were skipped, the last for a %s; stopping", e.What, e.Streak, e.Step, e.Reason)
+}
+
+// skipReason says why the step of loss l and gradients grads (of params) cannot be
+// taken, "" when it can: a non-finite loss, a non-finite gradient, or a finite
+// gradient whose square overflows float32, which would make Adam's second moment
+// v ← β₂v + (1−β₂)g² +Inf (the weights would then stop moving and every checkpoint
+// be refused). Adam's state is so checked before it changes, like the gradients: one
+// elementwise square per gradient, and the per-tensor search only on failure.
+func skipReason(l float64, params []*nn.Param, grads []*rt.Tensor) string {
+	if math.IsNaN(l) || math.IsInf(l, 0) {
+		return fmt.Sprintf("non-finite loss (%v)", l)
+	}
+	squares := make([]*rt.Tensor, 0, len(grads))
+	for _, g := range grads {
+		if g != nil {
+			squares = append(squares, rt.Square(g))
+		}
+	}
+	if nn.Finite(squares...) {
+		return ""
+	}
+	for i, g := range grads {
+		switch {
+		case g == nil:
+		case !nn.Finite(g):
+			return "non-finite gradient of " + params[i].Name
+		case !nn.Finite(rt.Square(g)):
+			return "gradient of " + params[i].Name + " whose square overflows float32 (Adam's second moment would be +Inf)"
+		}
+	}
+	return "non-finite gradient"
 }
 
 // sumSquares returns Σ d² / batch: a per-example sum of squares averaged over the batch.

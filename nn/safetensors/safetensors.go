@@ -25,13 +25,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // MaxHeaderSize is the largest JSON header Read accepts (100 MiB).
@@ -93,7 +90,7 @@ func (e *FormatError) Error() string {
 // tensor to float32. name is used in error messages (the file path). Any
 // problem with the bytes is reported as a *FormatError.
 func Read(name string, data []byte) (*File, error) {
-	f, err := parse(data)
+	f, err := parse(data, false)
 	if err != nil {
 		if kind := pickleKind(data); kind != "" {
 			err = fmt.Errorf("is a PyTorch %s checkpoint, not safetensors; "+
@@ -119,19 +116,15 @@ func pickleKind(data []byte) string {
 	return ""
 }
 
-// parse does the work of Read; its errors are the FormatError reasons.
-func parse(data []byte) (*File, error) {
+// parse does the work of Read; its errors are the FormatError reasons. requireSum
+// refuses an ocm file without its data checksum (see IsOCMFormat).
+func parse(data []byte, requireSum bool) (*File, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", len(data))
 	}
 	n := binary.LittleEndian.Uint64(data[:8])
-	switch {
-	case n == 0:
-		return nil, errors.New("header length is 0, expected a JSON object")
-	case n > MaxHeaderSize:
-		return nil, fmt.Errorf("header length %d exceeds the %d-byte limit", n, MaxHeaderSize)
-	case n > uint64(len(data)-8):
-		return nil, fmt.Errorf("header length %d runs past the end of the %d-byte file", n, len(data))
+	if err := checkHeaderLength(n, uint64(len(data)), uint64(len(data))); err != nil {
+		return nil, err
 	}
 	entries, meta, err := parseHeader(data[8 : 8+n])
 	if err != nil {
@@ -141,6 +134,28 @@ func parse(data []byte) (*File, error) {
 	if err := checkLayout(entries, uint64(len(buf))); err != nil {
 		return nil, err
 	}
+	return finish(entries, meta, buf, requireSum)
+}
+
+// checkHeaderLength checks header length n against MaxHeaderSize, against size, the
+// whole file's length, and against limit, the most the file may hold.
+func checkHeaderLength(n, size, limit uint64) error {
+	switch {
+	case n == 0:
+		return errors.New("header length is 0, expected a JSON object")
+	case n > MaxHeaderSize:
+		return fmt.Errorf("header length %d exceeds the %d-byte limit", n, MaxHeaderSize)
+	case n > size-8:
+		return fmt.Errorf("header length %d runs past the end of the %d-byte file", n, size)
+	case n > limit-8:
+		return fmt.Errorf("header length %d runs past the %d-byte limit on this file", n, limit)
+	}
+	return nil
+}
+
+// finish verifies the data checksum, when the header records one, and converts
+// every tensor of buf, the data section whose layout has been checked.
+func finish(entries []entry, meta map[string]string, buf []byte, requireSum bool) (*File, error) {
 	if want, ok := meta[DataSHA256Key]; ok {
 		sum := sha256.Sum256(buf)
 		if got := hex.EncodeToString(sum[:]); got != want {
@@ -150,6 +165,9 @@ func parse(data []byte) (*File, error) {
 		if len(meta) == 0 {
 			meta = nil
 		}
+	} else if requireSum && len(entries) > 0 && IsOCMFormat(meta["format"]) {
+		return nil, fmt.Errorf("metadata format %q is ocm's, whose files always record the data checksum %s, but it is missing: the file was altered; its weights are refused",
+			meta["format"], DataSHA256Key)
 	}
 	f := &File{Tensors: make([]Tensor, len(entries)), Metadata: meta}
 	for i, e := range entries {
@@ -158,50 +176,35 @@ func parse(data []byte) (*File, error) {
 	return f, nil
 }
 
+// OCMFormatPrefix begins the metadata "format" of every file ocm writes: bundles,
+// checkpoints and classifiers, named ocm-<kind>/<version> (see IsOCMFormat).
+const OCMFormatPrefix = "ocm-"
+
+// IsOCMFormat reports whether format names one of the file formats ocm writes,
+// "ocm-<kind>/<version>". Encode always records the data checksum in them, so
+// ReadFile, ReadFileSum and Decode refuse such a file without it (DataSHA256Key
+// renamed or stripped): its weights cannot be trusted. Files of other tools (any
+// other format, or none; the PyTorch-written test goldens' unversioned
+// "ocm-unet-golden" among them) are read without a checksum. Read, which parses
+// bytes already in memory (the embedded models, verified by their own SHA-256),
+// accepts a missing one.
+func IsOCMFormat(format string) bool {
+	kind, version, ok := strings.Cut(strings.TrimPrefix(format, OCMFormatPrefix), "/")
+	return ok && strings.HasPrefix(format, OCMFormatPrefix) && kind != "" && version != ""
+}
+
 // ReadFile reads and parses the safetensors file at path. If path ends in
-// ".zst" the file is zstd-decompressed first, refusing output larger than
-// MaxDecodedSize.
+// ".zst" the file is zstd-decompressed first. See ReadFileSum for the limits.
 func ReadFile(path string) (*File, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: read %s: %w", path, err)
-	}
-	return Decode(path, raw)
+	f, _, err := ReadFileSum(path)
+	return f, err
 }
 
 // Decode parses raw, the bytes of the file named name, as ReadFile does: zstd-
-// decompressed first when name ends in ".zst". Callers that need the file's bytes
-// themselves (to hash them, say) read them once and decode them here.
+// decompressed first when name ends in ".zst", and refused when it is an ocm file
+// without its data checksum.
 func Decode(name string, raw []byte) (*File, error) {
-	if !strings.HasSuffix(name, ".zst") {
-		return Read(name, raw)
-	}
-	data, err := unzstd(name, bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	return Read(name, data)
-}
-
-// unzstd decompresses r (the file name), refusing more than MaxDecodedSize bytes
-// of output.
-func unzstd(name string, r io.Reader) ([]byte, error) {
-	dec, err := zstd.NewReader(r,
-		zstd.WithDecoderMaxMemory(uint64(MaxDecodedSize)),
-		zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: zstd: %w", name, err)
-	}
-	defer dec.Close()
-	data, err := io.ReadAll(io.LimitReader(dec, MaxDecodedSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %s: zstd: %w", name, err)
-	}
-	if int64(len(data)) > MaxDecodedSize {
-		return nil, &FormatError{File: name,
-			Reason: fmt.Sprintf("decompresses to more than the %d-byte limit", MaxDecodedSize)}
-	}
-	return data, nil
+	return readStream(name, bytes.NewReader(raw), int64(len(raw)))
 }
 
 // entry is one tensor's record in the header.

@@ -113,3 +113,27 @@ func TestLoaderPanicsOnBadArguments(t *testing.T) {
 		}()
 	}
 }
+
+// TestContentHash: the hash changes with any pixel, label or the shape, and not
+// with a copy.
+func TestContentHash(t *testing.T) {
+	mk := func() *Images {
+		im := &Images{N: 2, C: 1, H: 2, W: 2, Pixels: []uint8{1, 2, 3, 4, 5, 6, 7, 8}, Labels: []int{0, 1}, NumClasses: 2}
+		return im
+	}
+	base := mk().ContentHash()
+	if mk().ContentHash() != base {
+		t.Fatal("a copy hashes differently")
+	}
+	for name, spoil := range map[string]func(*Images){
+		"pixel": func(im *Images) { im.Pixels[5]++ },
+		"label": func(im *Images) { im.Labels[1] = 0 },
+		"shape": func(im *Images) { im.N, im.H = 4, 1 },
+	} {
+		im := mk()
+		spoil(im)
+		if im.ContentHash() == base {
+			t.Errorf("another %s hashes the same", name)
+		}
+	}
+}

@@ -18,6 +18,9 @@
 package data
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -49,6 +52,26 @@ type Images struct {
 	Labels []int
 	// NumClasses is 0 when Labels is nil.
 	NumClasses int
+}
+
+// ContentHash is the SHA-256 (hex) of the data set: its shape, its pixels and its
+// labels, so two data sets have the same hash only when every example and label is
+// the same. It reads every pixel (about 0.1 s for Fashion-MNIST's 47 M); callers
+// that need it often keep it.
+func (im *Images) ContentHash() string {
+	h := sha256.New()
+	var b []byte
+	for _, v := range []int{im.N, im.C, im.H, im.W, im.NumClasses, len(im.Labels)} {
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
+	}
+	h.Write(b)
+	h.Write(im.Pixels)
+	b = b[:0]
+	for _, l := range im.Labels {
+		b = binary.LittleEndian.AppendUint32(b, uint32(l))
+	}
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Image returns the C·H·W pixels of image i (a sub-slice, not a copy).

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,12 +78,15 @@ func readPNG(name string) (image.Image, int, error) {
 	if err != nil {
 		return nil, 0, ioErr(err)
 	}
+	if !st.Mode().IsRegular() { // a device or a FIFO: its size says nothing
+		return nil, 0, formatErr(name, "not a regular file (%v), expected a PNG file", st.Mode().Type())
+	}
 	if st.Size() > maxPNGBytes {
 		return nil, 0, formatErr(name, "file of %d bytes exceeds the %d-byte limit", st.Size(), maxPNGBytes)
 	}
-	raw, err := os.ReadFile(name)
+	raw, err := readAtMost(name, maxPNGBytes)
 	if err != nil {
-		return nil, 0, ioErr(err)
+		return nil, 0, err
 	}
 	cfg, err := png.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
@@ -100,6 +104,24 @@ func readPNG(name string) (image.Image, int, error) {
 		return nil, 0, formatErr(name, "not a valid PNG: %v", err)
 	}
 	return img, c, nil
+}
+
+// readAtMost reads the file name, refusing one that grows past limit bytes while
+// it is read.
+func readAtMost(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, ioErr(err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, ioErr(err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, formatErr(name, "file exceeds the %d-byte limit", limit)
+	}
+	return raw, nil
 }
 
 // copyPixels writes img into dst (C×H×W) with c channels.

@@ -554,6 +554,9 @@ func diagnoseUNet(u nn.UNetConfig) (field, problem string) {
 			return fmt.Sprintf("ch_mult[%d]", i), fmt.Sprintf("%d is out of range (want 1 to 16)", v)
 		}
 	}
+	if n := ParamLowerBound(u); n > MaxUNetParams {
+		return "ch", fmt.Sprintf("%d with ch_mult %v and num_res_blocks %d makes at least %d parameters, more than the %d allowed", u.Ch, u.Mult, u.NumRes, n, MaxUNetParams)
+	}
 	if err := u.CheckVariant(); err != nil {
 		field := "variant"
 		if u.Variant == nn.VariantIDDPM || strings.HasPrefix(err.Error(), "num_heads") {

@@ -15,6 +15,19 @@ type Data struct {
 
 	mu      sync.Mutex
 	loaders map[int]*data.Loader
+	hash    string // ContentHash, once computed
+}
+
+// ContentHash is the SHA-256 of the data set's shape, pixels and labels (see
+// data.Images.ContentHash), computed once: checkpoints record it so that a resumed
+// run on other images under the same name is refused.
+func (d *Data) ContentHash() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.hash == "" {
+		d.hash = d.Images.ContentHash()
+	}
+	return d.hash
 }
 
 // NewData serves ds with the given seed.

@@ -51,7 +51,8 @@ type Model struct {
 	// own models): its network differs from NewUNet's in conventions a bundle records.
 	Arch *nn.Arch
 
-	teacher *ocm.CachedTeacher
+	teacher  *ocm.CachedTeacher
+	dataHash string // content hash of the data of the run in progress, for its checkpoints
 }
 
 // NewModel returns an untrained model with heads of the given mode; every weight is
@@ -164,6 +165,10 @@ func (m *Model) metadata() map[string]string {
 func IsBundle(f *safetensors.File) bool { return f.Metadata["format"] == BundleFormat }
 
 // Load reads a bundle written by Save. name is used in errors (the file or "embedded").
+// Every size in the metadata is checked before the model is built: the UNet against
+// CheckConfig and, through ParamLowerBound, against the values the file holds (see
+// ocm.CheckParamBudget), the schedule against ocm.MaxDiffusionSteps. A bundle with a
+// NaN or ±Inf in a tensor, or with a tensor the model lacks, is refused by its name.
 func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	md := f.Metadata
 	if md["format"] != BundleFormat {
@@ -180,9 +185,16 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	n, err := strconv.Atoi(md["diffusion_steps"])
+	n, err := ocm.ParseDiffusionSteps(name, md["diffusion_steps"])
 	if err != nil {
-		return nil, fmt.Errorf("%s: metadata diffusion_steps %q is not an integer", name, md["diffusion_steps"])
+		return nil, err
+	}
+	cfgDesc := fmt.Sprintf("unet_config (ch %d, ch_mult %v, num_res_blocks %d)", cfg.Ch, cfg.Mult, cfg.NumRes)
+	if err := ocm.CheckParamBudget(name, cfgDesc, ParamLowerBound(cfg), f); err != nil {
+		return nil, err
+	}
+	if err := ocm.CheckTensorsFinite(name, f); err != nil {
+		return nil, err
 	}
 	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
@@ -250,7 +262,54 @@ func CheckConfig(c nn.UNetConfig) error {
 	if !ok {
 		return fmt.Errorf("not a valid UNet configuration: %+v", c)
 	}
-	return c.CheckVariant()
+	if err := c.CheckVariant(); err != nil {
+		return err
+	}
+	if n := ParamLowerBound(c); n > MaxUNetParams {
+		return fmt.Errorf("a UNet of ch %d, ch_mult %v, num_res_blocks %d has at least %d parameters, more than the %d allowed", c.Ch, c.Mult, c.NumRes, n, MaxUNetParams)
+	}
+	return nil
+}
+
+// MaxUNetParams is the most parameters a UNet may have (1 GiB of float32; the
+// paper's CIFAR-10 backbone has 52.5M): a configuration asking for more is refused
+// before anything is allocated.
+const MaxUNetParams = 1 << 28
+
+// ParamLowerBound is a lower bound on the parameter count of a UNet of
+// configuration c (at least 75% of it for the presets), computed without building
+// it: the 3×3 convolution weights of its residual blocks and resampling layers. It
+// assumes c has passed CheckConfig's bounds on its fields.
+func ParamLowerBound(c nn.UNetConfig) int64 {
+	conv := func(in, out int) int64 { return 9 * int64(in) * int64(out) }
+	block := func(in, out int) int64 { return conv(in, out) + conv(out, out) }
+	var n int64
+	hs, cur := []int{c.Ch}, c.Ch
+	for i, mult := range c.Mult {
+		for range c.NumRes {
+			n += block(cur, c.Ch*mult)
+			cur = c.Ch * mult
+			hs = append(hs, cur)
+		}
+		if i != len(c.Mult)-1 {
+			n += conv(cur, cur)
+			hs = append(hs, cur)
+		}
+	}
+	n += 2 * block(cur, cur) // the middle blocks
+	for k := range c.Mult {
+		i := len(c.Mult) - 1 - k
+		for range c.NumRes + 1 {
+			skip := hs[len(hs)-1]
+			hs = hs[:len(hs)-1]
+			n += block(cur+skip, c.Ch*c.Mult[i])
+			cur = c.Ch * c.Mult[i]
+		}
+		if i != 0 {
+			n += conv(cur, cur)
+		}
+	}
+	return n
 }
 
 // fill copies the bundle's tensors into the model, checking names and shapes.

@@ -35,6 +35,7 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 	cfg := ocm.TrainConfig{Steps: st.TrainSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
 		Seed: st.Seed, Dropout: st.Dropout}
 	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, cfg)
+	m.dataHash = ocm.DataHash(data)
 	restore := func() error { return m.restore(dev, ctl, st) }
 	newFile := func(step int) *safetensors.File { return m.checkpointFile(ocm.PhaseTrain, step, st) }
 	rec, err := ctl.TrainBackbone(dev, tr, tr.Optimisation(names(m.backboneParams())), m.Net.Params(), restore, newFile, prog)
@@ -43,6 +44,9 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 	}
 	m.Meta["backbone_steps"] = strconv.Itoa(rec.Steps)
 	m.Meta["backbone_skipped_steps"] = strconv.Itoa(rec.Skipped)
+	if rec.LastSkip != "" {
+		m.Meta["backbone_last_skip"] = rec.LastSkip
+	}
 	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", rec.Seconds)
 	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", rec.Seconds/float64(max(1, rec.Done)))
 	for k, v := range settingsRecord(st) {
@@ -57,6 +61,7 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 // ctl.Every steps of a head holds every head's state.
 func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progress, ctl *ocm.Control) error {
 	ctl = ctl.OrNone()
+	m.dataHash = ocm.DataHash(data)
 	fitters := make([]*ocm.HeadFitter, len(ocm.HeadKinds()))
 	for i, k := range ocm.HeadKinds() {
 		cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
@@ -156,11 +161,15 @@ func settingsRecord(st Settings) map[string]string {
 		"ms_eps_per_step": strconv.Itoa(st.MsEpsPerStep)}
 }
 
-// checkpointSettings are the settings under their checkpoint keys (setting.*).
-func checkpointSettings(st Settings) map[string]string {
+// checkpointSettings are the settings under their checkpoint keys (setting.*), with
+// the content hash of the data the run reads (see ocm.DataHash).
+func (m *Model) checkpointSettings(st Settings) map[string]string {
 	out := map[string]string{}
 	for k, v := range settingsRecord(st) {
 		out["setting."+k] = v
+	}
+	if m.dataHash != "" {
+		out[ocm.SettingDataHash] = m.dataHash
 	}
 	return out
 }
@@ -169,7 +178,7 @@ func checkpointSettings(st Settings) map[string]string {
 // metadata and the settings; the optimisations are added by the caller.
 func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
 	f := m.file()
-	ocm.StampCheckpoint(f, phase, step, st.Budget, checkpointSettings(st))
+	ocm.StampCheckpoint(f, phase, step, st.Budget, m.checkpointSettings(st))
 	return f
 }
 
@@ -181,7 +190,8 @@ func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
 		md["head"] = string(HeadSimple) // written before the complex head
 	}
 	keys := []string{"dataset", "unet_config", "head", "schedule", "diffusion_steps"}
-	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, checkpointSettings(st)); err != nil {
+	settings := ocm.ResumeSettings(m.checkpointSettings(st), ctl.Phase(), st.Budget)
+	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, settings); err != nil {
 		return err
 	}
 	if err := m.fill(dev, name, ctl.Resume); err != nil {

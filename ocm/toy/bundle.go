@@ -120,6 +120,11 @@ func (m *Model) metadata() map[string]string {
 }
 
 // Load reads a bundle written by Save. name is used in errors (the file or "embedded").
+// Every size in the metadata is checked before the model is built: the schedule's
+// steps against ocm.MaxDiffusionSteps, the widths and the mixture against fixed
+// bounds, and the parameter count they imply against the values the file holds (see
+// ocm.CheckParamBudget). A bundle with a NaN or ±Inf in a tensor, or with a tensor
+// the model has no place for, is refused by the tensor's name.
 func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	md := f.Metadata
 	if md["format"] != BundleFormat {
@@ -133,17 +138,30 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	n, err1 := strconv.Atoi(md["diffusion_steps"])
+	n, err := ocm.ParseDiffusionSteps(name, md["diffusion_steps"])
+	if err != nil {
+		return nil, err
+	}
 	hidden, err2 := strconv.Atoi(md["hidden"])
 	headHidden, err3 := splitInts(md["head_hidden"])
-	if err1 != nil || err2 != nil || err3 != nil || hidden < 1 || hidden > 1<<16 {
-		return nil, fmt.Errorf("%s: metadata diffusion_steps/hidden/head_hidden are not valid integers", name)
+	if err2 != nil || err3 != nil || hidden < 1 || hidden > 1<<16 || len(headHidden) > maxHeadLayers {
+		return nil, fmt.Errorf("%s: metadata hidden/head_hidden are not valid widths (1 to 65536, at most %d head layers)", name, maxHeadLayers)
+	}
+	need := paramCount(mix.Dim, hidden, headHidden)
+	if err := ocm.CheckParamBudget(name, fmt.Sprintf("dim %d, hidden %d, head_hidden %v", mix.Dim, hidden, headHidden), need, f); err != nil {
+		return nil, err
+	}
+	if err := ocm.CheckTensorsFinite(name, f); err != nil {
+		return nil, err
 	}
 	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	m := NewModel(dev, md["dataset"], mix, sched, hidden, headHidden, 0)
+	if err := m.checkKnown(name, f); err != nil {
+		return nil, err
+	}
 	for k, v := range md {
 		if rest, ok := strings.CutPrefix(k, "train."); ok {
 			m.Meta[rest] = v
@@ -153,6 +171,41 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// maxHeadLayers is the most hidden layers a head may have.
+const maxHeadLayers = 16
+
+// paramCount is the number of parameters of a toy model (backbone, and the heads on
+// the backbone's features and on the exact score) of data dimension dim, backbone
+// width hidden and head widths headHidden, computed without building it.
+func paramCount(dim, hidden int, headHidden []int) int64 {
+	mlp := func(widths ...int) int64 {
+		var n int64
+		for i := 0; i+1 < len(widths); i++ {
+			n += int64(widths[i])*int64(widths[i+1]) + int64(widths[i+1])
+		}
+		return n
+	}
+	head := func(in int) int64 { return mlp(append(append([]int{in}, headHidden...), dim)...) }
+	backbone := mlp(dim+nn.ToyTembDim, hidden, hidden, hidden, dim)
+	return backbone + int64(len(ocm.HeadKinds()))*(head(hidden)+head(dim+nn.ToyTembDim))
+}
+
+// checkKnown refuses a tensor of f that is not one of the model's, like image
+// bundles do: a bundle with a tensor the model would ignore is not this model's.
+func (m *Model) checkKnown(name string, f *safetensors.File) error {
+	known := map[string]bool{"analytic.ms_eps": true, "exact.analytic.ms_eps": true}
+	for _, p := range m.params() {
+		known[p.Name] = true
+	}
+	for _, t := range f.Tensors {
+		if !known[t.Name] {
+			return fmt.Errorf("%s: tensor %q is not part of a toy model of dimension %d, hidden %d, head widths %v",
+				name, t.Name, m.Mix.Dim, m.Net.Hidden, m.HeadHidden)
+		}
+	}
+	return nil
 }
 
 // fill copies the bundle's tensors into the model, checking names and shapes.

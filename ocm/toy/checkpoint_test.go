@@ -187,12 +187,49 @@ func TestBrokenWeightsAreNeverSaved(t *testing.T) {
 	if got := strings.TrimSpace(string(latest)); got != "ckpt-train-20.safetensors" {
 		t.Fatalf("latest names %q, want the step-20 checkpoint", got)
 	}
-	st.TrainSteps = 22
-	resumed := tinyModel(t, 3)
+	resumed := tinyModel(t, 3) // the same budget: a resume with another is refused
 	if err := TrainWith(dev, resumed, st, nil, resumeLatest(t, dir, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := resumed.CheckFinite(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResumeRefusesChangedBudget: a training checkpoint resumed with another
+// train_steps (the cosine learning rate decays over the total: the result would
+// match no run) and a fit checkpoint resumed with another fit_steps are refused with
+// a *ocm.ResumeError naming the field and both values; the old check compared
+// neither, and such resumes finished with exit 0. A training checkpoint resumed with
+// another fit budget is the same training, and goes on.
+func TestResumeRefusesChangedBudget(t *testing.T) {
+	st := tinySettings()
+	dir := t.TempDir()
+	err := TrainWith(dev, tinyModel(t, 1), st, nil, &ocm.Control{Dir: dir, Every: 10, Stop: stopAfter(25)})
+	var stopped *ocm.Stopped
+	if !errors.As(err, &stopped) {
+		t.Fatalf("want a stop, got %v", err)
+	}
+	longer := st
+	longer.TrainSteps = 80
+	var re *ocm.ResumeError
+	err = TrainWith(dev, tinyModel(t, 1), longer, nil, resumeLatest(t, dir, 10))
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "train_steps 60 there, 80 here") {
+		t.Errorf("another train_steps: %v", err)
+	}
+	moreFit := st
+	moreFit.FitSteps = 30
+	m := tinyModel(t, 1)
+	if err := TrainWith(dev, m, moreFit, nil, resumeLatest(t, dir, 10)); err != nil {
+		t.Fatalf("another fit budget resuming training: %v", err)
+	}
+	fitDir := t.TempDir()
+	err = FitWith(dev, m, st, nil, &ocm.Control{Dir: fitDir, Every: 5, Stop: stopAfter(12)})
+	if !errors.As(err, &stopped) || stopped.Phase != ocm.PhaseFit {
+		t.Fatalf("want a stop of the fit, got %v", err)
+	}
+	err = FitWith(dev, tinyModel(t, 1), moreFit, nil, resumeLatest(t, fitDir, 5))
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "fit_steps 20 there, 30 here") {
+		t.Errorf("another fit_steps: %v", err)
 	}
 }

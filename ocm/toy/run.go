@@ -47,6 +47,9 @@ func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Con
 	}
 	m.Meta["backbone_steps"] = strconv.Itoa(rec.Steps)
 	m.Meta["backbone_skipped_steps"] = strconv.Itoa(rec.Skipped)
+	if rec.LastSkip != "" {
+		m.Meta["backbone_last_skip"] = rec.LastSkip
+	}
 	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", rec.Seconds)
 	m.Meta["backbone_steps_per_second"] = fmt.Sprintf("%.1f", float64(rec.Done)/rec.Seconds)
 	m.Meta["batch"] = strconv.Itoa(st.Batch)
@@ -267,7 +270,8 @@ func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors
 func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	md, name := ctl.Resume.Metadata, ctl.ResumePath
 	keys := []string{"dataset", "dim", "hidden", "head_hidden", "schedule", "diffusion_steps", "mixture"}
-	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, checkpointSettings(st)); err != nil {
+	settings := ocm.ResumeSettings(checkpointSettings(st), ctl.Phase(), st)
+	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, settings); err != nil {
 		return err
 	}
 	if err := m.fill(dev, name, ctl.Resume); err != nil {
