@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"ocm/cudart"
+	"ocm/nn/safetensors"
 	"ocm/ocm"
 	"ocm/ocm/runguard"
 	rt "ocm/runtime"
@@ -60,13 +61,17 @@ func exitCode(err error) int {
 	var stopped *ocm.Stopped
 	var ue *usageError
 	var re *ocm.ResumeError
+	var fe *safetensors.FormatError
+	var me *ocm.MixtureError
+	var se *ocm.SkipLimitError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &stopped):
 		return exitInterrupted
-	case errors.As(err, &ue), errors.As(err, &re):
-		return exitBadUse
+	case errors.As(err, &ue), errors.As(err, &re), errors.As(err, &fe), errors.As(err, &me),
+		errors.As(err, &se), errors.Is(err, ocm.ErrNoCheckpoint):
+		return exitBadUse // the input, the flags or the run's settings are wrong
 	}
 	return exitFailure
 }

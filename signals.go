@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"ocm/ocm"
 	"os"
 	"path/filepath"
@@ -47,9 +48,12 @@ func newControl(o *options, dir string) (*ocm.Control, error) {
 	if !o.resume {
 		return ctl, nil
 	}
-	path, f, err := ocm.ReadLatest(dir)
+	path, f, note, err := ocm.FindCheckpoint(dir)
 	if err != nil {
 		return nil, userErr("--resume: %s", oneLine(err))
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "ocm: --resume: %s\n", note)
 	}
 	switch phase := f.Metadata["phase"]; {
 	case phase == ocm.PhaseTrain && !o.train:
@@ -60,5 +64,10 @@ func newControl(o *options, dir string) (*ocm.Control, error) {
 		return nil, userErr("--resume: %s: unknown phase %q", path, phase)
 	}
 	ctl.Resume, ctl.ResumePath = f, path
+	for _, phase := range []string{ocm.PhaseTrain, ocm.PhaseFit} { // the resumed run's own checkpoints
+		if err := ctl.AdoptCheckpoints(phase); err != nil {
+			return nil, err
+		}
+	}
 	return ctl, nil
 }

@@ -34,6 +34,7 @@ func TestHelperProcess(t *testing.T) {
 		ctl := &ocm.Control{Dir: dir, Every: 1, Keep: 2}
 		if path, f, err := ocm.ReadLatest(dir); err == nil {
 			ctl.Resume, ctl.ResumePath = f, path
+			ctl.AdoptCheckpoints(ocm.PhaseTrain)
 		}
 		st := helperSettings()
 		st.TrainSteps = 1 << 30
@@ -125,9 +126,12 @@ func checkLatest(t *testing.T, dir string) int {
 		t.Fatalf("%s: step %q", path, f.Metadata["step"])
 	}
 	st := helperSettings()
-	st.TrainSteps = step
-	if err := toy.TrainWith(helperDev, helperModel(), st, nil, &ocm.Control{Resume: f, ResumePath: path}); err != nil {
-		t.Fatal(err)
+	st.TrainSteps = 1 << 30 // the writer's budget: a resume must match it
+	stop := func() bool { return true }
+	err = toy.TrainWith(helperDev, helperModel(), st, nil, &ocm.Control{Resume: f, ResumePath: path, Stop: stop})
+	var stopped *ocm.Stopped
+	if !errors.As(err, &stopped) || stopped.Step != step+1 {
+		t.Fatalf("restore and one step from %s: %v", path, err)
 	}
 	return step
 }
@@ -137,7 +141,7 @@ func checkLatest(t *testing.T, dir string) int {
 // and that command (with fewer steps) must finish the run.
 func TestInterruptSavesAndResumes(t *testing.T) {
 	out := t.TempDir()
-	args := []string{"--train", "--train-steps", "1000000", "--batch", "4", "--num-train-timesteps", "100",
+	args := []string{"--train", "--train-steps", "1500", "--batch", "4", "--num-train-timesteps", "100",
 		"--checkpoint-every", "0", "--threads", "1", "--out", out}
 	cmd := helperCmd("run", "OCM_TEST_ARGS="+strings.Join(args, "\x1f"))
 	stderr, err := cmd.StderrPipe()
@@ -170,13 +174,17 @@ func TestInterruptSavesAndResumes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "checkpoints", "ocm-toy", ocm.CheckpointName("train", step))); err != nil {
 		t.Fatal(err)
 	}
-	resume := slices.Clone(words[1:])
-	resume[slices.Index(resume, "1000000")] = strconv.Itoa(step + 5)
+	changed := slices.Clone(words[1:])
+	changed[slices.Index(changed, "1500")] = strconv.Itoa(step + 5)
 	var so, se bytes.Buffer
-	if code := run(append(resume, "--quiet"), &so, &se); code != 0 || !strings.Contains(so.String(), "wrote") {
+	if code := run(append(changed, "--quiet"), &so, &se); code != 2 || !strings.Contains(se.String(), "train_steps") {
+		t.Fatalf("resume with another budget: exit %d, %q; want 2 naming train_steps", code, se.String())
+	}
+	so.Reset()
+	if code := run(append(slices.Clone(words[1:]), "--quiet"), &so, &se); code != 0 || !strings.Contains(so.String(), "wrote") {
 		t.Fatalf("resume: exit %d, %s%s", code, so.String(), se.String())
 	}
-	t.Logf("interrupted at step %d, resumed to %d", step, step+5)
+	t.Logf("interrupted at step %d of 1500, resumed", step)
 }
 
 // TestResumeCommand quotes what a shell would split and adds --resume once.

@@ -2,6 +2,8 @@ package ocm
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -137,4 +139,32 @@ func (c *Control) RunTrainer(tr *Trainer, opt Optimisation, newFile func(step in
 		}
 	}
 	return max(time.Since(start).Seconds(), 1e-9), tr.Step - from, nil
+}
+
+// AdoptCheckpoints makes the checkpoints of phase family already in c.Dir this run's
+// own, oldest first: a resumed run continues the one that wrote them, so pruning keeps
+// the newest Keep of them all. prefix is "train" or "fit" (the phase of the
+// checkpoint names, ckpt-<prefix>…).
+func (c *Control) AdoptCheckpoints(prefix string) error {
+	paths, err := filepath.Glob(filepath.Join(c.Dir, "ckpt-"+prefix+"*.safetensors"))
+	if err != nil {
+		return err
+	}
+	type aged struct {
+		path string
+		mod  time.Time
+	}
+	var found []aged
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			found = append(found, aged{p, st.ModTime()})
+		}
+	}
+	slices.SortStableFunc(found, func(a, b aged) int { return a.mod.Compare(b.mod) })
+	for _, a := range found {
+		if !slices.Contains(c.written, a.path) {
+			c.written = append(c.written, a.path)
+		}
+	}
+	return nil
 }

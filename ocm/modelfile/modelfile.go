@@ -48,15 +48,11 @@ func Read(path, model string) (*File, error) {
 
 // ReadFile reads the bundle at path, which the flag named flag gave.
 func ReadFile(path, flag string) (*File, error) {
-	raw, err := os.ReadFile(path)
+	f, sum, err := safetensors.ReadFileSum(path) // sizes checked before anything is allocated
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	f, err := safetensors.Decode(path, raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	return &File{Safetensors: f, Name: path, SHA256: sha256Hex(raw), IsImage: images.IsBundle(f)}, nil
+	return &File{Safetensors: f, Name: path, SHA256: sum, IsImage: images.IsBundle(f)}, nil
 }
 
 // ReadCheckpoint reads path as the checkpoint of the published model arch (see
