@@ -261,9 +261,11 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		case "fma.rn.f32":
 			set(fb(float32(math.FMA(float64(f(ops[1])), float64(f(ops[2])), float64(f(ops[3]))))))
 		case "max.f32":
-			set(fb(max(f(ops[1]), f(ops[2]))))
+			set(fb(ptxMinMax(f(ops[1]), f(ops[2]), true)))
 		case "min.f32":
-			set(fb(min(f(ops[1]), f(ops[2]))))
+			set(fb(ptxMinMax(f(ops[1]), f(ops[2]), false)))
+		case "setp.nan.f32":
+			set(b2u(f(ops[1]) != f(ops[1]) || f(ops[2]) != f(ops[2])))
 		case "sqrt.rn.f32":
 			set(fb(float32(math.Sqrt(float64(f(ops[1]))))))
 		case "rcp.rn.f32":
@@ -283,6 +285,20 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		}
 	}
 	t.Fatal("fell off the end of the kernel")
+}
+
+// ptxMinMax is PTX max.f32 (isMax) or min.f32: a NaN operand is dropped in favour
+// of the other one; only two NaNs give NaN. (Go's max and min keep a NaN.)
+func ptxMinMax(a, b float32, isMax bool) float32 {
+	switch {
+	case a != a:
+		return b
+	case b != b:
+		return a
+	case isMax:
+		return max(a, b)
+	}
+	return min(a, b)
 }
 
 func simModules() map[string]*ptxEntry {
@@ -342,6 +358,43 @@ func TestPTXSimUnary(t *testing.T) {
 		cpu.Download(want, co)
 		simCompare(t, "unary "+op.String(), out, want, 1e-6, 1e-5)
 	}
+}
+
+// NaN must survive max, min and clamp as on the CPU (a diverging model must show).
+func TestPTXSimNaN(t *testing.T) {
+	entries := simModules()
+	cpu := runtime.NewCPU(runtime.CPUOptions{Threads: 1})
+	nan := float32(math.NaN())
+	x := []float32{nan, 1, nan, -2, 0.5}
+	y := []float32{2, nan, nan, -3, 0.25}
+	run := func(what string, entry string, args func(po, px, py uintptr) []uint64, want func(co, cx, cy runtime.Buffer)) {
+		mem := &simMem{bufs: map[uint64][]float32{}}
+		out := make([]float32, len(x))
+		po, px, py := mem.add(out), mem.add(append([]float32(nil), x...)), mem.add(append([]float32(nil), y...))
+		runEntry(t, entries[entry], args(uintptr(po), uintptr(px), uintptr(py)), mem)
+		cx, cy, co := cpu.Alloc(len(x), false), cpu.Alloc(len(y), false), cpu.Alloc(len(x), false)
+		cpu.Upload(cx, x)
+		cpu.Upload(cy, y)
+		want(co, cx, cy)
+		w := make([]float32, len(x))
+		cpu.Download(w, co)
+		for i := range w {
+			if math.IsNaN(float64(w[i])) != math.IsNaN(float64(out[i])) {
+				t.Errorf("%s: [%d] of %v, %v: ptx %v, cpu %v", what, i, x, y, out[i], w[i])
+			}
+		}
+		simCompare(t, what, out, w, 0, 0)
+	}
+	l := layout([]int{len(x)}, []int{len(y)})
+	meta, _ := broadcastArgs(l, l.YStrides)
+	for _, op := range []runtime.BinaryOp{runtime.OpMax, runtime.OpMin} {
+		run("binary "+op.String(), "binary_"+op.String(), func(po, px, py uintptr) []uint64 {
+			return binaryArgs(po, px, py, len(x), meta)
+		}, func(co, cx, cy runtime.Buffer) { cpu.Binary(op, co, cx, cy, l) })
+	}
+	run("unary clamp", "unary_clamp", func(po, px, _ uintptr) []uint64 {
+		return unaryArgs(po, px, len(x), -1, 1)
+	}, func(co, cx, _ runtime.Buffer) { cpu.Unary(runtime.OpClamp, co, cx, -1, 1) })
 }
 
 func TestPTXSimBinary(t *testing.T) {

@@ -47,6 +47,12 @@ const sigmoid = `	mul.f32 %f3, %f1, ` + mlog2e + `;
 	rcp.rn.f32 %f5, %f4;
 `
 
+// keepNaN makes dst NaN when a or b is (their sum is then NaN), using tmp and %p2:
+// PTX max.f32 and min.f32 drop a NaN operand where Go's max and min keep it.
+func keepNaN(dst, a, b, tmp string) string {
+	return fmt.Sprintf("\tsetp.nan.f32 %%p2, %[2]s, %[3]s;\n\tadd.f32 %[4]s, %[2]s, %[3]s;\n\tselp.f32 %[1]s, %[4]s, %[1]s, %%p2;\n", dst, a, b, tmp)
+}
+
 // Unary bodies: input %f1, parameters %f10 (p0), %f11 (p1), output %f2.
 var unary = []struct{ name, body string }{
 	{"neg", "\tneg.f32 %f2, %f1;\n"},
@@ -68,7 +74,9 @@ var unary = []struct{ name, body string }{
 	{"sign", "\tsetp.gt.f32 %p2, %f1, " + zero + ";\n\tselp.f32 %f3, " + one + ", " + zero + ", %p2;\n" +
 		"\tsetp.lt.f32 %p3, %f1, " + zero + ";\n\tselp.f32 %f2, " + mone + ", %f3, %p3;\n"},
 	{"affine", "\tmul.rn.f32 %f3, %f10, %f1;\n\tadd.rn.f32 %f2, %f3, %f11;\n"},
-	{"clamp", "\tmax.f32 %f3, %f1, %f10;\n\tmin.f32 %f2, %f3, %f11;\n"},
+	// max.f32/min.f32 return the non-NaN operand (max.NaN needs sm_80): a NaN input
+	// is put back with setp.nan + selp, as the CPU's min(max(x, lo), hi) keeps it.
+	{"clamp", "\tmax.f32 %f3, %f1, %f10;\n\tmin.f32 %f2, %f3, %f11;\n" + keepNaN("%f2", "%f1", "%f1", "%f4")},
 	{"inrange", "\tsetp.gt.f32 %p2, %f1, %f10;\n\tsetp.lt.f32 %p3, %f1, %f11;\n\tand.pred %p2, %p2, %p3;\n" +
 		"\tselp.f32 %f2, " + one + ", " + zero + ", %p2;\n"},
 	{"dropmask", "\tsetp.ge.f32 %p2, %f1, %f10;\n\tselp.f32 %f2, %f11, " + zero + ", %p2;\n"},
@@ -80,8 +88,8 @@ var binary = []struct{ name, body string }{
 	{"sub", "\tsub.rn.f32 %f9, %f1, %f2;\n"},
 	{"mul", "\tmul.rn.f32 %f9, %f1, %f2;\n"},
 	{"div", "\tdiv.rn.f32 %f9, %f1, %f2;\n"},
-	{"max", "\tmax.f32 %f9, %f1, %f2;\n"},
-	{"min", "\tmin.f32 %f9, %f1, %f2;\n"},
+	{"max", "\tmax.f32 %f9, %f1, %f2;\n" + keepNaN("%f9", "%f1", "%f2", "%f3")},
+	{"min", "\tmin.f32 %f9, %f1, %f2;\n" + keepNaN("%f9", "%f1", "%f2", "%f3")},
 	// y · s · (1 + x·(1 − s)), s = sigmoid(x)
 	{"silugrad", sigmoid + "\tmov.f32 %f10, " + one + ";\n\tsub.f32 %f6, %f10, %f5;\n\tfma.rn.f32 %f7, %f1, %f6, %f10;\n" +
 		"\tmul.f32 %f8, %f2, %f5;\n\tmul.f32 %f9, %f8, %f7;\n"},
