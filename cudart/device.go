@@ -139,16 +139,19 @@ func NewDevice(lib *Lib) (*Device, error) {
 		}
 		mode = "tf32"
 	}
-	d.loadKernels()
+	if err := d.loadKernels(); err != nil {
+		return nil, err
+	}
 	name, mem, major, minor, _ := lib.deviceInfo()
 	d.name = fmt.Sprintf("cuda (%s, sm_%d%d, %.0f GiB, cuBLAS %s)", name, major, minor, float64(mem)/(1<<30), mode)
 	return d, nil
 }
 
-// loadKernels loads the embedded PTX modules and looks up their entries. Ops whose
-// kernel is missing (a module the driver rejected, or ops added to the runtime later)
-// run through the host fallback.
-func (d *Device) loadKernels() {
+// loadKernels loads the embedded PTX modules and looks up their entries. A module the
+// driver rejects is recorded in ModuleErrors and its ops run through the host
+// fallback; so do ops no module has a kernel for. A failed lookup of an entry that a
+// loaded module declares is a CUDA error, returned.
+func (d *Device) loadKernels() error {
 	d.unaryFns = map[runtime.UnaryOp]uintptr{}
 	d.binaryFns = map[runtime.BinaryOp]uintptr{}
 	d.randomFns = map[runtime.Distribution]uintptr{}
@@ -158,15 +161,24 @@ func (d *Device) loadKernels() {
 			d.modErrs = append(d.modErrs, fmt.Sprintf("%s.ptx: %v", m.name, err))
 			continue
 		}
+		var lookupErr error
 		d.bindModule(m.name, func(name string) uintptr {
+			if lookupErr != nil || !strings.Contains(m.src, ".visible .entry "+name+"(") {
+				return 0 // no such kernel: the op runs on the host
+			}
 			var fn uintptr
 			b := append([]byte(name), 0)
-			if d.lib.cuModuleGetFunction(&fn, mod, &b[0]) != 0 {
+			if rc := d.lib.cuModuleGetFunction(&fn, mod, &b[0]); rc != 0 {
+				lookupErr = fmt.Errorf("%s.ptx, entry %s: %w", m.name, name, drvErr("cuModuleGetFunction", rc))
 				return 0
 			}
 			return fn
 		})
+		if lookupErr != nil {
+			return lookupErr
+		}
 	}
+	return nil
 }
 
 // bindModule records the entries of module name, looked up with get (0: missing).

@@ -1,0 +1,264 @@
+package cudart
+
+// ABI tests against stub CUDA libraries (testdata/stubcuda.c, built here with gcc):
+// Open, NewDevice and every Device method go through the real purego paths (dlopen,
+// symbol binding, parameter packing, SyscallN), with host memory standing in for
+// device memory, recorded launches and a naive column-major SGEMM with cuBLAS's
+// argument checks. One stub instance serves the whole test binary (every folder links
+// the same file), so these tests run one at a time and reset it first.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ebitengine/purego"
+
+	"ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// needTool skips the test with one line when tool is not installed, except under CI
+// (CI=true), where the check must run and a missing tool is a failure.
+func needTool(t testing.TB, tool, what string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found: CI must run %s", tool, what)
+		}
+		t.Skipf("%s not found: skipping %s", tool, what)
+	}
+	return p
+}
+
+// stubLib is the built stub and its steering functions.
+type stubLib struct {
+	file         string // the shared object
+	reset        func()
+	setVersions  func(drv, rt int32)
+	setDevices   func(n int32)
+	setMemLimit  func(n uintptr)
+	fail         func(call string, code, after int32)
+	ctxErrors    func() int32
+	boundsErrors func() int32
+	mathMode     func() int32
+	gemms        func() int32
+	launches     func() int32
+	memUsed      func() uintptr
+	launch       func(i int32, name *byte, n int32, dims *uint32, vals *uint64) int32
+	streamFlags  func() int32
+	buildOnce    sync.Once
+	buildErr     error
+	buildDir     string
+	serialize    sync.Mutex
+}
+
+var theStub stubLib
+
+// stub builds the stub library once (with gcc), resets it and returns it; the test
+// holds it until it ends.
+func stub(t *testing.T) *stubLib {
+	t.Helper()
+	gcc := needTool(t, "gcc", "the ABI tests against stub CUDA libraries")
+	s := &theStub
+	s.buildOnce.Do(func() { s.buildErr = s.build(gcc) })
+	if s.buildErr != nil {
+		t.Fatal(s.buildErr)
+	}
+	s.serialize.Lock()
+	t.Cleanup(s.serialize.Unlock)
+	s.reset()
+	return s
+}
+
+func (s *stubLib) build(gcc string) error {
+	dir, err := os.MkdirTemp("", "ocm-stubcuda")
+	if err != nil {
+		return err
+	}
+	s.buildDir = dir
+	s.file = filepath.Join(dir, "libocmstub.so")
+	out, err := exec.Command(gcc, "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-Wno-unused-parameter",
+		"-Wl,-soname,libocmstub.so", "-o", s.file, "testdata/stubcuda.c", "-lpthread").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("gcc testdata/stubcuda.c: %v\n%s", err, out)
+	}
+	h, err := purego.Dlopen(s.file, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	if err != nil {
+		return fmt.Errorf("dlopen %s: %v", s.file, err)
+	}
+	for name, f := range map[string]any{
+		"stub_reset": &s.reset, "stub_set_versions": &s.setVersions, "stub_set_devices": &s.setDevices,
+		"stub_set_mem_limit": &s.setMemLimit, "stub_fail": &s.fail, "stub_ctx_errors": &s.ctxErrors,
+		"stub_bounds_errors": &s.boundsErrors, "stub_math_mode": &s.mathMode, "stub_gemms": &s.gemms,
+		"stub_launches": &s.launches, "stub_mem_used": &s.memUsed, "stub_launch": &s.launch,
+		"stub_stream_flags": &s.streamFlags,
+	} {
+		purego.RegisterLibFunc(f, h, name)
+	}
+	return nil
+}
+
+// dir returns a new folder holding the stub under each of names (as OCM_CUDA_PATH).
+func (s *stubLib) dir(t *testing.T, names ...string) string {
+	t.Helper()
+	d := t.TempDir()
+	for _, n := range names {
+		if err := os.Symlink(s.file, filepath.Join(d, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// cuda12 are the file names of a CUDA 12 install.
+var cuda12 = []string{"libcuda.so.1", "libcudart.so.12", "libcublas.so.12", "libcublasLt.so.12"}
+
+// device opens the stub as CUDA 12 and makes a Device on it.
+func (s *stubLib) device(t *testing.T, opts Options) *Device {
+	t.Helper()
+	opts.Path = s.dir(t, cuda12...)
+	lib, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open(stub): %v", err)
+	}
+	d, err := NewDevice(lib)
+	if err != nil {
+		t.Fatalf("NewDevice(stub): %v", err)
+	}
+	return d
+}
+
+// recorded is one launch as the stub's cuLaunchKernel saw it.
+type recorded struct {
+	name string
+	dims [6]uint32
+	vals []uint64
+}
+
+func (s *stubLib) lastLaunch(t *testing.T) recorded {
+	t.Helper()
+	n := s.launches()
+	if n == 0 {
+		t.Fatal("no launch recorded")
+	}
+	var r recorded
+	name := make([]byte, 64)
+	vals := make([]uint64, 32)
+	np := s.launch(n-1, &name[0], int32(len(name)), &r.dims[0], &vals[0])
+	if np < 0 {
+		t.Fatalf("launch %d not recorded", n-1)
+	}
+	r.name = string(name[:strings.IndexByte(string(name), 0)])
+	r.vals = vals[:np]
+	return r
+}
+
+// Bug 4: where libcuda.so.1 is installed without a GPU, cuInit fails; the message must
+// still say what to do, naming OCM_CUDA_PATH.
+func TestStubCuInitFailureNamesPath(t *testing.T) {
+	s := stub(t)
+	s.fail("cuInit", 100, 0) // CUDA_ERROR_NO_DEVICE
+	_, err := Open(Options{Path: s.dir(t, cuda12...)})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("Open: %T %v, want *LoadError", err, err)
+	}
+	msg := le.Error()
+	for _, want := range []string{"cuInit", "CUDA_ERROR_NO_DEVICE", "OCM_CUDA_PATH"} {
+		if !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+			t.Errorf("message %q: want one line naming %s", msg, want)
+		}
+	}
+}
+
+// Bug 5: CUDA 11 runtimes are found under their sonames (libcudart.so.11.0,
+// libcublas.so.11) and a CUDA 11 driver is accepted.
+func TestStubCUDA11(t *testing.T) {
+	s := stub(t)
+	s.setVersions(11080, 11080)
+	lib, err := Open(Options{Path: s.dir(t, "libcuda.so.1", "libcudart.so.11.0", "libcublas.so.11", "libcublasLt.so.11")})
+	if err != nil {
+		t.Fatalf("Open with CUDA 11.8: %v", err)
+	}
+	if !strings.HasSuffix(lib.cudartFile, "libcudart.so.11.0") || !strings.HasSuffix(lib.cublasFile, "libcublas.so.11") {
+		t.Errorf("loaded %s and %s", lib.cudartFile, lib.cublasFile)
+	}
+	if _, err := NewDevice(lib); err != nil {
+		t.Fatalf("NewDevice on CUDA 11.8: %v", err)
+	}
+}
+
+// Bug 2: minor-version compatibility: a 12.9 runtime runs on a 12.2 driver; only a
+// newer major is refused, with advice that names the driver's major.
+func TestStubVersionCompatibility(t *testing.T) {
+	s := stub(t)
+	s.setVersions(12020, 12090)
+	lib, err := Open(Options{Path: s.dir(t, cuda12...)})
+	if err != nil {
+		t.Fatalf("12.9 runtime on a 12.2 driver: %v", err)
+	}
+	t.Log(lib.Describe())
+	s.setVersions(12020, 13000)
+	_, err = Open(Options{Path: s.dir(t, cuda12...)})
+	if err == nil || !strings.Contains(err.Error(), "CUDA 12 libraries") || !strings.Contains(err.Error(), "OCM_CUDA_PATH") {
+		t.Errorf("13.0 runtime on a 12.2 driver: got %v, want a refusal advising CUDA 12 libraries", err)
+	}
+	s.setVersions(10020, 10020)
+	if _, err = Open(Options{Path: s.dir(t, cuda12...)}); err == nil || !strings.Contains(err.Error(), "CUDA 10.2") {
+		t.Errorf("CUDA 10.2 driver: got %v, want a refusal", err)
+	}
+}
+
+// Bug 6: a failed cuModuleGetFunction is a CUDA error, not a missing kernel that
+// silently runs on the host.
+func TestStubModuleGetFunctionFailure(t *testing.T) {
+	s := stub(t)
+	s.fail("cuModuleGetFunction", 201, 3) // CUDA_ERROR_INVALID_CONTEXT on the fourth lookup
+	lib, err := Open(Options{Path: s.dir(t, cuda12...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDevice(lib)
+	if err == nil {
+		t.Fatalf("NewDevice succeeded with native ops %v, module errors %v", d.NativeOps(), d.ModuleErrors())
+	}
+	if !strings.Contains(err.Error(), "cuModuleGetFunction") || !strings.Contains(err.Error(), "CUDA_ERROR_INVALID_CONTEXT") {
+		t.Errorf("error %q: want the failed call and its status", err)
+	}
+}
+
+// A module the driver's JIT rejects is reported with its log; its ops run on the host.
+func TestStubModuleRejected(t *testing.T) {
+	s := stub(t)
+	s.fail("cuModuleLoadDataEx(jit)", 222, 1) // the second module: CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+	d := s.device(t, Options{})
+	errs := d.ModuleErrors()
+	if len(errs) != 1 || !strings.Contains(errs[0], ptxModules[1].name+".ptx") || !strings.Contains(errs[0], "stub rejects this module") {
+		t.Fatalf("module errors %q", errs)
+	}
+	x := d.Alloc(10, true)
+	d.Random(x, runtime.Uniform, philox.Key{Seed: 1, Stream: 2}, 0)
+	if st := d.Stats(); st.Fallbacks != 1 {
+		t.Errorf("random without its module: %d fallbacks, want 1", st.Fallbacks)
+	}
+}
+
+// rel reports whether got and want agree within tol relative to the largest |want|.
+func maxRelDiff(got, want []float32) float64 {
+	scale, worst := 1e-30, 0.0
+	for i := range want {
+		scale = max(scale, math.Abs(float64(want[i])))
+	}
+	for i := range got {
+		worst = max(worst, math.Abs(float64(got[i]-want[i]))/scale)
+	}
+	return worst
+}
