@@ -56,7 +56,7 @@ func (a *allocator) get(size int, malloc func(int) (uintptr, int32), cfree func(
 	}
 	a.mu.Unlock()
 	p, rc := malloc(size)
-	if rc == 2 { // cudaErrorMemoryAllocation: let the collector free dead buffers, drop the cache, retry
+	if rc == cudaErrorMemoryAlloc { // let the collector free dead buffers, drop the cache, retry
 		for range 3 {
 			goruntime.GC()
 			time.Sleep(5 * time.Millisecond) // cleanups run on their own goroutine

@@ -123,7 +123,7 @@ func NewDevice(lib *Lib) (*Device, error) {
 	if err := rtErr("cudaSetDevice", lib.cudaSetDevice(0)); err != nil {
 		return nil, err
 	}
-	if err := rtErr("cudaStreamCreateWithFlags", lib.cudaStreamCreateWithFlags(&d.stream, 1)); err != nil {
+	if err := rtErr("cudaStreamCreateWithFlags", lib.cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking)); err != nil {
 		return nil, err
 	}
 	if err := blasErr("cublasCreate_v2", lib.cublasCreate(&d.blas)); err != nil {
@@ -134,7 +134,7 @@ func NewDevice(lib *Lib) (*Device, error) {
 	}
 	mode := "fp32"
 	if d.opts.TF32 {
-		if err := blasErr("cublasSetMathMode", lib.cublasSetMathMode(d.blas, 3)); err != nil { // CUBLAS_TF32_TENSOR_OP_MATH
+		if err := blasErr("cublasSetMathMode", lib.cublasSetMathMode(d.blas, cublasTF32TensorOpMath)); err != nil {
 			return nil, err
 		}
 		mode = "tf32"
@@ -215,7 +215,7 @@ func (d *Device) loadModule(src string) (uintptr, error) {
 	var pin goruntime.Pinner
 	pin.Pin(&logBuf[0])
 	defer pin.Unpin()
-	opts := [2]int32{5, 6} // CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES
+	opts := [2]int32{cuJitErrorLogBuffer, cuJitErrorLogBufferSizeBytes}
 	vals := [2]uintptr{uintptr(unsafe.Pointer(&logBuf[0])), uintptr(len(logBuf))}
 	var mod uintptr
 	rc := d.lib.cuModuleLoadDataEx(&mod, &img[0], 2, &opts[0], &vals[0])

@@ -125,12 +125,12 @@ func (d *Device) gemm(C, A, B uintptr, g *runtime.GemmArgs) {
 		return
 	}
 	lda, ldb := g.K, g.N
-	opA, opB := uintptr(0), uintptr(0) // CUBLAS_OP_N
+	opA, opB := uintptr(cublasOpN), uintptr(cublasOpN)
 	if g.TransA {
-		lda, opA = g.M, 1 // CUBLAS_OP_T
+		lda, opA = g.M, cublasOpT
 	}
 	if g.TransB {
-		ldb, opB = g.K, 1
+		ldb, opB = g.K, cublasOpT
 	}
 	alpha, beta := g.Alpha, g.Beta
 	r, _, _ := purego.SyscallN(d.lib.cublasSgemmStridedBatched, d.blas, opB, opA,

@@ -47,7 +47,7 @@ func (d *Device) Alloc(n int, zero bool) runtime.Buffer {
 		}
 		return p, rc
 	}, func(p uintptr) { d.lib.cudaFree(p) })
-	if rc == 2 { // cudaErrorMemoryAllocation
+	if rc == cudaErrorMemoryAlloc {
 		var free, total uintptr
 		d.lib.cudaMemGetInfo(&free, &total)
 		panic(&OutOfMemoryError{Requested: int64(b.size), Free: int64(free), Total: int64(total)})
@@ -87,7 +87,7 @@ func (d *Device) Upload(dst runtime.Buffer, src []float32) {
 	}
 	d.enter()
 	defer d.leave()
-	must(rtErr("cudaMemcpyAsync(HostToDevice)", d.lib.cudaMemcpyH2D(b.ptr, unsafe.Pointer(&src[0]), uintptr(len(src)*4), 1, d.stream)))
+	must(rtErr("cudaMemcpyAsync(HostToDevice)", d.lib.cudaMemcpyH2D(b.ptr, unsafe.Pointer(&src[0]), uintptr(len(src)*4), cudaMemcpyHostToDevice, d.stream)))
 	goruntime.KeepAlive(src)
 }
 
@@ -99,7 +99,7 @@ func (d *Device) Download(dst []float32, src runtime.Buffer) {
 	}
 	d.enter()
 	defer d.leave()
-	must(rtErr("cudaMemcpyAsync(DeviceToHost)", d.lib.cudaMemcpyD2H(unsafe.Pointer(&dst[0]), b.ptr, uintptr(len(dst)*4), 2, d.stream)))
+	must(rtErr("cudaMemcpyAsync(DeviceToHost)", d.lib.cudaMemcpyD2H(unsafe.Pointer(&dst[0]), b.ptr, uintptr(len(dst)*4), cudaMemcpyDeviceToHost, d.stream)))
 	must(rtErr("cudaStreamSynchronize", d.lib.cudaStreamSynchronize(d.stream)))
 	goruntime.KeepAlive(dst)
 }
@@ -131,12 +131,12 @@ func (d *Device) CopyBlocks(dst runtime.Buffer, dstOff, dstStride int, src runti
 	w := uintptr(blockLen * 4)
 	switch {
 	case nBlocks == 1:
-		must(rtErr("cudaMemcpyAsync(DeviceToDevice)", d.lib.cudaMemcpyD2D(dp, sp, w, 3, d.stream)))
+		must(rtErr("cudaMemcpyAsync(DeviceToDevice)", d.lib.cudaMemcpyD2D(dp, sp, w, cudaMemcpyDeviceToDevice, d.stream)))
 	case dstStride >= blockLen && srcStride >= blockLen:
-		must(rtErr("cudaMemcpy2DAsync", d.lib.cudaMemcpy2DAsync(dp, uintptr(dstStride*4), sp, uintptr(srcStride*4), w, uintptr(nBlocks), 3, d.stream)))
+		must(rtErr("cudaMemcpy2DAsync", d.lib.cudaMemcpy2DAsync(dp, uintptr(dstStride*4), sp, uintptr(srcStride*4), w, uintptr(nBlocks), cudaMemcpyDeviceToDevice, d.stream)))
 	default:
 		for i := range nBlocks {
-			must(rtErr("cudaMemcpyAsync(DeviceToDevice)", d.lib.cudaMemcpyD2D(dp+uintptr(i*dstStride*4), sp+uintptr(i*srcStride*4), w, 3, d.stream)))
+			must(rtErr("cudaMemcpyAsync(DeviceToDevice)", d.lib.cudaMemcpyD2D(dp+uintptr(i*dstStride*4), sp+uintptr(i*srcStride*4), w, cudaMemcpyDeviceToDevice, d.stream)))
 		}
 	}
 }

@@ -118,11 +118,13 @@ func sym(h uintptr, names ...string) (uintptr, error) {
 	return 0, fmt.Errorf("symbol %s not found", strings.Join(names, "/"))
 }
 
+// binding is a function variable of Lib and the symbols (first found wins) it calls.
 type binding struct {
 	fptr  any
 	names []string
 }
 
+// bindAll binds every b in h, the library file lib, or says which symbol is missing.
 func bindAll(lib string, h uintptr, bs []binding) error {
 	for _, b := range bs {
 		if err := bind(h, b.fptr, b.names...); err != nil {
@@ -203,19 +205,7 @@ func (l *Lib) openDriver(dir, where string) error {
 		return &LoadError{Msg: fmt.Sprintf("cuda: libcuda.so.1 (the NVIDIA driver) not found in %s (install the NVIDIA driver, or set OCM_CUDA_PATH to the folder holding libcuda.so.1)", where)}
 	}
 	l.cudaFile = name
-	if err := bindAll(name, hcuda, []binding{
-		{&l.cuInit, []string{"cuInit"}},
-		{&l.cuDriverGetVersion, []string{"cuDriverGetVersion"}},
-		{&l.cuDeviceGet, []string{"cuDeviceGet"}},
-		{&l.cuDeviceGetName, []string{"cuDeviceGetName"}},
-		{&l.cuDeviceTotalMem, []string{"cuDeviceTotalMem_v2", "cuDeviceTotalMem"}},
-		{&l.cuDeviceGetAttribute, []string{"cuDeviceGetAttribute"}},
-		{&l.cuDevicePrimaryCtxRetain, []string{"cuDevicePrimaryCtxRetain"}},
-		{&l.cuCtxSetCurrent, []string{"cuCtxSetCurrent"}},
-		{&l.cuModuleLoadDataEx, []string{"cuModuleLoadDataEx"}},
-		{&l.cuModuleGetFunction, []string{"cuModuleGetFunction"}},
-		{&l.cuMemsetD32Async, []string{"cuMemsetD32Async"}},
-	}); err != nil {
+	if err := bindAll(name, hcuda, l.driverBindings()); err != nil {
 		return err
 	}
 	var err error
@@ -268,29 +258,10 @@ func (l *Lib) openRuntime(dir, where string) (hrt, hblas uintptr, err error) {
 
 // bindRuntime binds the runtime API and cuBLAS and reads cuBLAS's version.
 func (l *Lib) bindRuntime(hrt, hblas uintptr) error {
-	if err := bindAll(l.cudartFile, hrt, []binding{
-		{&l.cudaRuntimeGetVersion, []string{"cudaRuntimeGetVersion"}},
-		{&l.cudaGetDeviceCount, []string{"cudaGetDeviceCount"}},
-		{&l.cudaSetDevice, []string{"cudaSetDevice"}},
-		{&l.cudaMalloc, []string{"cudaMalloc"}},
-		{&l.cudaFree, []string{"cudaFree"}},
-		{&l.cudaMemcpyH2D, []string{"cudaMemcpyAsync"}},
-		{&l.cudaMemcpyD2H, []string{"cudaMemcpyAsync"}},
-		{&l.cudaMemcpyD2D, []string{"cudaMemcpyAsync"}},
-		{&l.cudaMemcpy2DAsync, []string{"cudaMemcpy2DAsync"}},
-		{&l.cudaMemsetAsync, []string{"cudaMemsetAsync"}},
-		{&l.cudaStreamCreateWithFlags, []string{"cudaStreamCreateWithFlags"}},
-		{&l.cudaStreamSynchronize, []string{"cudaStreamSynchronize"}},
-		{&l.cudaMemGetInfo, []string{"cudaMemGetInfo"}},
-		{&l.cudaGetLastError, []string{"cudaGetLastError"}},
-	}); err != nil {
+	if err := bindAll(l.cudartFile, hrt, l.runtimeBindings()); err != nil {
 		return err
 	}
-	if err := bindAll(l.cublasFile, hblas, []binding{
-		{&l.cublasCreate, []string{"cublasCreate_v2"}},
-		{&l.cublasSetStream, []string{"cublasSetStream_v2"}},
-		{&l.cublasSetMathMode, []string{"cublasSetMathMode"}},
-	}); err != nil {
+	if err := bindAll(l.cublasFile, hblas, l.blasBindings()); err != nil {
 		return err
 	}
 	var err error
@@ -300,7 +271,7 @@ func (l *Lib) bindRuntime(hrt, hblas uintptr) error {
 	var getProp func(typ int32, v *int32) int32
 	if bind(hblas, &getProp, "cublasGetProperty") == nil {
 		var a, b, c int32
-		if getProp(0, &a) == 0 && getProp(1, &b) == 0 && getProp(2, &c) == 0 {
+		if getProp(libPropertyMajorVersion, &a) == 0 && getProp(libPropertyMinorVersion, &b) == 0 && getProp(libPropertyPatchLevel, &c) == 0 {
 			l.CublasVersion = int(a)*10000 + int(b)*100 + int(c)
 		}
 	}
@@ -323,6 +294,52 @@ func (l *Lib) checkVersions() error {
 	return nil
 }
 
+// driverBindings lists the driver API functions ocm binds, each with its symbol names.
+func (l *Lib) driverBindings() []binding {
+	return []binding{
+		{&l.cuInit, []string{"cuInit"}},
+		{&l.cuDriverGetVersion, []string{"cuDriverGetVersion"}},
+		{&l.cuDeviceGet, []string{"cuDeviceGet"}},
+		{&l.cuDeviceGetName, []string{"cuDeviceGetName"}},
+		{&l.cuDeviceTotalMem, []string{"cuDeviceTotalMem_v2", "cuDeviceTotalMem"}},
+		{&l.cuDeviceGetAttribute, []string{"cuDeviceGetAttribute"}},
+		{&l.cuDevicePrimaryCtxRetain, []string{"cuDevicePrimaryCtxRetain"}},
+		{&l.cuCtxSetCurrent, []string{"cuCtxSetCurrent"}},
+		{&l.cuModuleLoadDataEx, []string{"cuModuleLoadDataEx"}},
+		{&l.cuModuleGetFunction, []string{"cuModuleGetFunction"}},
+		{&l.cuMemsetD32Async, []string{"cuMemsetD32Async"}},
+	}
+}
+
+// runtimeBindings lists the runtime API functions ocm binds.
+func (l *Lib) runtimeBindings() []binding {
+	return []binding{
+		{&l.cudaRuntimeGetVersion, []string{"cudaRuntimeGetVersion"}},
+		{&l.cudaGetDeviceCount, []string{"cudaGetDeviceCount"}},
+		{&l.cudaSetDevice, []string{"cudaSetDevice"}},
+		{&l.cudaMalloc, []string{"cudaMalloc"}},
+		{&l.cudaFree, []string{"cudaFree"}},
+		{&l.cudaMemcpyH2D, []string{"cudaMemcpyAsync"}},
+		{&l.cudaMemcpyD2H, []string{"cudaMemcpyAsync"}},
+		{&l.cudaMemcpyD2D, []string{"cudaMemcpyAsync"}},
+		{&l.cudaMemcpy2DAsync, []string{"cudaMemcpy2DAsync"}},
+		{&l.cudaMemsetAsync, []string{"cudaMemsetAsync"}},
+		{&l.cudaStreamCreateWithFlags, []string{"cudaStreamCreateWithFlags"}},
+		{&l.cudaStreamSynchronize, []string{"cudaStreamSynchronize"}},
+		{&l.cudaMemGetInfo, []string{"cudaMemGetInfo"}},
+		{&l.cudaGetLastError, []string{"cudaGetLastError"}},
+	}
+}
+
+// blasBindings lists the cuBLAS functions ocm binds (besides the GEMM, called with SyscallN).
+func (l *Lib) blasBindings() []binding {
+	return []binding{
+		{&l.cublasCreate, []string{"cublasCreate_v2"}},
+		{&l.cublasSetStream, []string{"cublasSetStream_v2"}},
+		{&l.cublasSetMathMode, []string{"cublasSetMathMode"}},
+	}
+}
+
 // deviceInfo reads the name, memory, compute capability and SM count of device 0.
 func (l *Lib) deviceInfo() (name string, mem uint64, major, minor, sms int32) {
 	var dev int32
@@ -334,9 +351,9 @@ func (l *Lib) deviceInfo() (name string, mem uint64, major, minor, sms int32) {
 		}
 	}
 	l.cuDeviceTotalMem(&mem, dev)
-	l.cuDeviceGetAttribute(&major, 75, dev)
-	l.cuDeviceGetAttribute(&minor, 76, dev)
-	l.cuDeviceGetAttribute(&sms, 16, dev)
+	l.cuDeviceGetAttribute(&major, cuDeviceAttributeComputeCapabilityMajor, dev)
+	l.cuDeviceGetAttribute(&minor, cuDeviceAttributeComputeCapabilityMinor, dev)
+	l.cuDeviceGetAttribute(&sms, cuDeviceAttributeMultiprocessorCount, dev)
 	return
 }
 

@@ -10,7 +10,7 @@ package cudart
 import (
 	"errors"
 	"fmt"
-	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,14 +251,155 @@ func TestStubModuleRejected(t *testing.T) {
 	}
 }
 
-// rel reports whether got and want agree within tol relative to the largest |want|.
-func maxRelDiff(got, want []float32) float64 {
-	scale, worst := 1e-30, 0.0
-	for i := range want {
-		scale = max(scale, math.Abs(float64(want[i])))
+// mustPanic runs f and returns what it panicked with (failing if it did not).
+func mustPanic(t *testing.T, what string, f func()) (v any) {
+	t.Helper()
+	defer func() { v = recover() }()
+	f()
+	t.Fatalf("%s: no panic", what)
+	return nil
+}
+
+// The device over the stub: memory calls, the GEMM mapping for every transpose,
+// kernel parameter packing as the driver reads it, and the context made current on
+// every call.
+func TestStubDevice(t *testing.T) {
+	s := stub(t)
+	d := s.device(t, Options{})
+	if s.streamFlags() != cudaStreamNonBlocking || s.mathMode() != 0 {
+		t.Errorf("stream flags %d, math mode %d: want a non-blocking stream and default math", s.streamFlags(), s.mathMode())
 	}
-	for i := range got {
-		worst = max(worst, math.Abs(float64(got[i]-want[i]))/scale)
+	r := rand.New(rand.NewPCG(5, 6))
+	cmp := func(what string, p pair, tol float64) { compare(t, what, d, p, tol, tol) }
+	x := newPair(d, randn(r, 1000, 1))
+	cmp("upload/download", x, 0)
+	d.Fill(x.g, 2.5)
+	cpuDev.Fill(x.c, 2.5)
+	cmp("fill", x, 0)
+	src := newPair(d, randn(r, 4000, 1))
+	for _, c := range [][6]int{{0, 0, 0, 0, 4000, 1}, {5, 100, 7, 90, 80, 30}, {1, 3, 2, 7, 3, 100}} {
+		dst := newPair(d, make([]float32, 5000))
+		d.CopyBlocks(dst.g, c[0], c[1], src.g, c[2], c[3], c[4], c[5])
+		cpuDev.CopyBlocks(dst.c, c[0], c[1], src.c, c[2], c[3], c[4], c[5])
+		cmp(fmt.Sprintf("copyblocks %v", c), dst, 0)
 	}
-	return worst
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			g := &runtime.GemmArgs{TransA: ta, TransB: tb, Batch: 3, M: 7, N: 5, K: 9, Alpha: 1.5, Beta: 0.5,
+				StrideA: 63, StrideB: 0, StrideC: 35}
+			a, b, c := newPair(d, randn(r, 3*63, 1)), newPair(d, randn(r, 45, 1)), newPair(d, randn(r, 3*35, 1))
+			d.Gemm(c.g, a.g, b.g, g)
+			cpuDev.Gemm(c.c, a.c, b.c, g)
+			cmp(fmt.Sprintf("gemm transA=%v transB=%v", ta, tb), c, 1e-5)
+		}
+	}
+	if s.gemms() != 4 {
+		t.Errorf("%d GEMMs reached cuBLAS, want 4", s.gemms())
+	}
+	o := d.Alloc(1000, false)
+	d.Unary(runtime.OpAffine, o, x.g, 0.5, -1.25)
+	l := s.lastLaunch(t)
+	want := []uint64{uint64(buf(o).ptr), uint64(buf(x.g).ptr), 1000, f32(0.5), f32(-1.25)}
+	if l.name != "unary_affine" || l.dims != [6]uint32{4, 1, 1, blockSize, 1, 1} || fmt.Sprint(l.vals) != fmt.Sprint(want) {
+		t.Errorf("launch %s %v %v, want unary_affine [4 1 1 256 1 1] %v", l.name, l.dims, l.vals, want)
+	}
+	d.Random(o, runtime.Uniform, philox.Key{Seed: 1<<40 + 3, Stream: 7}, 1<<33+5)
+	l = s.lastLaunch(t)
+	want = []uint64{uint64(buf(o).ptr), 1000, 5, 2, 3, 1 << 8, 7, 0}
+	if l.name != "random_uniform" || fmt.Sprint(l.vals) != fmt.Sprint(want) {
+		t.Errorf("launch %s %v, want random_uniform %v", l.name, l.vals, want)
+	}
+	if n := s.ctxErrors(); n != 0 {
+		t.Errorf("%d calls without the context current", n)
+	}
+	if n := s.boundsErrors(); n != 0 {
+		t.Errorf("%d accesses outside the allocations", n)
+	}
+}
+
+// Every call from any goroutine (so any OS thread) finds the context current.
+func TestStubContextOnEveryThread(t *testing.T) {
+	s := stub(t)
+	d := s.device(t, Options{})
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := make([]float32, 100+g)
+			for i := range 50 {
+				b := d.Alloc(len(v), i%2 == 0)
+				d.Upload(b, v)
+				d.Unary(runtime.OpNeg, b, b, 0, 0)
+				d.Download(v, b)
+				d.Free(b)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := s.ctxErrors(); n != 0 {
+		t.Errorf("%d calls from 16 goroutines found no current context", n)
+	}
+	if n := s.launches(); n != 16*50 {
+		t.Errorf("%d launches, want %d", n, 16*50)
+	}
+}
+
+// TF32 is cuBLAS's CUBLAS_TF32_TENSOR_OP_MATH mode, set once on the handle.
+func TestStubTF32(t *testing.T) {
+	s := stub(t)
+	d := s.device(t, Options{TF32: true})
+	if s.mathMode() != cublasTF32TensorOpMath || !strings.Contains(d.Name(), "tf32") {
+		t.Errorf("math mode %d, name %q: want %d and tf32", s.mathMode(), d.Name(), cublasTF32TensorOpMath)
+	}
+}
+
+// Failed calls panic with *Error naming the call and its status.
+func TestStubErrors(t *testing.T) {
+	s := stub(t)
+	d := s.device(t, Options{})
+	x := d.Alloc(10, true)
+	for _, c := range []struct {
+		call, want string
+		code       int32
+		f          func()
+	}{
+		{"cublasSgemmStridedBatched", "cuda: cublasSgemmStridedBatched failed: CUBLAS_STATUS_EXECUTION_FAILED (13)", 13,
+			func() { d.Gemm(x, x, x, &runtime.GemmArgs{Batch: 1, M: 2, N: 2, K: 2, Alpha: 1}) }},
+		{"cuLaunchKernel", "cuda: cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (719)", 719,
+			func() { d.Unary(runtime.OpExp, x, x, 0, 0) }},
+		{"cudaStreamSynchronize", "cuda: cudaStreamSynchronize failed: cudaErrorIllegalAddress (700)", 700,
+			func() { d.Download(make([]float32, 10), x) }},
+		{"cudaMemcpyAsync", "cuda: cudaMemcpyAsync(HostToDevice) failed: cudaErrorInvalidValue (1)", 1,
+			func() { d.Upload(x, make([]float32, 10)) }},
+	} {
+		s.fail(c.call, c.code, 0)
+		v := mustPanic(t, c.call, c.f)
+		s.fail("", 0, 0)
+		if e, ok := v.(*Error); !ok || e.Error() != c.want {
+			t.Errorf("%s failing: panic %T %v, want %q", c.call, v, v, c.want)
+		}
+	}
+}
+
+// Out of memory: the cache is returned and the allocation retried; if it still does
+// not fit, the panic is an *OutOfMemoryError with the request and what is free.
+func TestStubOutOfMemory(t *testing.T) {
+	s := stub(t)
+	d := s.device(t, Options{})
+	s.setMemLimit(s.memUsed() + 3<<20)
+	a := d.Alloc(512<<10, false) // 2 MiB
+	d.Free(a)                    // cached, not freed
+	b := d.Alloc(640<<10, false) // 2.5 MiB: fits only once the cache is returned
+	if st := d.Stats(); st.CudaFrees != 1 || st.BytesCached != 0 {
+		t.Errorf("after the retry: %+v, want the cached block freed", st)
+	}
+	v := mustPanic(t, "alloc beyond memory", func() { d.Alloc(1<<20, false) })
+	oom, ok := v.(*OutOfMemoryError)
+	if !ok || oom.Requested != int64(sizeClass(4<<20)) || oom.Total != int64(s.memUsed())+oom.Free {
+		t.Fatalf("panic %T %v, want *OutOfMemoryError for %d bytes", v, v, sizeClass(4<<20))
+	}
+	t.Log(oom)
+	d.Free(b)
+	d.Alloc(512<<10, false) // the device still works
 }
