@@ -20,9 +20,11 @@ var (
 	elementwisePTX string
 	//go:embed ptx/philox.ptx
 	philoxPTX string
+	//go:embed ptx/nn.ptx
+	nnPTX string
 )
 
-var ptxModules = []struct{ name, src string }{{"elementwise", elementwisePTX}, {"philox", philoxPTX}}
+var ptxModules = []struct{ name, src string }{{"elementwise", elementwisePTX}, {"philox", philoxPTX}, {"nn", nnPTX}}
 
 const blockSize = 256 // threads per block of every kernel (.maxntid 256)
 
@@ -35,12 +37,13 @@ const blockSize = 256 // threads per block of every kernel (.maxntid 256)
 // kernels), Adam (PTX, the CPU's operation order), Conv2d and both gradients (im2col /
 // col2im PTX + cuBLAS, chunked over images), Gemm (cublasSgemmStridedBatched; TF32
 // with Options.TF32), Random for Uniform and Rademacher (PTX Philox, bit-identical to
-// the CPU).
+// the CPU), Reduce, GroupNorm and its backward and tangent, Softmax and its backward
+// (nn.ptx: one thread per row, float64 sums in the CPU's order).
 //
 // Host fallback (slow path: copy the operands to the host, run runtime.CPU's kernel,
-// copy the results back; counted in Stats.Fallbacks): Reduce, GroupNorm and its
-// backward and tangent, Softmax and its backward, Random for Normal (it needs float64
-// log, sin, cos).
+// copy the results back; counted in Stats.Fallbacks): Random for Normal (it needs
+// float64 log, sin, cos), and layouts the kernels cannot take (more than 6 axes after
+// collapsing, 32-bit index overflow).
 type Device struct {
 	lib  *Lib
 	opts Options
@@ -58,6 +61,7 @@ type Device struct {
 	adamFn     uintptr
 	im2colFn   uintptr
 	col2imFn   uintptr
+	nnFns      nnKernels
 	modErrs    []string
 	args       *argBlock
 	argsPinner goruntime.Pinner
@@ -199,6 +203,16 @@ func (d *Device) bindModule(name string, get func(string) uintptr) {
 		d.adamFn = get("adam")
 		d.im2colFn = get("im2col")
 		d.col2imFn = get("col2im")
+	case "nn":
+		d.nnFns = nnKernels{reduce: map[runtime.ReduceOp]uintptr{}}
+		for _, op := range []runtime.ReduceOp{runtime.ReduceSum, runtime.ReduceMax} {
+			if fn := get("reduce_" + op.String()); fn != 0 {
+				d.nnFns.reduce[op] = fn
+			}
+		}
+		d.nnFns.softmax, d.nnFns.softmaxBackward = get("softmax"), get("softmax_backward")
+		d.nnFns.groupNorm, d.nnFns.groupNormBackward = get("groupnorm"), get("groupnorm_backward")
+		d.nnFns.groupNormParamGrads, d.nnFns.groupNormTangent = get("groupnorm_param_grads"), get("groupnorm_tangent")
 	case "philox":
 		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher} {
 			if fn := get("random_" + dist.String()); fn != 0 {
@@ -271,6 +285,7 @@ func (d *Device) NativeOps() []string {
 	if d.im2colFn != 0 && d.col2imFn != 0 {
 		out = append(out, "im2col", "col2im")
 	}
+	out = append(out, d.nnFns.names()...)
 	for dist := range d.randomFns {
 		out = append(out, "random_"+dist.String())
 	}

@@ -6,13 +6,6 @@ import (
 	"ocm/runtime"
 )
 
-// Reduce sums or maximises over the marked axes (host fallback).
-func (d *Device) Reduce(op runtime.ReduceOp, dst, src runtime.Buffer, shape []int, reduced []bool) {
-	d.fallback("reduce_"+op.String(), []runtime.Buffer{dst, src}, 1, func(h []runtime.Buffer) {
-		d.host.Reduce(op, h[0], h[1], shape, reduced)
-	})
-}
-
 // convColLimit bounds the im2col scratch of one chunk of images (values); a variable
 // so that tests can force chunking.
 var convColLimit = 1 << 26
@@ -104,37 +97,209 @@ func (d *Device) Conv2dWeightGrad(dw, dy, x runtime.Buffer, c *runtime.ConvArgs)
 	}
 }
 
-// GroupNorm normalises over groups (host fallback).
+// nnKernels are the entries of nn.ptx (0: missing, the op runs on the host).
+type nnKernels struct {
+	reduce                                map[runtime.ReduceOp]uintptr
+	softmax, softmaxBackward              uintptr
+	groupNorm, groupNormBackward          uintptr
+	groupNormParamGrads, groupNormTangent uintptr
+}
+
+// names lists the loaded entries.
+func (k *nnKernels) names() []string {
+	var out []string
+	for op := range k.reduce {
+		out = append(out, "reduce_"+op.String())
+	}
+	for _, e := range []struct {
+		name string
+		fn   uintptr
+	}{{"softmax", k.softmax}, {"softmax_backward", k.softmaxBackward}, {"groupnorm", k.groupNorm},
+		{"groupnorm_backward", k.groupNormBackward}, {"groupnorm_param_grads", k.groupNormParamGrads},
+		{"groupnorm_tangent", k.groupNormTangent}} {
+		if e.fn != 0 {
+			out = append(out, e.name)
+		}
+	}
+	return out
+}
+
+// ptr is b's device pointer as a kernel parameter, 0 for a nil buffer.
+func ptr(b runtime.Buffer) uint64 {
+	if g := buf(b); g != nil {
+		return uint64(g.ptr)
+	}
+	return 0
+}
+
+// reduceLayout splits a reduction into the kept axes (shape and strides into src, in
+// output order) and the reduced ones, after dropping unit axes and merging neighbours
+// that are both kept or both reduced, as runtime.CPU does; inner is the length of the
+// innermost reduced run when the innermost axis is reduced (the CPU sums it first),
+// else 1. ok is false when either part has more than 6 axes.
+func reduceLayout(shape []int, reduced []bool) (kept, keptStr, red, redStr []int, inner int, ok bool) {
+	var dims []int
+	var isRed []bool
+	for i, n := range shape {
+		if n == 1 {
+			continue
+		}
+		if k := len(dims) - 1; k >= 0 && isRed[k] == reduced[i] {
+			dims[k] *= n
+			continue
+		}
+		dims, isRed = append(dims, n), append(isRed, reduced[i])
+	}
+	stride, inner := 1, 1
+	for i := len(dims) - 1; i >= 0; i-- {
+		if isRed[i] {
+			red, redStr = append([]int{dims[i]}, red...), append([]int{stride}, redStr...)
+		} else {
+			kept, keptStr = append([]int{dims[i]}, kept...), append([]int{stride}, keptStr...)
+		}
+		stride *= dims[i]
+	}
+	if len(dims) > 0 && isRed[len(dims)-1] {
+		inner = dims[len(dims)-1]
+	}
+	return kept, keptStr, red, redStr, inner, len(kept) <= 6 && len(red) <= 6 && stride <= maxKernelN
+}
+
+// pad6 packs up to 6 axes as kernel parameters, leading unit axes first.
+func pad6(shape, strides []int) (s, st []uint64) {
+	s, st = make([]uint64, 6), make([]uint64, 6)
+	for i := range 6 {
+		s[i] = 1
+	}
+	off := 6 - len(shape)
+	for i := range shape {
+		s[off+i], st[off+i] = uint64(shape[i]), uint64(strides[i])
+	}
+	return s, st
+}
+
+// Reduce sums or maximises over the marked axes (reduce_<op>: one thread per output,
+// float64 accumulation in the CPU's order).
+func (d *Device) Reduce(op runtime.ReduceOp, dst, src runtime.Buffer, shape []int, reduced []bool) {
+	kept, ks, red, rs, inner, ok := reduceLayout(shape, reduced)
+	fn := d.nnFns.reduce[op]
+	if !ok || fn == 0 {
+		d.fallback("reduce_"+op.String(), []runtime.Buffer{dst, src}, 1, func(h []runtime.Buffer) {
+			d.host.Reduce(op, h[0], h[1], shape, reduced)
+		})
+		return
+	}
+	o := buf(dst)
+	if o.n == 0 {
+		return
+	}
+	nRed := 1
+	for _, n := range red {
+		nRed *= n
+	}
+	k, kst := pad6(kept, ks)
+	r, rst := pad6(red, rs)
+	args := append([]uint64{uint64(o.ptr), ptr(src), uint64(o.n), uint64(nRed), uint64(inner)}, k...)
+	args = append(append(append(args, kst...), r...), rst...)
+	d.enter()
+	defer d.leave()
+	d.launch(fn, o.n, args...)
+}
+
+// gnFits reports whether the GroupNorm kernels take g (32-bit indices).
+func gnFits(fn uintptr, g *runtime.GroupNormArgs) bool {
+	return fn != 0 && g.N*g.C*g.HW <= maxKernelN && g.Groups > 0 && g.C%g.Groups == 0
+}
+
+// GroupNorm normalises over groups (the groupnorm kernel: one thread per (sample,
+// group), the CPU's shifted float64 moments).
 func (d *Device) GroupNorm(y, mean, rstd, x, gamma, beta runtime.Buffer, g *runtime.GroupNormArgs) {
-	d.fallback("groupnorm", []runtime.Buffer{y, mean, rstd, x, gamma, beta}, 0b111, func(h []runtime.Buffer) {
-		d.host.GroupNorm(h[0], h[1], h[2], h[3], h[4], h[5], g)
-	})
+	if !gnFits(d.nnFns.groupNorm, g) {
+		d.fallback("groupnorm", []runtime.Buffer{y, mean, rstd, x, gamma, beta}, 0b111, func(h []runtime.Buffer) {
+			d.host.GroupNorm(h[0], h[1], h[2], h[3], h[4], h[5], g)
+		})
+		return
+	}
+	rows := g.N * g.Groups
+	if rows == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
+	d.launch(d.nnFns.groupNorm, rows, ptr(y), ptr(mean), ptr(rstd), ptr(x), ptr(gamma), ptr(beta),
+		uint64(rows), uint64(g.C/g.Groups), uint64(g.HW), uint64(g.Groups), f32(g.Eps))
 }
 
-// GroupNormBackward computes dx and accumulates dgamma, dbeta (host fallback).
+// GroupNormBackward computes dx and accumulates dgamma, dbeta: the parameter
+// gradients first (one thread per channel), as dx may overwrite dy, then dx (one
+// thread per (sample, group)).
 func (d *Device) GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma runtime.Buffer, g *runtime.GroupNormArgs) {
-	d.fallback("groupnorm_backward", []runtime.Buffer{dx, dgamma, dbeta, dy, x, mean, rstd, gamma}, 0b111, func(h []runtime.Buffer) {
-		d.host.GroupNormBackward(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], g)
-	})
+	if !gnFits(d.nnFns.groupNormBackward, g) || d.nnFns.groupNormParamGrads == 0 {
+		d.fallback("groupnorm_backward", []runtime.Buffer{dx, dgamma, dbeta, dy, x, mean, rstd, gamma}, 0b111, func(h []runtime.Buffer) {
+			d.host.GroupNormBackward(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], g)
+		})
+		return
+	}
+	rows := g.N * g.Groups
+	if rows == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
+	if buf(dgamma) != nil || buf(dbeta) != nil {
+		d.launch(d.nnFns.groupNormParamGrads, g.C, ptr(dgamma), ptr(dbeta), ptr(dy), ptr(x), ptr(mean), ptr(rstd),
+			uint64(g.C), uint64(g.N), uint64(g.HW), uint64(g.Groups))
+	}
+	d.launch(d.nnFns.groupNormBackward, rows, ptr(dx), ptr(dy), ptr(x), ptr(mean), ptr(rstd), ptr(gamma),
+		uint64(rows), uint64(g.C/g.Groups), uint64(g.HW), uint64(g.Groups))
 }
 
-// GroupNormTangent computes the forward-mode tangent (host fallback).
+// GroupNormTangent computes the forward-mode tangent (one thread per (sample, group)).
 func (d *Device) GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma runtime.Buffer, g *runtime.GroupNormArgs) {
-	d.fallback("groupnorm_tangent", []runtime.Buffer{ty, tx, tgamma, tbeta, x, mean, rstd, gamma}, 1, func(h []runtime.Buffer) {
-		d.host.GroupNormTangent(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], g)
-	})
+	if !gnFits(d.nnFns.groupNormTangent, g) {
+		d.fallback("groupnorm_tangent", []runtime.Buffer{ty, tx, tgamma, tbeta, x, mean, rstd, gamma}, 1, func(h []runtime.Buffer) {
+			d.host.GroupNormTangent(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], g)
+		})
+		return
+	}
+	rows := g.N * g.Groups
+	if rows == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
+	d.launch(d.nnFns.groupNormTangent, rows, ptr(ty), ptr(tx), ptr(tgamma), ptr(tbeta), ptr(x), ptr(mean), ptr(rstd), ptr(gamma),
+		uint64(rows), uint64(g.C/g.Groups), uint64(g.HW), uint64(g.Groups))
 }
 
-// Softmax normalises rows (host fallback).
+// Softmax normalises rows (one thread per row; the CPU's float32 exp and float64 sum).
 func (d *Device) Softmax(y, x runtime.Buffer, rows, cols int) {
-	d.fallback("softmax", []runtime.Buffer{y, x}, 1, func(h []runtime.Buffer) {
-		d.host.Softmax(h[0], h[1], rows, cols)
-	})
+	if d.nnFns.softmax == 0 || rows*cols > maxKernelN || cols < 1 {
+		d.fallback("softmax", []runtime.Buffer{y, x}, 1, func(h []runtime.Buffer) {
+			d.host.Softmax(h[0], h[1], rows, cols)
+		})
+		return
+	}
+	if rows == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
+	d.launch(d.nnFns.softmax, rows, ptr(y), ptr(x), uint64(rows), uint64(cols))
 }
 
-// SoftmaxBackward applies the softmax Jacobian (host fallback).
+// SoftmaxBackward applies the softmax Jacobian (one thread per row).
 func (d *Device) SoftmaxBackward(dx, y, g runtime.Buffer, rows, cols int) {
-	d.fallback("softmax_backward", []runtime.Buffer{dx, y, g}, 1, func(h []runtime.Buffer) {
-		d.host.SoftmaxBackward(h[0], h[1], h[2], rows, cols)
-	})
+	if d.nnFns.softmaxBackward == 0 || rows*cols > maxKernelN || cols < 1 {
+		d.fallback("softmax_backward", []runtime.Buffer{dx, y, g}, 1, func(h []runtime.Buffer) {
+			d.host.SoftmaxBackward(h[0], h[1], h[2], rows, cols)
+		})
+		return
+	}
+	if rows == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
+	d.launch(d.nnFns.softmaxBackward, rows, ptr(dx), ptr(y), ptr(g), uint64(rows), uint64(cols))
 }

@@ -119,6 +119,12 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 				t.Fatalf("bad float literal %s", op)
 			}
 			return v
+		case strings.HasPrefix(op, "0d"):
+			v, err := strconv.ParseUint(op[2:], 16, 64)
+			if err != nil {
+				t.Fatalf("bad double literal %s", op)
+			}
+			return v
 		case strings.HasPrefix(op, "0x"):
 			v, _ := strconv.ParseUint(op[2:], 16, 64)
 			return v
@@ -130,6 +136,8 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		return uint64(v)
 	}
 	f := func(op string) float32 { return math.Float32frombits(uint32(val(op))) }
+	d := func(op string) float64 { return math.Float64frombits(val(op)) }
+	db := math.Float64bits
 	fb := func(v float32) uint64 { return uint64(math.Float32bits(v)) }
 	b2u := func(b bool) uint64 {
 		if b {
@@ -266,6 +274,52 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 			set(fb(ptxMinMax(f(ops[1]), f(ops[2]), false)))
 		case "setp.nan.f32":
 			set(b2u(f(ops[1]) != f(ops[1]) || f(ops[2]) != f(ops[2])))
+		case "setp.eq.u64":
+			set(b2u(val(ops[1]) == val(ops[2])))
+		case "shl.b32":
+			set(uint64(u32(1) << u32(2)))
+		case "cvt.rzi.s32.f32":
+			set(uint64(uint32(int32(f(ops[1])))))
+		case "cvt.rn.f32.s32":
+			set(fb(float32(int32(u32(1)))))
+		case "cvt.f64.f32":
+			set(db(float64(f(ops[1]))))
+		case "cvt.rn.f32.f64":
+			set(fb(float32(d(ops[1]))))
+		case "cvt.rn.f64.u32":
+			set(db(float64(u32(1))))
+		case "mov.f64":
+			set(val(ops[1]))
+		case "add.rn.f64":
+			set(db(d(ops[1]) + d(ops[2])))
+		case "sub.rn.f64":
+			set(db(d(ops[1]) - d(ops[2])))
+		case "mul.rn.f64":
+			set(db(d(ops[1]) * d(ops[2])))
+		case "div.rn.f64":
+			set(db(d(ops[1]) / d(ops[2])))
+		case "sqrt.rn.f64":
+			set(db(math.Sqrt(d(ops[1]))))
+		case "rcp.rn.f64":
+			set(db(1 / d(ops[1])))
+		case "max.f64":
+			a, b := d(ops[1]), d(ops[2])
+			switch {
+			case a != a:
+				set(db(b))
+			case b != b:
+				set(db(a))
+			default:
+				set(db(max(a, b)))
+			}
+		case "setp.nan.f64":
+			set(b2u(d(ops[1]) != d(ops[1]) || d(ops[2]) != d(ops[2])))
+		case "selp.f64":
+			if val(ops[3]) != 0 {
+				set(val(ops[1]))
+			} else {
+				set(val(ops[2]))
+			}
 		case "sqrt.rn.f32":
 			set(fb(float32(math.Sqrt(float64(f(ops[1]))))))
 		case "rcp.rn.f32":
