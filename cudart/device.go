@@ -37,13 +37,14 @@ const blockSize = 256 // threads per block of every kernel (.maxntid 256)
 // kernels), Adam (PTX, the CPU's operation order), Conv2d and both gradients (im2col /
 // col2im PTX + cuBLAS, chunked over images), Gemm (cublasSgemmStridedBatched; TF32
 // with Options.TF32), Random for Uniform and Rademacher (PTX Philox, bit-identical to
-// the CPU), Reduce, GroupNorm and its backward and tangent, Softmax and its backward
+// the CPU) and Normal (float64 Box–Muller, Go's log, sin and cos operation for
+// operation), Reduce, GroupNorm and its backward and tangent, Softmax and its backward
 // (nn.ptx: one thread per row, float64 sums in the CPU's order).
 //
 // Host fallback (slow path: copy the operands to the host, run runtime.CPU's kernel,
-// copy the results back; counted in Stats.Fallbacks): Random for Normal (it needs
-// float64 log, sin, cos), and layouts the kernels cannot take (more than 6 axes after
-// collapsing, 32-bit index overflow).
+// copy the results back; counted in Stats.Fallbacks): layouts the kernels cannot take
+// (more than 6 axes after collapsing, 32-bit index overflow) and modules the driver
+// rejected.
 type Device struct {
 	lib  *Lib
 	opts Options
@@ -214,7 +215,7 @@ func (d *Device) bindModule(name string, get func(string) uintptr) {
 		d.nnFns.groupNorm, d.nnFns.groupNormBackward = get("groupnorm"), get("groupnorm_backward")
 		d.nnFns.groupNormParamGrads, d.nnFns.groupNormTangent = get("groupnorm_param_grads"), get("groupnorm_tangent")
 	case "philox":
-		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher} {
+		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher, runtime.Normal} {
 			if fn := get("random_" + dist.String()); fn != 0 {
 				d.randomFns[dist] = fn
 			}

@@ -274,6 +274,24 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 			set(fb(ptxMinMax(f(ops[1]), f(ops[2]), false)))
 		case "setp.nan.f32":
 			set(b2u(f(ops[1]) != f(ops[1]) || f(ops[2]) != f(ops[2])))
+		case "mov.b64":
+			set(val(ops[1]))
+		case "and.b64":
+			set(val(ops[1]) & val(ops[2]))
+		case "cvt.rn.f64.s32":
+			set(db(float64(int32(u32(1)))))
+		case "cvt.rzi.u32.f64":
+			set(uint64(uint32(d(ops[1]))))
+		case "setp.lt.f64":
+			set(b2u(d(ops[1]) < d(ops[2])))
+		case "setp.gt.u32":
+			set(b2u(u32(1) > u32(2)))
+		case "setp.ge.s32":
+			set(b2u(int32(u32(1)) >= int32(u32(2))))
+		case "xor.pred":
+			set(val(ops[1]) ^ val(ops[2]))
+		case "neg.f64":
+			set(db(-d(ops[1])))
 		case "setp.eq.u64":
 			set(b2u(val(ops[1]) == val(ops[2])))
 		case "shl.b32":
@@ -499,17 +517,21 @@ func TestPTXSimPhilox(t *testing.T) {
 		key    philox.Key
 		offset uint64
 		n      int
-	}{{philox.Key{Seed: 42, Stream: 7}, 5, 103}, {philox.Key{Seed: 1<<63 + 12345, Stream: 1<<40 + 3}, 1<<34 - 6, 37}, {philox.Key{}, math.MaxUint64 - 2, 9}} {
-		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher} {
+	}{{philox.Key{Seed: 42, Stream: 7}, 5, 103}, {philox.Key{Seed: 1<<63 + 12345, Stream: 1<<40 + 3}, 1<<34 - 6, 37},
+		{philox.Key{}, math.MaxUint64 - 2, 9}, {philox.Key{Seed: 9, Stream: 1}, 3, 4001}} {
+		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher, runtime.Normal} {
 			mem := &simMem{bufs: map[uint64][]float32{}}
 			out := make([]float32, c.n)
 			po := mem.add(out)
 			runEntry(t, entries["random_"+dist.String()], randomArgs(uintptr(po), c.n, c.key, c.offset), mem)
 			want := make([]float32, c.n)
-			if dist == runtime.Uniform {
+			switch dist {
+			case runtime.Uniform:
 				c.key.Uniform(want, c.offset)
-			} else {
+			case runtime.Rademacher:
 				c.key.Rademacher(want, c.offset)
+			default: // Box–Muller in float64: Go's log, sin and cos, operation for operation
+				c.key.Normal(want, c.offset)
 			}
 			simCompare(t, fmt.Sprintf("random %s %+v", dist, c), out, want, 0, 0)
 		}

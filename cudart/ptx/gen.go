@@ -5,8 +5,9 @@
 //   - elementwise.ptx: one entry per unary op (unary_<op>) and per binary op
 //     (binary_<op>, with rank-6 broadcasting), adam, and im2col/col2im for conv2d;
 //     elementwise.cu is the same in CUDA C;
-//   - philox.ptx: random_uniform and random_rademacher, the Philox-4x32-10 stream of
-//     package ocm/runtime/philox; philox.cu is the same in CUDA C;
+//   - philox.ptx: random_uniform, random_rademacher and random_normal, the
+//     Philox-4x32-10 stream of package ocm/runtime/philox (one block per thread, each
+//     computed once); philox.cu is the same in CUDA C;
 //   - nn.ptx: reduce_sum/max, softmax and its backward, groupnorm, groupnorm_backward,
 //     groupnorm_param_grads and groupnorm_tangent (one thread per row, float64
 //     accumulation in runtime.CPU's order); nn.cu is the same in CUDA C.
@@ -464,10 +465,9 @@ C_DONE:
 }
 `
 
-// philoxEntry: random_<dist>(float* dst, u32 n, u32 offLo, u32 offHi, u32 seedLo,
-// u32 seedHi, u32 streamLo, u32 streamHi): dst[j] = conv(word e%4 of Philox block e/4)
-// with e = offset + j (mod 2^64). Each thread computes the whole block of its element.
-func philoxEntry(name, conv string) string {
+// philoxRounds is Philox-4x32-10 on the counter %r8–%r11 under the key %r12, %r13
+// (bumped in place), leaving the four words in %r8–%r11; it uses %r14–%r18.
+func philoxRounds() string {
 	var rounds strings.Builder
 	for r := range 10 {
 		if r > 0 {
@@ -485,6 +485,19 @@ func philoxEntry(name, conv string) string {
 	mov.u32 %r11, %r15;
 `)
 	}
+	return rounds.String()
+}
+
+// philoxEntry: random_<dist>(float* dst, u32 n, u32 offLo, u32 offHi, u32 seedLo,
+// u32 seedHi, u32 streamLo, u32 streamHi): dst[j] = conv(word e%4 of Philox block e/4)
+// with e = offset + j (mod 2^64). Each thread computes one block, once, and writes the
+// (up to four) elements it covers; conv turns the words %r8–%r11 into %f21–%f24.
+func philoxEntry(name, conv string) string {
+	var stores strings.Builder
+	for w := range 4 {
+		fmt.Fprintf(&stores, "\tadd.u32 %%r41, %%r40, %[1]d;\n\tsetp.lt.s32 %%p2, %%r41, 0;\n\tsetp.ge.s32 %%p3, %%r41, %%r19;\n\tor.pred %%p2, %%p2, %%p3;\n"+
+			"\t@%%p2 bra R_%[2]s_W%[1]d;\n\tmul.wide.u32 %%rd8, %%r41, 4;\n\tadd.s64 %%rd9, %%rd1, %%rd8;\n\tst.global.f32 [%%rd9], %%f%[3]d;\nR_%[2]s_W%[1]d:\n", w, name, 21+w)
+	}
 	return fmt.Sprintf(`
 .visible .entry random_%[1]s(
 	.param .u64 p_dst,
@@ -498,13 +511,14 @@ func philoxEntry(name, conv string) string {
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred %%p<4>;
-	.reg .b32 %%r<40>;
-	.reg .f32 %%f<4>;
-	.reg .b64 %%rd<10>;
+	.reg .pred %%p<16>;
+	.reg .b32 %%r<64>;
+	.reg .f32 %%f<32>;
+	.reg .f64 %%fd<40>;
+	.reg .b64 %%rd<32>;
 
 	ld.param.u64 %%rd1, [p_dst];
-	ld.param.u32 %%r1, [p_n];
+	ld.param.u32 %%r19, [p_n];
 	ld.param.u32 %%r20, [p_off_lo];
 	ld.param.u32 %%r21, [p_off_hi];
 	ld.param.u32 %%r22, [p_seed_lo];
@@ -516,6 +530,11 @@ func philoxEntry(name, conv string) string {
 	cvt.u64.u32 %%rd3, %%r21;
 	shl.b64 %%rd3, %%rd3, 32;
 	or.b64 %%rd2, %%rd2, %%rd3;
+	shr.u64 %%rd2, %%rd2, 2;
+	and.b32 %%r30, %%r20, 3;
+	add.u32 %%r1, %%r19, %%r30;
+	add.u32 %%r1, %%r1, 3;
+	shr.u32 %%r1, %%r1, 2;
 	mov.u32 %%r2, %%ctaid.x;
 	mov.u32 %%r3, %%ntid.x;
 	mov.u32 %%r4, %%tid.x;
@@ -527,31 +546,100 @@ R_%[1]s_LOOP:
 	@%%p1 bra R_%[1]s_DONE;
 	cvt.u64.u32 %%rd4, %%r5;
 	add.s64 %%rd5, %%rd2, %%rd4;
-	cvt.u32.u64 %%r30, %%rd5;
-	and.b32 %%r30, %%r30, 3;
-	shr.u64 %%rd6, %%rd5, 2;
-	cvt.u32.u64 %%r8, %%rd6;
-	shr.u64 %%rd7, %%rd6, 32;
-	cvt.u32.u64 %%r9, %%rd7;
+	and.b64 %%rd5, %%rd5, 0x3FFFFFFFFFFFFFFF;
+	cvt.u32.u64 %%r8, %%rd5;
+	shr.u64 %%rd6, %%rd5, 32;
+	cvt.u32.u64 %%r9, %%rd6;
 	mov.u32 %%r10, %%r24;
 	mov.u32 %%r11, %%r25;
 	mov.u32 %%r12, %%r22;
 	mov.u32 %%r13, %%r23;
-%[2]s	setp.eq.u32 %%p2, %%r30, 2;
-	selp.b32 %%r31, %%r10, %%r11, %%p2;
-	setp.eq.u32 %%p2, %%r30, 1;
-	selp.b32 %%r31, %%r9, %%r31, %%p2;
-	setp.eq.u32 %%p2, %%r30, 0;
-	selp.b32 %%r31, %%r8, %%r31, %%p2;
-%[3]s	mul.wide.u32 %%rd8, %%r5, 4;
-	add.s64 %%rd9, %%rd1, %%rd8;
-	st.global.f32 [%%rd9], %%f1;
-	add.u32 %%r5, %%r5, %%r7;
+%[2]s%[3]s	shl.b32 %%r40, %%r5, 2;
+	sub.u32 %%r40, %%r40, %%r30;
+%[4]s	add.u32 %%r5, %%r5, %%r7;
 	bra R_%[1]s_LOOP;
 R_%[1]s_DONE:
 	ret;
 }
-`, name, rounds.String(), conv)
+`, name, philoxRounds(), conv, stores.String())
+}
+
+// perWord applies the conversion body (word %r31 → %f1) to each of the four words.
+func perWord(body string) string {
+	var b strings.Builder
+	for w := range 4 {
+		fmt.Fprintf(&b, "\tmov.u32 %%r31, %%r%d;\n%s\tmov.f32 %%f%d, %%f1;\n", 8+w, body, 21+w)
+	}
+	return b.String()
+}
+
+// logF64 is Go's math.Log (FreeBSD's algorithm, operation for operation) of the
+// positive normal %fd1 into %fd3, using %fd10–%fd24, %rd20–%rd22, %r43 and %p8.
+func logF64() string {
+	c := map[string]float64{"L1": 6.666666666666735130e-01, "L2": 3.999999999940941908e-01, "L3": 2.857142874366239149e-01,
+		"L4": 2.222219843214978396e-01, "L5": 1.818357216161805012e-01, "L6": 1.531383769920937332e-01, "L7": 1.479819860511658591e-01}
+	return "\tmov.b64 %rd20, %fd1;\n\tshr.u64 %rd21, %rd20, 52;\n\tcvt.u32.u64 %r43, %rd21;\n\tand.b32 %r43, %r43, 2047;\n\tsub.u32 %r43, %r43, 1022;\n" +
+		"\tand.b64 %rd22, %rd20, 0x000FFFFFFFFFFFFF;\n\tor.b64 %rd22, %rd22, 0x3FE0000000000000;\n\tmov.b64 %fd10, %rd22;\n" +
+		"\tcvt.rn.f64.s32 %fd11, %r43;\n\tsetp.lt.f64 %p8, %fd10, " + f64c(math.Sqrt2/2) + ";\n" +
+		"\tmul.rn.f64 %fd12, %fd10, " + f64c(2) + ";\n\tselp.f64 %fd10, %fd12, %fd10, %p8;\n" +
+		"\tsub.rn.f64 %fd12, %fd11, " + f64c(1) + ";\n\tselp.f64 %fd11, %fd12, %fd11, %p8;\n" +
+		"\tsub.rn.f64 %fd13, %fd10, " + f64c(1) + ";\n\tadd.rn.f64 %fd14, %fd13, " + f64c(2) + ";\n\tdiv.rn.f64 %fd15, %fd13, %fd14;\n" +
+		"\tmul.rn.f64 %fd16, %fd15, %fd15;\n\tmul.rn.f64 %fd17, %fd16, %fd16;\n" +
+		"\tmul.rn.f64 %fd18, %fd17, " + f64c(c["L7"]) + ";\n\tadd.rn.f64 %fd18, %fd18, " + f64c(c["L5"]) + ";\n" +
+		"\tmul.rn.f64 %fd18, %fd17, %fd18;\n\tadd.rn.f64 %fd18, %fd18, " + f64c(c["L3"]) + ";\n" +
+		"\tmul.rn.f64 %fd18, %fd17, %fd18;\n\tadd.rn.f64 %fd18, %fd18, " + f64c(c["L1"]) + ";\n\tmul.rn.f64 %fd18, %fd16, %fd18;\n" +
+		"\tmul.rn.f64 %fd19, %fd17, " + f64c(c["L6"]) + ";\n\tadd.rn.f64 %fd19, %fd19, " + f64c(c["L4"]) + ";\n" +
+		"\tmul.rn.f64 %fd19, %fd17, %fd19;\n\tadd.rn.f64 %fd19, %fd19, " + f64c(c["L2"]) + ";\n\tmul.rn.f64 %fd19, %fd17, %fd19;\n" +
+		"\tadd.rn.f64 %fd20, %fd18, %fd19;\n\tmul.rn.f64 %fd21, %fd13, " + f64c(0.5) + ";\n\tmul.rn.f64 %fd21, %fd21, %fd13;\n" +
+		"\tadd.rn.f64 %fd22, %fd21, %fd20;\n\tmul.rn.f64 %fd22, %fd15, %fd22;\n\tmul.rn.f64 %fd23, %fd11, " + f64c(1.90821492927058770002e-10) + ";\n" +
+		"\tadd.rn.f64 %fd22, %fd22, %fd23;\n\tsub.rn.f64 %fd22, %fd21, %fd22;\n\tsub.rn.f64 %fd22, %fd22, %fd13;\n" +
+		"\tmul.rn.f64 %fd24, %fd11, " + f64c(6.93147180369123816490e-01) + ";\n\tsub.rn.f64 %fd3, %fd24, %fd22;\n"
+}
+
+// horner evaluates ((((c0·z + c1)·z + c2)·z + c3)·z + c4)·z + c5 of z into dst.
+func horner(dst, z string, c []float64) string {
+	s := fmt.Sprintf("\tmul.rn.f64 %s, %s, %s;\n", dst, z, f64c(c[0]))
+	for i, v := range c[1:] {
+		s += fmt.Sprintf("\tadd.rn.f64 %s, %s, %s;\n", dst, dst, f64c(v))
+		if i < len(c)-2 {
+			s += fmt.Sprintf("\tmul.rn.f64 %s, %s, %s;\n", dst, dst, z)
+		}
+	}
+	return s
+}
+
+// sinCosF64 is Go's math.Sin and math.Cos (Cody–Waite reduction by π/4, operation for
+// operation) of %fd5 in [0, 2π) into %fd6 (sin) and %fd7 (cos), using %fd25–%fd39,
+// %r44–%r47 and %p9–%p13.
+func sinCosF64() string {
+	sinC := []float64{1.58962301576546568060e-10, -2.50507477628578072866e-8, 2.75573136213857245213e-6,
+		-1.98412698295895385996e-4, 8.33333333332211858878e-3, -1.66666666666666307295e-1}
+	cosC := []float64{-1.13585365213876817300e-11, 2.08757008419747316778e-9, -2.75573141792967388112e-7,
+		2.48015872888517045348e-5, -1.38888888888730564116e-3, 4.16666666666665929218e-2}
+	return "\tmul.rn.f64 %fd25, %fd5, " + f64c(4/math.Pi) + ";\n\tcvt.rzi.u32.f64 %r44, %fd25;\n\tcvt.rn.f64.u32 %fd26, %r44;\n" +
+		"\tand.b32 %r45, %r44, 1;\n\tsetp.eq.u32 %p9, %r45, 1;\n\tadd.u32 %r46, %r44, 1;\n\tselp.b32 %r44, %r46, %r44, %p9;\n" +
+		"\tadd.rn.f64 %fd27, %fd26, " + f64c(1) + ";\n\tselp.f64 %fd26, %fd27, %fd26, %p9;\n\tand.b32 %r44, %r44, 7;\n" +
+		"\tmul.rn.f64 %fd28, %fd26, " + f64c(7.85398125648498535156e-1) + ";\n\tsub.rn.f64 %fd28, %fd5, %fd28;\n" +
+		"\tmul.rn.f64 %fd29, %fd26, " + f64c(3.77489470793079817668e-8) + ";\n\tsub.rn.f64 %fd28, %fd28, %fd29;\n" +
+		"\tmul.rn.f64 %fd29, %fd26, " + f64c(2.69515142907905952645e-15) + ";\n\tsub.rn.f64 %fd28, %fd28, %fd29;\n" +
+		"\tmul.rn.f64 %fd29, %fd28, %fd28;\n" +
+		horner("%fd30", "%fd29", sinC) + "\tmul.rn.f64 %fd31, %fd28, %fd29;\n\tmul.rn.f64 %fd31, %fd31, %fd30;\n\tadd.rn.f64 %fd30, %fd28, %fd31;\n" +
+		horner("%fd32", "%fd29", cosC) + "\tmul.rn.f64 %fd33, %fd29, " + f64c(0.5) + ";\n\tsub.rn.f64 %fd34, " + f64c(1) + ", %fd33;\n" +
+		"\tmul.rn.f64 %fd35, %fd29, %fd29;\n\tmul.rn.f64 %fd35, %fd35, %fd32;\n\tadd.rn.f64 %fd32, %fd34, %fd35;\n" +
+		"\tsetp.gt.u32 %p10, %r44, 3;\n\tsub.u32 %r47, %r44, 4;\n\tselp.b32 %r47, %r47, %r44, %p10;\n" +
+		"\tsetp.eq.u32 %p11, %r47, 1;\n\tsetp.eq.u32 %p12, %r47, 2;\n\tor.pred %p11, %p11, %p12;\n" +
+		"\tselp.f64 %fd36, %fd32, %fd30, %p11;\n\tneg.f64 %fd37, %fd36;\n\tselp.f64 %fd6, %fd37, %fd36, %p10;\n" +
+		"\tselp.f64 %fd38, %fd30, %fd32, %p11;\n\tsetp.gt.u32 %p13, %r47, 1;\n\txor.pred %p13, %p13, %p10;\n" +
+		"\tneg.f64 %fd39, %fd38;\n\tselp.f64 %fd7, %fd39, %fd38, %p13;\n"
+}
+
+// boxMuller is package philox's boxMuller of the words a, c into fx, fy (float64, then
+// rounded): u1 = ((a>>8)+1)·2^-24, u2 = (c>>8)·2^-24, r = √(−2 ln u1), θ = 2π·u2.
+func boxMuller(a, c, fx, fy string) string {
+	return fmt.Sprintf("\tshr.u32 %%r41, %[1]s, 8;\n\tcvt.rn.f64.u32 %%fd1, %%r41;\n\tadd.rn.f64 %%fd1, %%fd1, %[5]s;\n\tmul.rn.f64 %%fd1, %%fd1, %[6]s;\n"+
+		"\tshr.u32 %%r42, %[2]s, 8;\n\tcvt.rn.f64.u32 %%fd2, %%r42;\n\tmul.rn.f64 %%fd2, %%fd2, %[6]s;\n", a, c, fx, fy, f64c(1), f64c(1.0/(1<<24))) +
+		logF64() + "\tmul.rn.f64 %fd3, %fd3, " + f64c(-2) + ";\n\tsqrt.rn.f64 %fd4, %fd3;\n\tmul.rn.f64 %fd5, %fd2, " + f64c(2*math.Pi) + ";\n" +
+		sinCosF64() + fmt.Sprintf("\tmul.rn.f64 %%fd8, %%fd4, %%fd7;\n\tcvt.rn.f32.f64 %s, %%fd8;\n\tmul.rn.f64 %%fd9, %%fd4, %%fd6;\n\tcvt.rn.f32.f64 %s, %%fd9;\n", fx, fy)
 }
 
 func main() {
@@ -573,8 +661,10 @@ func main() {
 	b.Reset()
 	fmt.Fprintf(&b, header, "philox.cu")
 	// uniform: float32(w>>8) * 2^-24; rademacher: +1 if bit 31 is clear, else -1.
-	b.WriteString(philoxEntry("uniform", "\tshr.u32 %r32, %r31, 8;\n\tcvt.rn.f32.u32 %f1, %r32;\n\tmul.f32 %f1, %f1, 0f33800000;\n"))
-	b.WriteString(philoxEntry("rademacher", "\tshr.u32 %r32, %r31, 31;\n\tsetp.eq.u32 %p3, %r32, 0;\n\tselp.f32 %f1, "+one+", "+mone+", %p3;\n"))
+	b.WriteString(philoxEntry("uniform", perWord("\tshr.u32 %r32, %r31, 8;\n\tcvt.rn.f32.u32 %f1, %r32;\n\tmul.f32 %f1, %f1, 0f33800000;\n")))
+	b.WriteString(philoxEntry("rademacher", perWord("\tshr.u32 %r32, %r31, 31;\n\tsetp.eq.u32 %p3, %r32, 0;\n\tselp.f32 %f1, "+one+", "+mone+", %p3;\n")))
+	// normal: Box–Muller on the word pairs (0, 1) and (2, 3), in float64 as package philox.
+	b.WriteString(philoxEntry("normal", boxMuller("%r8", "%r9", "%f21", "%f22")+boxMuller("%r10", "%r11", "%f23", "%f24")))
 	write(dir+"/philox.ptx", b.String())
 	b.Reset()
 	fmt.Fprintf(&b, header, "nn.cu")
