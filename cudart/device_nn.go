@@ -67,11 +67,13 @@ func (d *Device) Conv2dInputGrad(dx, dy, w runtime.Buffer, c *runtime.ConvArgs) 
 	}
 }
 
-// Conv2dWeightGrad computes dw = Σ_n dy_n · col_nᵀ: im2col per chunk, then one GEMM
-// per image accumulating into dw (β = 0 for the first).
+// Conv2dWeightGrad computes dw = Σ_n dy_n · col_nᵀ with one GEMM per chunk of images:
+// im2col, then both dy_chunk (k, Cout, OH·OW) and col (k, C·KH·KW, OH·OW) are gathered
+// to (Cout, k·OH·OW) and (C·KH·KW, k·OH·OW) with the binary_copy kernel, so that
+// dw = dyᵀ-chunk · colᵀ is one product with K = k·OH·OW (β = 0 for the first chunk).
 func (d *Device) Conv2dWeightGrad(dw, dy, x runtime.Buffer, c *runtime.ConvArgs) {
 	nb := d.convChunk(c)
-	if nb == 0 || c.N == 0 {
+	if nb == 0 || c.N == 0 || d.expandFn == 0 || nb*c.Cout*c.OutH*c.OutW > maxKernelN {
 		d.fallback("conv2d_weight_grad", []runtime.Buffer{dw, dy, x}, 1, func(h []runtime.Buffer) {
 			d.host.Conv2dWeightGrad(h[0], h[1], h[2], c)
 		})
@@ -80,20 +82,29 @@ func (d *Device) Conv2dWeightGrad(dw, dy, x runtime.Buffer, c *runtime.ConvArgs)
 	DW, DY, X := buf(dw), buf(dy), buf(x)
 	ckk, ohw, chw := c.C*c.KH*c.KW, c.OutH*c.OutW, c.C*c.H*c.W
 	col := buf(d.Alloc(nb*ckk*ohw, false))
+	colT := buf(d.Alloc(nb*ckk*ohw, false))
+	dyT := buf(d.Alloc(nb*c.Cout*ohw, false))
 	defer d.Free(col)
+	defer d.Free(colT)
+	defer d.Free(dyT)
 	d.enter()
 	defer d.leave()
+	// swap gathers src (k, rows, ohw) into dst (rows, k, ohw).
+	swap := func(dst, src uintptr, k, rows int) {
+		l := runtime.PermuteLayout([]int{k, rows, ohw}, []int{1, 0, 2})
+		meta, _ := broadcastArgs(l, make([]int, 3))
+		d.launch(d.expandFn, k*rows*ohw, binaryArgs(dst, src, src, k*rows*ohw, meta)...)
+	}
 	for n0 := 0; n0 < c.N; n0 += nb {
 		k := min(nb, c.N-n0)
 		d.launch(d.im2colFn, k*ckk*ohw, convArgs(col.ptr, X.ptr+uintptr(n0*chw*4), k*ckk*ohw, c)...)
-		for j := range k {
-			beta := float32(1)
-			if n0+j == 0 {
-				beta = 0
-			}
-			d.gemm(DW.ptr, DY.ptr+uintptr((n0+j)*c.Cout*ohw*4), col.ptr+uintptr(j*ckk*ohw*4), &runtime.GemmArgs{TransB: true,
-				Batch: 1, M: c.Cout, N: ckk, K: ohw, Alpha: 1, Beta: beta})
+		swap(colT.ptr, col.ptr, k, ckk)
+		swap(dyT.ptr, DY.ptr+uintptr(n0*c.Cout*ohw*4), k, c.Cout)
+		beta := float32(1)
+		if n0 == 0 {
+			beta = 0
 		}
+		d.gemm(DW.ptr, dyT.ptr, colT.ptr, &runtime.GemmArgs{TransB: true, Batch: 1, M: c.Cout, N: ckk, K: k * ohw, Alpha: 1, Beta: beta})
 	}
 }
 

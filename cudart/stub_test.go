@@ -296,6 +296,13 @@ func TestStubDevice(t *testing.T) {
 	if s.gemms() != 4 {
 		t.Errorf("%d GEMMs reached cuBLAS, want 4", s.gemms())
 	}
+	cg := runtime.ConvGeometry([]int{5, 3, 8, 8}, []int{4, 3, 3, 3}, 1, 1)
+	cw, cy, cx := d.Alloc(4*27, false), d.Alloc(5*4*64, true), d.Alloc(5*3*64, true)
+	before := s.gemms()
+	d.Conv2dWeightGrad(cw, cy, cx, cg)
+	if n := s.gemms() - before; n != 1 {
+		t.Errorf("Conv2dWeightGrad of 5 images: %d GEMMs, want one", n)
+	}
 	o := d.Alloc(1000, false)
 	d.Unary(runtime.OpAffine, o, x.g, 0.5, -1.25)
 	l := s.lastLaunch(t)
