@@ -31,14 +31,13 @@ type options struct {
 	config  string          // run configuration file of image training (images.Config)
 	set     map[string]bool // flags given on the command line
 
-	weightsSHA string // SHA-256 of the bundle read (set when it is read)
-	weights    string // bundle to read (and, when training or fitting, to write)
-	out        string // output folder
-	device     string
-	threads    int
-	seed       uint64
-	quiet      bool
-	cpuProf    string
+	weights string // bundle to read (and, when training or fitting, to write)
+	out     string // output folder
+	device  string
+	threads int
+	seed    uint64
+	quiet   bool
+	cpuProf string
 
 	resume          bool   // continue --train/--fit from the latest checkpoint
 	checkpointDir   string // "" means <out>/checkpoints
@@ -47,14 +46,14 @@ type options struct {
 
 	trainSteps, fitSteps, batch int
 	lr                          float64
-	betaSchedule                ocm.BetaSchedule
+	betaSchedule                sampler.BetaSchedule
 	diffusionSteps              int
 
 	steps       int
 	method      sampler.Method
 	eta         float64
 	variance    ocm.Covariance
-	spacing     ocm.TimestepSpacing
+	spacing     sampler.TimestepSpacing
 	numSamples  int
 	exactScore  bool
 	clipSamples bool

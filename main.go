@@ -21,13 +21,18 @@ import (
 // version is the ocm release; set at link time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
-// usageError is a mistake of the user's: one line, exit status 2.
-type usageError struct{ msg string }
+// usageError is a mistake of the user's (a flag, a file, a value): one line, exit
+// status 2.
+type usageError struct{ err error }
 
-func (e *usageError) Error() string { return e.msg }
+// Error is the message of the wrapped error.
+func (e *usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the error the mistake was found by.
+func (e *usageError) Unwrap() error { return e.err }
 
 func userErr(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+	return &usageError{err: fmt.Errorf(format, args...)}
 }
 
 // inputErr marks err (a bad file, a bad value) as the user's, keeping its message.
@@ -35,7 +40,35 @@ func inputErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &usageError{msg: err.Error()}
+	return &usageError{err: err}
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the machine failed: a disk, a device, a bug
+	exitBadUse  = 2 // the flags or the input are wrong
+	// exitInterrupted is the status of a run stopped by SIGINT or SIGTERM (128 + 2,
+	// as shells report Ctrl-C).
+	exitInterrupted = 130
+)
+
+// exitCode maps the outcome of a run to its exit status: interrupted (after a
+// checkpoint), the user's mistake (a bad flag or input, a checkpoint that does not
+// fit the run), or a failure.
+func exitCode(err error) int {
+	var stopped *ocm.Stopped
+	var ue *usageError
+	var re *ocm.ResumeError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &stopped):
+		return exitInterrupted
+	case errors.As(err, &ue), errors.As(err, &re):
+		return exitBadUse
+	}
+	return exitFailure
 }
 
 func main() {
@@ -53,31 +86,26 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 				panic(r) // a programming error: keep the trace
 			}
 			fmt.Fprintf(stderr, "ocm: %v\n", oneLine(err))
-			code = 1
+			code = exitFailure
 		}
 	}()
 	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ocm: %v\n", oneLine(err))
-		return 2
+		err = inputErr(err)
+	} else {
+		err = execute(o, stdout, stderr)
 	}
-	if err := execute(o, stdout, stderr); err != nil {
-		var stopped *ocm.Stopped
-		if errors.As(err, &stopped) {
-			fmt.Fprintf(stderr, "ocm: interrupted at step %d; resume with: %s\n", stopped.Step, resumeCommand(args))
-			return exitInterrupted
-		}
+	var stopped *ocm.Stopped
+	switch {
+	case errors.As(err, &stopped):
+		fmt.Fprintf(stderr, "ocm: interrupted at step %d; resume with: %s\n", stopped.Step, resumeCommand(args))
+	case err != nil:
 		fmt.Fprintf(stderr, "ocm: %v\n", oneLine(err))
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return 2
-		}
-		return 1
 	}
-	return 0
+	return exitCode(err)
 }
 
 // deviceFailure returns the error of a panic raised by the CUDA device (out of device

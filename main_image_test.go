@@ -12,16 +12,16 @@ import (
 	"ocm/cudart"
 	"ocm/nn"
 	"ocm/nn/safetensors"
-	"ocm/ocm"
 	"ocm/ocm/images"
 	rt "ocm/runtime"
+	"ocm/sampler"
 	"ocm/sampler/imagefile"
 )
 
 // smallImageBundle saves an untrained image bundle of 1×8×8 images.
 func smallImageBundle(t *testing.T, dir string) string {
 	t.Helper()
-	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	s, _ := sampler.NewSchedule(sampler.Linear, 100)
 	cfg := nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2}, NumRes: 1, Resolution: 8, TembIn: 16}
 	m := images.NewModel(rt.NewCPU(rt.CPUOptions{}), "idx:test", cfg, s, images.HeadSimple, 1)
 	m.MsEps = make([]float64, 101)

@@ -11,6 +11,7 @@ import (
 	"ocm/ocm"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 // writeFile writes data into dir/name and returns the path.
@@ -27,7 +28,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 func smallBundle(t *testing.T, dir string) string {
 	t.Helper()
 	dev := rt.NewCPU(rt.CPUOptions{})
-	s, _ := ocm.NewSchedule(ocm.Linear, 1000)
+	s, _ := sampler.NewSchedule(sampler.Linear, 1000)
 	m := toy.NewModel(dev, "mog9", ocm.Mog9(), s, 16, []int{8}, 1)
 	m.MsEps = make([]float64, 1001)
 	m.ExactMsEps = make([]float64, 1001)
@@ -202,7 +203,7 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 // TestAutoDeviceFallsBack: without CUDA libraries, --device auto runs on the CPU and
 // says why in one line; --device cuda is refused (in TestBadInputs).
 func TestAutoDeviceFallsBack(t *testing.T) {
-	if _, err := openCUDA(rt.NewCPU(rt.CPUOptions{})); err == nil {
+	if _, err := openCUDA(); err == nil {
 		t.Skip("a CUDA device is available here")
 	}
 	in, out := t.TempDir(), t.TempDir()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"ocm/ocm"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -8,10 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 )
-
-// exitInterrupted is the exit status of a run stopped by SIGINT or SIGTERM (128 + 2,
-// as shells report Ctrl-C).
-const exitInterrupted = 130
 
 // exit ends the process; tests replace it.
 var exit = os.Exit
@@ -72,4 +69,44 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// watchedControl is newControl with the interrupt handler installed as its Stop (for
+// --train/--fit); the caller defers release.
+func watchedControl(o *options) (ctl *ocm.Control, release func(), err error) {
+	if ctl, err = newControl(o); err != nil || ctl == nil {
+		return ctl, func() {}, err
+	}
+	ctl.Stop, release = watchSignals()
+	return ctl, release, nil
+}
+
+// newControl returns the checkpoint settings of --train/--fit (nil for other modes),
+// with the latest checkpoint read when resuming.
+func newControl(o *options) (*ocm.Control, error) {
+	if !o.train && !o.fit {
+		return nil, nil
+	}
+	dir := o.checkpointDir
+	if dir == "" {
+		dir = filepath.Join(o.out, "checkpoints")
+	}
+	ctl := &ocm.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
+	if !o.resume {
+		return ctl, nil
+	}
+	path, f, err := ocm.ReadLatest(dir)
+	if err != nil {
+		return nil, userErr("--resume: %s", oneLine(err))
+	}
+	switch phase := f.Metadata["phase"]; {
+	case phase == ocm.PhaseTrain && !o.train:
+		return nil, userErr("--resume: %s is a checkpoint of --train; give --train (and the run's other flags)", path)
+	case phase == ocm.PhaseFit && !o.fit:
+		return nil, userErr("--resume: %s is a checkpoint of --fit; give --fit (and the run's other flags)", path)
+	case phase != ocm.PhaseTrain && phase != ocm.PhaseFit:
+		return nil, userErr("--resume: %s: unknown phase %q", path, phase)
+	}
+	ctl.Resume, ctl.ResumePath = f, path
+	return ctl, nil
 }

@@ -20,6 +20,7 @@ import (
 	"ocm/ocm"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 // The helper process: a re-run of this test binary that does one job, chosen by
@@ -47,7 +48,7 @@ func TestHelperProcess(t *testing.T) {
 var helperDev = rt.NewCPU(rt.CPUOptions{Threads: 1})
 
 func helperModel() *toy.Model {
-	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	s, _ := sampler.NewSchedule(sampler.Linear, 100)
 	return toy.NewModel(helperDev, "mog9", ocm.Mog9(), s, 16, []int{8}, 1)
 }
 

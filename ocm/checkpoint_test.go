@@ -11,6 +11,7 @@ import (
 	"ocm/nn/safetensors"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // nanData is MixtureData whose batches listed in bad (or all, with always) are NaN.
@@ -32,7 +33,7 @@ func (d nanData) Batch(dev rt.Device, i, n int) *rt.Tensor {
 
 func tinyTrainer(t *testing.T, data DataSource) *Trainer {
 	t.Helper()
-	s, err := NewSchedule(Linear, 100)
+	s, err := sampler.NewSchedule(sampler.Linear, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

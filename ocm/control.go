@@ -36,6 +36,7 @@ type Stopped struct {
 	Path  string
 }
 
+// Error says where the run stopped and which checkpoint holds it.
 func (s *Stopped) Error() string {
 	return fmt.Sprintf("ocm: %s stopped at step %d (checkpoint %q)", s.Phase, s.Step, s.Path)
 }
@@ -44,6 +45,7 @@ func (s *Stopped) Error() string {
 // model or other settings, or incomplete.
 type ResumeError struct{ Err error }
 
+// Error is the message of the wrapped error.
 func (e *ResumeError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the reason.

@@ -7,6 +7,7 @@ import (
 	"ocm/nn"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // HeadKind names what a covariance head regresses.
@@ -20,6 +21,7 @@ const (
 	HeadNPR                 // target (ε − ε̂)²:      h ≈ E[(ε−ε̂)²|x_t]
 )
 
+// String is the head kind's name (ocm, sn, npr).
 func (k HeadKind) String() string {
 	switch k {
 	case HeadOCM:
@@ -56,6 +58,7 @@ func NewMLPHead(dev rt.Device, kind HeadKind, f, d int, hidden []int, key philox
 // mlpHead is an MLP on the features; the features already carry the time.
 type mlpHead struct{ *nn.MLP }
 
+// Forward applies the MLP to the features; the time is not used.
 func (m mlpHead) Forward(c *nn.Ctx, features *ad.Var, _ []float64) *ad.Var {
 	return m.MLP.Forward(c, features)
 }
@@ -81,6 +84,7 @@ type convHead struct {
 	emb TimeEmbedder
 }
 
+// Forward applies the conv head to the feature map, reading the time t when complex.
 func (h convHead) Forward(c *nn.Ctx, features *ad.Var, t []float64) *ad.Var {
 	var temb *ad.Var
 	if h.ConvHead.Block != nil {
@@ -109,7 +113,7 @@ func (h *Head) Params() []*nn.Param { return h.Net.Params() }
 type HeadFitter struct {
 	Teacher Teacher
 	Head    *Head
-	Sched   *Schedule
+	Sched   *sampler.Schedule
 	Data    DataSource
 	Cfg     TrainConfig
 	Probes  int // Rademacher probes per example for OCM (M, default 1)
@@ -120,7 +124,7 @@ type HeadFitter struct {
 }
 
 // NewHeadFitter prepares fitting of head on teacher.
-func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *Schedule, data DataSource, cfg TrainConfig) *HeadFitter {
+func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *sampler.Schedule, data DataSource, cfg TrainConfig) *HeadFitter {
 	return &HeadFitter{Teacher: teacher, Head: head, Sched: s, Data: data, Cfg: cfg, Probes: 1,
 		Opt: nn.NewAdam(cfg.LR), EMA: nn.NewEMA(cfg.EMADecay, head.Params()), dev: dev}
 }

@@ -6,6 +6,7 @@ import (
 
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 var testDev = rt.NewCPU(rt.CPUOptions{})
@@ -14,7 +15,7 @@ var testDev = rt.NewCPU(rt.CPUOptions{})
 // E_v[−√B·v⊙(J_ε v)] = B·diag H (ocm-math §3.2), so the head's minimiser h gives
 // (B/A)(1 + h) = diag Cov[x0|x_t].
 func TestOCMTargetIsUnbiased(t *testing.T) {
-	s, err := NewSchedule(Linear, 1000)
+	s, err := sampler.NewSchedule(sampler.Linear, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestOCMTargetIsUnbiased(t *testing.T) {
 
 // TestSNAndNPRTargets checks the two baselines' targets on a batch: ε² and (ε − ε̂)².
 func TestSNAndNPRTargets(t *testing.T) {
-	s, _ := NewSchedule(Linear, 1000)
+	s, _ := sampler.NewSchedule(sampler.Linear, 1000)
 	teacher := NewMixtureTeacher(Mog9(), s)
 	data := MixtureData{Mix: Mog9(), Seed: 1}
 	b := drawBatch(testDev, data, s, philox.Key{Seed: 2}, 0, 64)

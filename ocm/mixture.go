@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"ocm/sampler"
 	"sync"
 )
 
@@ -481,7 +482,7 @@ func (m *Mixture) Diffuse(a, b float64) *Diffused {
 }
 
 // DiffuseAt returns m.Diffuse(sqrt(s.A[t]), s.B[t]), the mixture at step t of s.
-func (m *Mixture) DiffuseAt(s *Schedule, t int) *Diffused {
+func (m *Mixture) DiffuseAt(s *sampler.Schedule, t int) *Diffused {
 	return m.Diffuse(math.Sqrt(s.A[t]), s.B[t])
 }
 

@@ -8,6 +8,7 @@ import (
 	ad "ocm/autodiff"
 	"ocm/nn"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 // Covariance names an estimator of the reverse-step variance (ocm-math §4.2, §4.3).
@@ -29,6 +30,7 @@ const (
 
 var covNames = [numCovariances]string{"small", "large", "ocm", "sn", "npr", "analytic", "exact-diag", "exact-full"}
 
+// String is the estimator's name, as --variance-type takes it.
 func (c Covariance) String() string {
 	if c >= 0 && c < numCovariances {
 		return covNames[c]
@@ -63,24 +65,43 @@ func (c *Covariance) Set(name string) error {
 // Optimal reports whether the estimator supplies c_t (the optimal-variance family).
 func (c Covariance) Optimal() bool { return c != CovSmall && c != CovLarge }
 
-// Prediction is what a reverse step needs from the model at one step t.
-type Prediction struct {
-	Eps     *rt.Tensor // ε̂ (N, …)
-	X0      *rt.Tensor // E[x0|x_t] when known exactly (mixtures), else nil: derived from Eps
-	CovDiag *rt.Tensor // c_t ≥ 0, the shape of x; nil for Small and Large
-	CovFull []float64  // (N, D, D) full Cov[x0|x_t] on the host, for CovExactFull only
+// Variance is the sampler's variance family for the estimator.
+func (c Covariance) Variance() sampler.Variance {
+	switch c {
+	case CovSmall:
+		return sampler.Small
+	case CovLarge:
+		return sampler.Large
+	case CovExactFull:
+		return sampler.OptimalFull
+	}
+	return sampler.Optimal
 }
 
-// Denoiser predicts ε̂ and the chosen covariance for a batch x_t at step t.
-type Denoiser interface {
-	Predict(x *rt.Tensor, t int) (*Prediction, error)
+// Sampling is how a sampling run steps back from noise: the reverse process, DDIM's
+// η, the number of steps K and their spacing, and the covariance estimator.
+type Sampling struct {
+	Method  sampler.Method
+	Eta     float64
+	K       int
+	Spacing sampler.TimestepSpacing
+	Cov     Covariance
 }
 
-// Predictor is the Denoiser of a teacher (network or exact mixture) with a covariance
+// Variances maps each estimator to its sampler variance family.
+func Variances(cs []Covariance) []sampler.Variance {
+	vs := make([]sampler.Variance, len(cs))
+	for i, c := range cs {
+		vs[i] = c.Variance()
+	}
+	return vs
+}
+
+// Predictor is the sampler.Denoiser of a teacher (network or exact mixture) with a covariance
 // estimator.
 type Predictor struct {
 	Teacher Teacher
-	Sched   *Schedule
+	Sched   *sampler.Schedule
 	Cov     Covariance
 	Head    *Head           // for OCM, SN, NPR
 	MsEps   []float64       // (N+1) for Analytic
@@ -91,13 +112,13 @@ type Predictor struct {
 }
 
 // Predict evaluates the teacher and the covariance estimator at step t.
-func (p *Predictor) Predict(x *rt.Tensor, t int) (*Prediction, error) {
+func (p *Predictor) Predict(x *rt.Tensor, t int) (*sampler.Prediction, error) {
 	n := make([]int, x.Dim(0))
 	for i := range n {
 		n[i] = t
 	}
 	eps, features, _ := p.Teacher.Predict(x, n, nil)
-	pr := &Prediction{Eps: eps}
+	pr := &sampler.Prediction{Eps: eps}
 	ratio := float32(p.Sched.B[t] / p.Sched.A[t])
 	var c *rt.Tensor
 	switch p.Cov {
@@ -152,7 +173,7 @@ func covFromHead(c Covariance, h, eps *rt.Tensor, ratio float32) *rt.Tensor {
 }
 
 // exact fills the exact posterior mean and covariance of a mixture.
-func (p *Predictor) exact(x *rt.Tensor, t int, pr *Prediction) *Prediction {
+func (p *Predictor) exact(x *rt.Tensor, t int, pr *sampler.Prediction) *sampler.Prediction {
 	d := p.Exact.Mix.Dim
 	post := p.Exact.At(t)
 	xs := x.Data()
@@ -184,7 +205,7 @@ const MsEpsStepsPerBatch = 4
 // for n = 1..N, from perStep fresh examples per step (ocm-math §4.2); ms_eps[0] = 0.
 // The values are rounded to float32, the precision bundles store, so that a model
 // used right after fitting gives the numbers of the same model saved and loaded.
-func MsEps(dev rt.Device, teacher Teacher, s *Schedule, data DataSource, perStep int, seed uint64) []float64 {
+func MsEps(dev rt.Device, teacher Teacher, s *sampler.Schedule, data DataSource, perStep int, seed uint64) []float64 {
 	ms := make([]float64, s.N+1)
 	for n0 := 1; n0 <= s.N; n0 += MsEpsStepsPerBatch {
 		k := min(MsEpsStepsPerBatch, s.N+1-n0)
@@ -213,7 +234,7 @@ func MsEps(dev rt.Device, teacher Teacher, s *Schedule, data DataSource, perStep
 }
 
 // noisyAt draws x_n for the given steps, from batch `batch` of data and fresh noise.
-func noisyAt(dev rt.Device, data DataSource, s *Schedule, seed uint64, batch int, ns []int) *rt.Tensor {
+func noisyAt(dev rt.Device, data DataSource, s *sampler.Schedule, seed uint64, batch int, ns []int) *rt.Tensor {
 	x0 := data.Batch(dev, batch, len(ns))
 	sa, sb := make([]float64, len(ns)), make([]float64, len(ns))
 	for i, n := range ns {

@@ -10,6 +10,7 @@ import (
 	"ocm/nn"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // Backbone is a noise-prediction network ε̂(x_t, t): it returns ε̂ (same shape as x)
@@ -31,7 +32,7 @@ type Teacher interface {
 // (autodiff.JVP): no tape, about twice the cost of a forward pass.
 type NetTeacher struct {
 	Net   Backbone
-	Sched *Schedule
+	Sched *sampler.Schedule
 }
 
 // Predict runs the backbone in evaluation mode.
@@ -45,13 +46,13 @@ func (t *NetTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, feat
 // [x_t, timestep embedding], so a head fitted on it learns from the exact score.
 type MixtureTeacher struct {
 	Mix   *Mixture
-	Sched *Schedule
+	Sched *sampler.Schedule
 	mu    sync.Mutex
 	cache map[int]*Diffused
 }
 
 // NewMixtureTeacher returns the exact teacher of mixture m under schedule s.
-func NewMixtureTeacher(m *Mixture, s *Schedule) *MixtureTeacher {
+func NewMixtureTeacher(m *Mixture, s *sampler.Schedule) *MixtureTeacher {
 	return &MixtureTeacher{Mix: m, Sched: s, cache: map[int]*Diffused{}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"ocm/nn"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // DataSource yields training batches reproducibly: batch i of size n depends only on
@@ -59,7 +60,7 @@ type noisyBatch struct {
 
 // drawBatch draws batch `step` of size b: data, steps n ~ U{1..N} and noise, all from
 // the step's key.
-func drawBatch(dev rt.Device, data DataSource, s *Schedule, key philox.Key, step, b int) *noisyBatch {
+func drawBatch(dev rt.Device, data DataSource, s *sampler.Schedule, key philox.Key, step, b int) *noisyBatch {
 	k := key.Split(uint64(step))
 	x0 := data.Batch(dev, step, b)
 	u := make([]uint32, b)
@@ -91,7 +92,7 @@ type TrainConfig struct {
 // L = mean_batch Σ (ε − ε̂(x_n, n))², n ~ U{1..N} (ocm-math §2).
 type Trainer struct {
 	Net   Backbone
-	Sched *Schedule
+	Sched *sampler.Schedule
 	Data  DataSource
 	Cfg   TrainConfig
 	Opt   *nn.Adam
@@ -101,7 +102,7 @@ type Trainer struct {
 }
 
 // NewTrainer prepares training of net on dev.
-func NewTrainer(dev rt.Device, net Backbone, s *Schedule, data DataSource, cfg TrainConfig) *Trainer {
+func NewTrainer(dev rt.Device, net Backbone, s *sampler.Schedule, data DataSource, cfg TrainConfig) *Trainer {
 	return &Trainer{Net: net, Sched: s, Data: data, Cfg: cfg, Opt: nn.NewAdam(cfg.LR),
 		EMA: nn.NewEMA(cfg.EMADecay, net.Params()), dev: dev}
 }

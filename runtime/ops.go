@@ -29,6 +29,7 @@ const (
 var unaryNames = [numUnaryOps]string{"neg", "exp", "log", "sqrt", "rsqrt", "recip", "tanh",
 	"sigmoid", "silu", "sin", "cos", "square", "abs", "sign", "affine", "clamp", "inrange", "dropmask"}
 
+// String is the op's name.
 func (op UnaryOp) String() string {
 	if op < numUnaryOps {
 		return unaryNames[op]
@@ -53,6 +54,7 @@ const (
 
 var binaryNames = [numBinaryOps]string{"add", "sub", "mul", "div", "max", "min", "silugrad"}
 
+// String is the op's name.
 func (op BinaryOp) String() string {
 	if op < numBinaryOps {
 		return binaryNames[op]
@@ -69,6 +71,7 @@ const (
 	ReduceMax
 )
 
+// String is the op's name.
 func (op ReduceOp) String() string {
 	switch op {
 	case ReduceSum:
@@ -89,6 +92,7 @@ const (
 	Rademacher                     // ±1 with probability ½ each
 )
 
+// String is the op's name.
 func (d Distribution) String() string {
 	switch d {
 	case Uniform:

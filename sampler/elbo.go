@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
 )
@@ -31,7 +30,7 @@ type NELBOOptions struct {
 
 // PriorKL returns KL(q(x_T|x0) ‖ N(0, I)) in nats for every example of x0 (N, …), the
 // prior term of NELBO with T = steps[K−1].
-func PriorKL(s *ocm.Schedule, x0 *rt.Tensor, tEnd int) []float64 {
+func PriorKL(s *Schedule, x0 *rt.Tensor, tEnd int) []float64 {
 	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
 	x0h := x0.Float64s()
 	prior := make([]float64, n)
@@ -56,8 +55,8 @@ func PriorKL(s *ocm.Schedule, x0 *rt.Tensor, tEnd int) []float64 {
 // large. Everything after the network is computed in float64 on the host.
 //
 // NELBO is NELBOs with one denoiser; the same key gives the same noise in both.
-func NELBO(m ocm.Denoiser, s *ocm.Schedule, x0 *rt.Tensor, steps []int, cov ocm.Covariance, o NELBOOptions, key philox.Key) ([]float64, error) {
-	out, err := NELBOs([]ocm.Denoiser{m}, []ocm.Covariance{cov}, s, x0, steps, o, key)
+func NELBO(m Denoiser, s *Schedule, x0 *rt.Tensor, steps []int, cov Variance, o NELBOOptions, key philox.Key) ([]float64, error) {
+	out, err := NELBOs([]Denoiser{m}, []Variance{cov}, s, x0, steps, o, key)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +72,7 @@ func NELBO(m ocm.Denoiser, s *ocm.Schedule, x0 *rt.Tensor, steps []int, cov ocm.
 // per (tensor, t) and run the backbone once per term for all covariances. The terms
 // draw the same noise as NELBO with the same key, so out[j] equals
 // NELBO(ds[j], …, covs[j], o, key).
-func NELBOs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Tensor, steps []int, o NELBOOptions, key philox.Key) ([][]float64, error) {
+func NELBOs(ds []Denoiser, covs []Variance, s *Schedule, x0 *rt.Tensor, steps []int, o NELBOOptions, key philox.Key) ([][]float64, error) {
 	if err := checkNELBOArgs(ds, covs, s, x0, steps); err != nil {
 		return nil, fmt.Errorf("sampler: nelbo: %w", err)
 	}
@@ -97,11 +96,11 @@ func NELBOs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Te
 		for j, m := range ds {
 			pr, err := m.Predict(xt, t)
 			if err != nil {
-				return nil, fmt.Errorf("sampler: nelbo: %v covariance, step %d: %w", covs[j], t, err)
+				return nil, fmt.Errorf("sampler: nelbo: %v variance, step %d: %w", covs[j], t, err)
 			}
 			term := make([]float64, n)
 			if err := addTerm(term, s, covs[j], o, pr, x0h, xth, sPrev, t, d); err != nil {
-				return nil, fmt.Errorf("sampler: nelbo: %v covariance, step %d: %w", covs[j], t, err)
+				return nil, fmt.Errorf("sampler: nelbo: %v variance, step %d: %w", covs[j], t, err)
 			}
 			for i, v := range term {
 				out[j][i] += v
@@ -121,7 +120,7 @@ func BitsPerDim(nats float64, dims int) float64 {
 }
 
 // checkNELBOArgs validates the arguments of NELBOs.
-func checkNELBOArgs(ds []ocm.Denoiser, covs []ocm.Covariance, s *ocm.Schedule, x0 *rt.Tensor, steps []int) error {
+func checkNELBOArgs(ds []Denoiser, covs []Variance, s *Schedule, x0 *rt.Tensor, steps []int) error {
 	if len(ds) == 0 || len(ds) != len(covs) {
 		return fmt.Errorf("need one covariance per denoiser, got %d denoisers and %d covariances", len(ds), len(covs))
 	}
@@ -167,7 +166,7 @@ func checkGrid(x []float64, d int) error {
 
 // addTerm adds the term of the transition t → sPrev to out, from the prediction pr at
 // x_t (xth on the host): the decoder for sPrev = 0, else the KL term.
-func addTerm(out []float64, s *ocm.Schedule, cov ocm.Covariance, o NELBOOptions, pr *ocm.Prediction,
+func addTerm(out []float64, s *Schedule, cov Variance, o NELBOOptions, pr *Prediction,
 	x0h, xth []float64, sPrev, t, d int) error {
 	x0hat, err := hostX0(s, pr, xth, t, o.ClipX0)
 	if err != nil {
@@ -193,7 +192,7 @@ func addTerm(out []float64, s *ocm.Schedule, cov ocm.Covariance, o NELBOOptions,
 
 // hostX0 returns x̂0 in float64: the exact mean when the prediction has one, else
 // x_t/√A − √(B/A)·ε̂; clamped to [−1, 1] with clip (ocm-math §2, §4.5).
-func hostX0(s *ocm.Schedule, pr *ocm.Prediction, xth []float64, t int, clip bool) ([]float64, error) {
+func hostX0(s *Schedule, pr *Prediction, xth []float64, t int, clip bool) ([]float64, error) {
 	var x0 []float64
 	switch {
 	case pr.X0 != nil:
@@ -223,15 +222,15 @@ func hostX0(s *ocm.Schedule, pr *ocm.Prediction, xth []float64, t int, clip bool
 
 // reverseVariance returns the DDPM variance of p(x_sPrev|x_t) for cov (ocm-math §4.3),
 // with the diagonal c_t on the host, clamped to [0, 1] with clip.
-func reverseVariance(s *ocm.Schedule, cov ocm.Covariance, pr *ocm.Prediction, sPrev, t int, clip bool, size, d int) (*variance, error) {
+func reverseVariance(s *Schedule, cov Variance, pr *Prediction, sPrev, t int, clip bool, size, d int) (*variance, error) {
 	switch {
-	case cov == ocm.CovSmall:
+	case cov == Small:
 		return &variance{base: s.TB(sPrev, t)}, nil
-	case cov == ocm.CovLarge:
+	case cov == Large:
 		return &variance{base: s.SB(sPrev, t)}, nil
 	}
 	v := &variance{base: s.TB(sPrev, t), weight: s.DDPMCovWeight(sPrev, t), dim: d}
-	if cov == ocm.CovExactFull {
+	if cov == OptimalFull {
 		if len(pr.CovFull) != size*d {
 			return nil, fmt.Errorf("full covariance has %d values, want %d", len(pr.CovFull), size*d)
 		}
@@ -252,7 +251,7 @@ func reverseVariance(s *ocm.Schedule, cov ocm.Covariance, pr *ocm.Prediction, sP
 
 // diffuse draws x_t = √A[t]·x0 + √B[t]·ε with ε from key, starting at element offset
 // of its stream.
-func diffuse(x0 *rt.Tensor, s *ocm.Schedule, t int, key philox.Key, offset uint64) *rt.Tensor {
+func diffuse(x0 *rt.Tensor, s *Schedule, t int, key philox.Key, offset uint64) *rt.Tensor {
 	eps := rt.Random(x0.Device(), rt.Normal, key, offset, x0.Shape()...)
 	return rt.Add(rt.Scale(x0, float32(math.Sqrt(s.A[t]))), rt.Scale(eps, float32(math.Sqrt(s.B[t]))))
 }
@@ -268,11 +267,11 @@ func priorKL(x []float64, a, b float64) float64 {
 
 // decoderVariance returns the continuous decoder's variance for the last transition
 // (0, 1), given v, the covariance's variance there.
-func decoderVariance(s *ocm.Schedule, cov ocm.Covariance, v *variance) *variance {
+func decoderVariance(s *Schedule, cov Variance, v *variance) *variance {
 	switch {
 	case cov.Optimal():
 		return v // base T̃B(0,1) = 0 and weight 1: σ² = c_1
-	case cov == ocm.CovLarge:
+	case cov == Large:
 		return &variance{base: s.Beta[1]}
 	}
 	return &variance{base: s.TB(1, 2)}

@@ -5,7 +5,6 @@ import (
 	"math"
 	"testing"
 
-	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
 )
@@ -23,7 +22,7 @@ type fakeDenoiser struct {
 	// oracle, when set, makes ε̂ near-exact: the noise that produced x_t from oracle
 	// (the clean batch) plus 0.1·eps, so that every term is of moderate size.
 	oracle []float64
-	sched  *ocm.Schedule
+	sched  *Schedule
 	epsAt  map[int][]float32 // t → ε̂ returned
 }
 
@@ -34,7 +33,7 @@ type call struct {
 	t   int
 }
 
-func (f *fakeDenoiser) Predict(x *rt.Tensor, t int) (*ocm.Prediction, error) {
+func (f *fakeDenoiser) Predict(x *rt.Tensor, t int) (*Prediction, error) {
 	if f.err != nil {
 		if err := f.err(t); err != nil {
 			return nil, err
@@ -56,7 +55,7 @@ func (f *fakeDenoiser) Predict(x *rt.Tensor, t int) (*ocm.Prediction, error) {
 		}
 	}
 	f.epsAt[t] = eps
-	pr := &ocm.Prediction{Eps: rt.FromSlice(x.Device(), eps, x.Shape()...)}
+	pr := &Prediction{Eps: rt.FromSlice(x.Device(), eps, x.Shape()...)}
 	if f.x0 != nil {
 		pr.X0 = rt.FromSlice(x.Device(), f.x0, x.Shape()...)
 	}
@@ -141,7 +140,7 @@ func refKL(m1, v1, m2, v2 float64) float64 {
 
 // refNELBO is an independent float64 implementation of ocm-math §6 (and of the
 // continuous decoder when !discrete), from the x_t the fake denoiser saw.
-func refNELBO(beta []float64, x0 []float64, n, d int, steps []int, cov ocm.Covariance, f *fakeDenoiser, clip, discrete bool) (total, decoder []float64) {
+func refNELBO(beta []float64, x0 []float64, n, d int, steps []int, cov Variance, f *fakeDenoiser, clip, discrete bool) (total, decoder []float64) {
 	abar := refSchedule(beta)
 	bbar := func(t int) float64 { return 1 - abar[t] }
 	clampTo := func(v, lo, hi float64) float64 {
@@ -178,9 +177,9 @@ func refNELBO(beta []float64, x0 []float64, n, d int, steps []int, cov ocm.Covar
 					}
 					var v float64
 					switch cov {
-					case ocm.CovSmall:
+					case Small:
 						v = (1 - (1 - beta[2])) * bbar(1) / bbar(2)
-					case ocm.CovLarge:
+					case Large:
 						v = beta[1]
 					default:
 						v = clampTo(float64(f.cov(1)[a]), 0, 1)
@@ -197,9 +196,9 @@ func refNELBO(beta []float64, x0 []float64, n, d int, steps []int, cov ocm.Covar
 				vq := bst * bbar(s) / bbar(t)
 				var vp float64
 				switch cov {
-				case ocm.CovSmall:
+				case Small:
 					vp = vq
-				case ocm.CovLarge:
+				case Large:
 					vp = bst
 				default:
 					vp = vq + abar[s]*bst*bst/(bbar(t)*bbar(t))*clampTo(float64(f.cov(t)[a]), 0, 1)
@@ -236,10 +235,10 @@ func TestNELBOMatchesReference(t *testing.T) {
 		{clip: false, discrete: false, oracle: true, covLo: 0.02, covSpan: 0.9},
 	}
 	for _, c := range cases {
-		for _, cov := range []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovOCM} {
+		for _, cov := range []Variance{Small, Large, Optimal} {
 			for _, k := range []int{2, 5} {
 				name := fmt.Sprintf("%v/K=%d/discrete=%v/oracle=%v", cov, k, c.discrete, c.oracle)
-				steps, err := ocm.Timesteps(ocm.Even, s.N, k)
+				steps, err := Timesteps(Even, s.N, k)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -327,7 +326,7 @@ func TestDiscreteDecoderTerm(t *testing.T) {
 			want -= math.Log(phi((xi-mu)/sd+h) - phi((xi-mu)/sd-h))
 		}
 	}
-	for _, cov := range []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovOCM, ocm.CovSN} {
+	for _, cov := range []Variance{Small, Large, Optimal} {
 		for _, c1 := range []float64{-2, 0, 3e-5, 0.5, 1, 9} {
 			f := &fakeDenoiser{eps: fixedEps(9), x0: means, cov: func(int) []float32 {
 				c := make([]float32, 9)
@@ -365,7 +364,7 @@ func TestDiscreteDecoderIgnoresC1AndClampsCt(t *testing.T) {
 			}
 			return c
 		}}
-		v, err := NELBO(f, s, x0, steps, ocm.CovOCM, NELBOOptions{ClipX0: true, Discrete: true}, philox.Key{Seed: 5})
+		v, err := NELBO(f, s, x0, steps, Optimal, NELBOOptions{ClipX0: true, Discrete: true}, philox.Key{Seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,19 +399,19 @@ func TestDiscreteDecoderIgnoresC1AndClampsCt(t *testing.T) {
 func TestNELBOsSharesOnePassAndMatchesNELBO(t *testing.T) {
 	s := linear(t)
 	x0 := gridImages()
-	covs := []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR, ocm.CovOCM}
-	steps, err := ocm.Timesteps(ocm.Even, s.N, 5)
+	covs := []Variance{Small, Large, Optimal, Optimal, Optimal, Optimal} // analytic, SN, NPR, OCM: each supplies its own c_t
+	steps, err := Timesteps(Even, s.N, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newFake := func(j int, log *[]call) *fakeDenoiser {
-		return &fakeDenoiser{name: covs[j].String(), log: log, eps: fixedEps(x0.Len()),
+		return &fakeDenoiser{name: fmt.Sprint("denoiser ", j), log: log, eps: fixedEps(x0.Len()),
 			cov: fixedCov(x0.Len(), -0.2+0.1*float64(j), 1.3)}
 	}
 	o := NELBOOptions{ClipX0: true, Discrete: true, Offset: 3}
 	key := philox.Key{Seed: 21, Stream: 1}
 	var log []call
-	ds := make([]ocm.Denoiser, len(covs))
+	ds := make([]Denoiser, len(covs))
 	for j := range covs {
 		ds[j] = newFake(j, &log)
 	}
@@ -427,7 +426,7 @@ func TestNELBOsSharesOnePassAndMatchesNELBO(t *testing.T) {
 		first := log[k*len(covs)]
 		for j := range covs {
 			c := log[k*len(covs)+j]
-			if c.who != covs[j].String() || c.t != step || c.x != first.x {
+			if c.who != fmt.Sprint("denoiser ", j) || c.t != step || c.x != first.x {
 				t.Errorf("call %d: %s at t=%d on %p, want %s at t=%d on %p", k*len(covs)+j, c.who, c.t, c.x, covs[j], step, first.x)
 			}
 		}
@@ -457,14 +456,14 @@ func TestNELBOOffset(t *testing.T) {
 	steps := []int{1, 500, 1000}
 	key := philox.Key{Seed: 8}
 	o := NELBOOptions{ClipX0: true, Discrete: true}
-	whole, err := NELBO(&fakeDenoiser{eps: fixedEps(18)}, s, x0, steps, ocm.CovSmall, o, key)
+	whole, err := NELBO(&fakeDenoiser{eps: fixedEps(18)}, s, x0, steps, Small, o, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
 		o.Offset = i
 		xi := rt.FromSlice(dev, xs[i*9:(i+1)*9], 1, 1, 3, 3)
-		part, err := NELBO(&fakeDenoiser{eps: fixedEps(18)[i*9 : (i+1)*9]}, s, xi, steps, ocm.CovSmall, o, key)
+		part, err := NELBO(&fakeDenoiser{eps: fixedEps(18)[i*9 : (i+1)*9]}, s, xi, steps, Small, o, key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,20 +480,20 @@ func TestNELBOErrors(t *testing.T) {
 	good := &fakeDenoiser{eps: fixedEps(18)}
 	o := NELBOOptions{ClipX0: true, Discrete: true}
 	key := philox.Key{}
-	if _, err := NELBO(good, s, x0, []int{2, 5}, ocm.CovSmall, o, key); err == nil {
+	if _, err := NELBO(good, s, x0, []int{2, 5}, Small, o, key); err == nil {
 		t.Error("steps not starting at 1 accepted")
 	}
-	if _, err := NELBO(good, s, x0, []int{1, 5, 5}, ocm.CovSmall, o, key); err == nil {
+	if _, err := NELBO(good, s, x0, []int{1, 5, 5}, Small, o, key); err == nil {
 		t.Error("repeated step accepted")
 	}
-	if _, err := NELBOs([]ocm.Denoiser{good}, nil, s, x0, []int{1}, o, key); err == nil {
+	if _, err := NELBOs([]Denoiser{good}, nil, s, x0, []int{1}, o, key); err == nil {
 		t.Error("covariance count mismatch accepted")
 	}
-	if _, err := NELBO(good, s, x0, []int{1, 10}, ocm.CovOCM, o, key); err == nil {
+	if _, err := NELBO(good, s, x0, []int{1, 10}, Optimal, o, key); err == nil {
 		t.Error("optimal covariance without c_t accepted")
 	}
 	off := rt.FromSlice(dev, []float32{0.5, 0.2}, 2, 1)
-	if _, err := NELBO(&fakeDenoiser{eps: fixedEps(2)}, s, off, []int{1}, ocm.CovSmall, o, key); err == nil {
+	if _, err := NELBO(&fakeDenoiser{eps: fixedEps(2)}, s, off, []int{1}, Small, o, key); err == nil {
 		t.Error("off-grid data accepted by the discrete decoder")
 	}
 	failing := &fakeDenoiser{eps: fixedEps(18), err: func(t int) error {
@@ -503,7 +502,7 @@ func TestNELBOErrors(t *testing.T) {
 		}
 		return nil
 	}}
-	if _, err := NELBO(failing, s, x0, []int{1, 10}, ocm.CovSmall, o, key); err == nil {
+	if _, err := NELBO(failing, s, x0, []int{1, 10}, Small, o, key); err == nil {
 		t.Error("denoiser error swallowed")
 	}
 }
@@ -523,7 +522,7 @@ func TestNELBOTerms(t *testing.T) {
 	x0 := gridImages()
 	x0h := x0.Float64s()
 	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
-	steps, err := ocm.Timesteps(ocm.Even, s.N, 5)
+	steps, err := Timesteps(Even, s.N, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +539,7 @@ func TestNELBOTerms(t *testing.T) {
 			decoder = append([]float64(nil), term...)
 		}
 	}}
-	got, err := NELBO(f, s, x0, steps, ocm.CovOCM, o, philox.Key{Seed: 11, Stream: 5})
+	got, err := NELBO(f, s, x0, steps, Optimal, o, philox.Key{Seed: 11, Stream: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,7 +552,7 @@ func TestNELBOTerms(t *testing.T) {
 			t.Errorf("call %d is for %d ← %d, want %d ← %d", k, c[0], c[1], times[k], times[k+1])
 		}
 	}
-	_, dec := refNELBO(s.Beta, x0h, n, d, steps, ocm.CovOCM, f, true, true)
+	_, dec := refNELBO(s.Beta, x0h, n, d, steps, Optimal, f, true, true)
 	for i := range n {
 		if !relClose(sum[i], got[i], 1e-12) || !relClose(decoder[i], dec[i], 1e-9) {
 			t.Errorf("example %d: prior + terms %.15g, NELBO %.15g; decoder %.15g, reference %.15g", i, sum[i], got[i], decoder[i], dec[i])
@@ -561,11 +560,11 @@ func TestNELBOTerms(t *testing.T) {
 	}
 }
 
-// TestSampleOneStep: K = 1 (ocm.Timesteps gives [N]) is one jump from x_N to the
+// TestSampleOneStep: K = 1 (Timesteps gives [N]) is one jump from x_N to the
 // clipped x̂0(x_N), without noise, for DDPM and DDIM alike.
 func TestSampleOneStep(t *testing.T) {
 	s := linear(t)
-	steps, err := ocm.Timesteps(ocm.Even, s.N, 1)
+	steps, err := Timesteps(Even, s.N, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +572,7 @@ func TestSampleOneStep(t *testing.T) {
 	f := &fakeDenoiser{eps: fixedEps(x.Len())}
 	cxt, ceps := s.X0Coef(s.N)
 	for _, method := range []Method{DDPM, DDIM} {
-		got, err := Sample(f, s, x, &Options{Method: method, Steps: steps, Cov: ocm.CovSmall, ClipX0: true, Key: philox.Key{Seed: 5}}, nil)
+		got, err := Sample(f, s, x, &Options{Method: method, Steps: steps, Variance: Small, ClipX0: true, Key: philox.Key{Seed: 5}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -584,7 +583,18 @@ func TestSampleOneStep(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Sample(f, s, x, &Options{Method: DDPM, Steps: []int{5, 5}, Cov: ocm.CovSmall}, nil); err == nil {
+	if _, err := Sample(f, s, x, &Options{Method: DDPM, Steps: []int{5, 5}, Variance: Small}, nil); err == nil {
 		t.Fatal("repeated timesteps accepted")
 	}
 }
+
+func linear(t *testing.T) *Schedule {
+	t.Helper()
+	s, err := NewSchedule(Linear, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var dev = rt.NewCPU(rt.CPUOptions{})

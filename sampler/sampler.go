@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
 )
@@ -18,6 +17,7 @@ const (
 	DDIM               // DDIM(η), ocm-math §4.1/§4.4
 )
 
+// String is the method's name (ddpm, ddim).
 func (m Method) String() string {
 	if m == DDIM {
 		return "ddim"
@@ -47,11 +47,11 @@ func (m *Method) Set(s string) error {
 
 // Options configures a sampling run.
 type Options struct {
-	Method Method
-	Eta    float64        // DDIM's η (0 = deterministic with fixed variances)
-	Steps  []int          // increasing timesteps ns (ocm.Timesteps): ns[0] = 1, or [N] for one jump
-	Cov    ocm.Covariance // which variance; the Denoiser supplies c_t for the optimal ones
-	ClipX0 bool           // clamp x̂0 to [−1, 1] (images)
+	Method   Method
+	Eta      float64  // DDIM's η (0 = deterministic with fixed variances)
+	Steps    []int    // increasing timesteps ns (Timesteps): ns[0] = 1, or [N] for one jump
+	Variance Variance // which variance family; the Denoiser supplies c_t for the optimal ones
+	ClipX0   bool     // clamp x̂0 to [−1, 1] (images)
 	// ClipSigmaIdx k > 0 caps σ² at ClipSigmaThreshold(ClipPixel) in transitions with
 	// s ≤ timesteps[k] (timesteps = [0] + Steps), ocm-math §4.5; 0 disables it.
 	ClipSigmaIdx int
@@ -71,14 +71,14 @@ type Step struct {
 // x_0 and returns x_0. obs, when not nil, is called after every transition. The last
 // transition, ns[0] → 0, returns its mean x̂0 without noise; with one step (K = 1,
 // ns = [N]) that is the whole process.
-func Sample(m ocm.Denoiser, s *ocm.Schedule, x *rt.Tensor, o *Options, obs func(Step)) (*rt.Tensor, error) {
+func Sample(m Denoiser, s *Schedule, x *rt.Tensor, o *Options, obs func(Step)) (*rt.Tensor, error) {
 	if len(o.Steps) == 0 || o.Steps[0] < 1 || o.Steps[len(o.Steps)-1] > s.N {
 		return nil, fmt.Errorf("sampler: timesteps must lie in 1..%d", s.N)
 	}
 	if err := checkIncreasing(o.Steps); err != nil {
 		return nil, fmt.Errorf("sampler: %w", err)
 	}
-	if o.Method == DDIM && o.Cov == ocm.CovLarge {
+	if o.Method == DDIM && o.Variance == Large {
 		return nil, fmt.Errorf("sampler: DDIM has no large variance (use small or an optimal covariance)")
 	}
 	times := append([]int{0}, o.Steps...)
@@ -108,7 +108,7 @@ func Sample(m ocm.Denoiser, s *ocm.Schedule, x *rt.Tensor, o *Options, obs func(
 
 // x0Estimate returns x̂0: the exact mean when the prediction has one, else
 // x_t/√A − √(B/A)·ε̂; clamped to [−1, 1] with ClipX0.
-func x0Estimate(s *ocm.Schedule, o *Options, x *rt.Tensor, pr *ocm.Prediction, t int) *rt.Tensor {
+func x0Estimate(s *Schedule, o *Options, x *rt.Tensor, pr *Prediction, t int) *rt.Tensor {
 	x0 := pr.X0
 	if x0 == nil {
 		cxt, ceps := s.X0Coef(t)
@@ -121,7 +121,7 @@ func x0Estimate(s *ocm.Schedule, o *Options, x *rt.Tensor, pr *ocm.Prediction, t
 }
 
 // transition returns the mean and variance of p(x_s | x_t).
-func transition(s *ocm.Schedule, o *Options, x *rt.Tensor, pr *ocm.Prediction, sPrev, t int) (*rt.Tensor, *variance) {
+func transition(s *Schedule, o *Options, x *rt.Tensor, pr *Prediction, sPrev, t int) (*rt.Tensor, *variance) {
 	x0 := x0Estimate(s, o, x, pr, t)
 	v := &variance{}
 	var weight float64
@@ -130,7 +130,7 @@ func transition(s *ocm.Schedule, o *Options, x *rt.Tensor, pr *ocm.Prediction, s
 		cx0, cxt := s.DDPMMeanCoef(sPrev, t)
 		mu = rt.Add(rt.Scale(x0, float32(cx0)), rt.Scale(x, float32(cxt)))
 		v.base, weight = s.TB(sPrev, t), s.DDPMCovWeight(sPrev, t)
-		if o.Cov == ocm.CovLarge {
+		if o.Variance == Large {
 			v.base = s.SB(sPrev, t)
 		}
 	} else {
@@ -138,7 +138,7 @@ func transition(s *ocm.Schedule, o *Options, x *rt.Tensor, pr *ocm.Prediction, s
 		mu = rt.Add(rt.Scale(x0, float32(cx0)), rt.Scale(pr.Eps, float32(ceps)))
 		v.base, weight = lam2, w
 	}
-	if o.Cov.Optimal() {
+	if o.Variance.Optimal() {
 		v.weight = weight
 		v.diag = pr.CovDiag
 		v.full = pr.CovFull

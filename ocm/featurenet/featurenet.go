@@ -306,3 +306,28 @@ func parseAccuracy(md map[string]string) (float64, error) {
 	}
 	return v, nil
 }
+
+// DescribeBundle is a one-line summary of a saved classifier's metadata md, with its
+// number of parameters.
+func DescribeBundle(md map[string]string, params int) string {
+	return fmt.Sprintf("feature classifier for --eval (%s): %d parameters, test accuracy %s", md["data"], params, md["test_accuracy"])
+}
+
+// TrainAndSave trains a classifier on train with the default configuration (its own
+// fixed seed: the same features for every run), scores it on test and saves it to
+// path with its record; dataset names the data. It returns the classifier and its
+// test accuracy.
+func TrainAndSave(dev rt.Device, train, test *data.Images, dataset, path string, progress func(done, total int, loss float64)) (*nn.Classifier, float64, error) {
+	cfg := DefaultTrainConfig()
+	clf, err := Train(dev, train, cfg, progress)
+	if err != nil {
+		return nil, 0, err
+	}
+	acc := Accuracy(dev, clf, test, 256)
+	md := map[string]string{"dataset": dataset, "test_accuracy": fmt.Sprintf("%.4f", acc), "seed": fmt.Sprint(cfg.Seed),
+		"steps": fmt.Sprint(cfg.Steps), "batch": fmt.Sprint(cfg.Batch)}
+	if err := Save(path, clf, md); err != nil {
+		return nil, 0, err
+	}
+	return clf, acc, nil
+}

@@ -7,6 +7,7 @@ import (
 	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // The cost of an OCM fitting step (forward-mode JVP through the frozen backbone, head
@@ -43,7 +44,7 @@ func benchModel(b *testing.B, head HeadMode) (*Model, randomImages) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, _ := ocm.NewSchedule(ocm.Linear, 1000)
+	s, _ := sampler.NewSchedule(sampler.Linear, 1000)
 	return NewModel(dev, "bench", cfg, s, head, 1), randomImages{1, 28}
 }
 

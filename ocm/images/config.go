@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"ocm/nn"
-	"ocm/ocm"
+	"ocm/sampler"
 )
 
 // MaxConfigFile is the largest run-configuration file LoadConfig and ParseConfig
@@ -456,7 +456,7 @@ func (c *Config) check(present map[string]bool) error {
 		}
 	}
 	if given("beta_schedule", c.Schedule == "") {
-		if _, err := ocm.ParseBetaSchedule(c.Schedule); err != nil {
+		if _, err := sampler.ParseBetaSchedule(c.Schedule); err != nil {
 			return &ConfigError{Field: "beta_schedule", Problem: fmt.Sprintf("unknown beta schedule %s (want linear or cosine)", quoteValue(c.Schedule))}
 		}
 	}
@@ -609,9 +609,9 @@ func (c *Config) ApplyUNet(base nn.UNetConfig) (nn.UNetConfig, error) {
 
 // ApplySchedule returns the noise schedule and diffusion steps of a run: c's where
 // set, else kind and n.
-func (c *Config) ApplySchedule(kind ocm.BetaSchedule, n int) (ocm.BetaSchedule, int, error) {
+func (c *Config) ApplySchedule(kind sampler.BetaSchedule, n int) (sampler.BetaSchedule, int, error) {
 	if c.Schedule != "" {
-		k, err := ocm.ParseBetaSchedule(c.Schedule)
+		k, err := sampler.ParseBetaSchedule(c.Schedule)
 		if err != nil {
 			return 0, 0, &ConfigError{Field: "beta_schedule", Problem: strings.TrimPrefix(err.Error(), "ocm: ")}
 		}
@@ -635,7 +635,7 @@ func DefaultConfig(c, res int) Config {
 	}
 	st := DefaultSettings()
 	ema, dropout := shortest(st.EMADecay), st.Dropout
-	return Config{UNet: &u, Head: string(HeadSimple), Schedule: ocm.Linear.String(), DiffusionSteps: 1000,
+	return Config{UNet: &u, Head: string(HeadSimple), Schedule: sampler.Linear.String(), DiffusionSteps: 1000,
 		TrainSteps: st.TrainSteps, FitSteps: st.FitSteps, Batch: st.Batch, LR: shortest(st.LR),
 		EMADecay: &ema, Dropout: &dropout, MsEpsPerStep: st.MsEpsPerStep}
 }

@@ -112,7 +112,7 @@ func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classif
 		return nil, err
 	}
 	for _, method := range []sampler.Method{sampler.DDPM, sampler.DDIM} {
-		for _, cov := range Covariances {
+		for _, cov := range Covariances() {
 			if method == sampler.DDIM && cov == ocm.CovLarge {
 				continue
 			}
@@ -143,10 +143,11 @@ type nllKey struct {
 // covariances share each network evaluation.
 func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *Report, prog Progress) (map[nllKey][2]float64, error) {
 	n := min(cfg.TestImages, test.N)
+	covs := Covariances()
 	x := firstImages(test, n)
 	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
-	preds := make([]ocm.Denoiser, len(Covariances))
-	for i, cov := range Covariances {
+	preds := make([]sampler.Denoiser, len(covs))
+	for i, cov := range covs {
 		preds[i] = m.Predictor(cov)
 	}
 	out := map[nllKey][2]float64{}
@@ -157,7 +158,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 	scale := 1 / (float64(per) * math.Ln2 * float64(n)) // nats summed over the images → mean bits/dim
 	rep.TermsK = slices.Min(cfg.Ks)
 	for _, k := range cfg.Ks {
-		steps, err := ocm.Timesteps(ocm.Even, m.Sched.N, k)
+		steps, err := sampler.Timesteps(sampler.Even, m.Sched.N, k)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +176,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 				tm.BPD[cov] += v * scale
 			}
 		}
-		vals := make([][]float64, len(Covariances))
+		vals := make([][]float64, len(covs))
 		for lo := 0; lo < n; lo += cfg.Batch {
 			b := min(cfg.Batch, n-lo)
 			x0 := rt.FromSlice(dev, x[lo*per:(lo+b)*per], b, m.Config.InCh, m.Config.Resolution, m.Config.Resolution)
@@ -184,16 +185,16 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 			if terms != nil {
 				tEnd := steps[len(steps)-1]
 				prior := sampler.PriorKL(m.Sched, x0, tEnd)
-				for _, cov := range Covariances {
+				for _, cov := range covs {
 					addTerm(cov.String(), [2]int{tEnd, tEnd}, prior)
 				}
-				o.OnTerm = func(j, sPrev, t int, term []float64) { addTerm(Covariances[j].String(), [2]int{sPrev, t}, term) }
+				o.OnTerm = func(j, sPrev, t int, term []float64) { addTerm(covs[j].String(), [2]int{sPrev, t}, term) }
 			}
-			nelbo, err := sampler.NELBOs(preds, Covariances, m.Sched, x0, steps, o, key)
+			nelbo, err := sampler.NELBOs(preds, ocm.Variances(covs), m.Sched, x0, steps, o, key)
 			if err != nil {
 				return nil, err
 			}
-			for i := range Covariances {
+			for i := range covs {
 				vals[i] = append(vals[i], nelbo[i]...)
 			}
 			done += k * b
@@ -201,7 +202,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 				prog("nll", done, total, math.NaN())
 			}
 		}
-		for i, cov := range Covariances {
+		for i, cov := range covs {
 			mean, se := meanSE(vals[i])
 			bits := 1 / (float64(per) * math.Ln2)
 			out[nllKey{cov, k}] = [2]float64{mean * bits, se * bits}
@@ -223,7 +224,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 
 // sampleRow draws cfg.FDSamples images and scores them against the reference.
 func (m *Model) sampleRow(dev rt.Device, method sampler.Method, cov ocm.Covariance, k int, ref [][]float64, clf *nn.Classifier, cfg EvalConfig, prog Progress) (Row, error) {
-	sc := SampleConfig{Method: method, K: k, Spacing: ocm.Even, Cov: cov, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
+	sc := SampleConfig{Sampling: ocm.Sampling{Method: method, K: k, Spacing: sampler.Even, Cov: cov}, N: cfg.FDSamples, Batch: cfg.Batch, Seed: cfg.Seed + uint64(k)}
 	sc.ClipSigmaIdx, sc.ClipPixel = PaperClipping(method)
 	task := fmt.Sprintf("sample %v %v K=%d", method, cov, k)
 	x, err := Sample(dev, m, sc, func(_ string, done, total int, _ float64) {
@@ -235,7 +236,7 @@ func (m *Model) sampleRow(dev rt.Device, method sampler.Method, cov ocm.Covarian
 		return Row{}, err
 	}
 	c, r := m.Config.InCh, m.Config.Resolution
-	feats := featurenet.Features(dev, clf, x.Data(), cfg.FDSamples, c, r, r, cfg.Batch)
+	feats := featurenet.Features(dev, clf, x.Pixels, cfg.FDSamples, c, r, r, cfg.Batch)
 	row := Row{Method: method.String(), Cov: cov.String(), K: k}
 	if row.FD, err = metrics.FrechetDistance(feats, ref); err != nil {
 		return Row{}, err
@@ -244,7 +245,7 @@ func (m *Model) sampleRow(dev rt.Device, method sampler.Method, cov ocm.Covarian
 		return Row{}, err
 	}
 	g := min(cfg.GridImages, cfg.FDSamples)
-	row.Grid = x.Data()[:g*c*r*r]
+	row.Grid = x.Pixels[:g*c*r*r]
 	return row, nil
 }
 

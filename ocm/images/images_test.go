@@ -31,7 +31,7 @@ func tinyModel(t *testing.T, seed uint64) *Model { return tinyModelWith(t, HeadS
 
 func tinyModelWith(t *testing.T, head HeadMode, seed uint64) *Model {
 	t.Helper()
-	s, err := ocm.NewSchedule(ocm.Linear, 100)
+	s, err := sampler.NewSchedule(sampler.Linear, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func tinyModelWith(t *testing.T, head HeadMode, seed uint64) *Model {
 var headModes = []HeadMode{HeadSimple, HeadComplex}
 
 func tinySettings() Settings {
-	return Settings{TrainSteps: 12, FitSteps: 4, Batch: 4, LR: 1e-3, EMADecay: 0.9, MsEpsPerStep: 1, Seed: 5}
+	return Settings{Budget: ocm.Budget{TrainSteps: 12, FitSteps: 4, Batch: 4, LR: 1e-3, EMADecay: 0.9, MsEpsPerStep: 1, Seed: 5}}
 }
 
 // tinyImages is a data set of n 1×8×8 images: a bright square at a random place.
@@ -242,7 +242,7 @@ func TestPresets(t *testing.T) {
 // TestImprovedDDPMModel trains, fits, saves and loads a small improved-DDPM model:
 // the variant survives the bundle and the weights are bit-identical.
 func TestImprovedDDPMModel(t *testing.T) {
-	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	s, _ := sampler.NewSchedule(sampler.Linear, 100)
 	cfg := nn.UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 1}, NumRes: 1, AttnRes: []int{4}, Resolution: 8,
 		Dropout: 0.3, TembIn: 16, Variant: nn.VariantIDDPM, Heads: 2}
 	m := NewModel(dev, "test", cfg, s, HeadSimple, 6)
@@ -337,8 +337,8 @@ func TestCovariancesShareOneNetworkPass(t *testing.T) {
 	count := &countingTeacher{Teacher: m.teacher.Teacher}
 	m.teacher.Teacher = count
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 1}, 0, 2, 1, 8, 8)
-	var first *ocm.Prediction
-	for _, cov := range Covariances {
+	var first *sampler.Prediction
+	for _, cov := range Covariances() {
 		pr, err := m.Predictor(cov).Predict(x, 50)
 		if err != nil {
 			t.Fatal(err)
@@ -348,7 +348,7 @@ func TestCovariancesShareOneNetworkPass(t *testing.T) {
 		}
 	}
 	if count.calls != 1 {
-		t.Fatalf("%d network evaluations for %d covariances, want 1", count.calls, len(Covariances))
+		t.Fatalf("%d network evaluations for %d covariances, want 1", count.calls, len(Covariances()))
 	}
 	y := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, 2, 1, 8, 8)
 	pr, _ := m.Predictor(ocm.CovSmall).Predict(y, 50)
@@ -364,7 +364,7 @@ func TestCovariancesShareOneNetworkPass(t *testing.T) {
 func TestSampleDoesNotDependOnBatch(t *testing.T) {
 	m := tinyModel(t, 6)
 	m.MsEps = make([]float64, m.Sched.N+1)
-	cfg := SampleConfig{Method: sampler.DDPM, K: 4, Cov: ocm.CovOCM, N: 5, Seed: 3, ClipSigmaIdx: 1, ClipPixel: 2}
+	cfg := SampleConfig{Sampling: ocm.Sampling{Method: sampler.DDPM, K: 4, Cov: ocm.CovOCM}, N: 5, Seed: 3, ClipSigmaIdx: 1, ClipPixel: 2}
 	a, err := Sample(dev, m, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestSampleDoesNotDependOnBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	da, db := a.Data(), b.Data()
+	da, db := a.Pixels, b.Pixels
 	for i := range da {
 		if math.Abs(float64(da[i]-db[i])) > 1e-5 {
 			t.Fatalf("value %d: %v in one batch, %v in batches of 2", i, da[i], db[i])
@@ -409,7 +409,7 @@ func TestEvaluateWritesTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (len(Covariances) + len(Covariances) - 1) * len(cfg.Ks); len(rep.Rows) != want {
+	if want := (len(Covariances()) + len(Covariances()) - 1) * len(cfg.Ks); len(rep.Rows) != want {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
 	}
 	for _, r := range rep.Rows {
@@ -435,7 +435,7 @@ func TestEvaluateWritesTheTable(t *testing.T) {
 	if rep.TermsK != 2 || len(rep.Terms) != 3 || rep.Terms[0].Name() != "prior at 100" || rep.Terms[2].Name() != "decoder 0 ← 1" {
 		t.Fatalf("terms at K=%d: %+v", rep.TermsK, rep.Terms)
 	}
-	for _, cov := range Covariances {
+	for _, cov := range Covariances() {
 		sum := 0.0
 		for _, tm := range rep.Terms {
 			sum += tm.BPD[cov.String()]

@@ -11,13 +11,11 @@ import (
 	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // BundleFormat names the layout of an image bundle in its safetensors metadata.
 const BundleFormat = "ocm-image-bundle/1"
-
-// HeadKinds lists the fitted head kinds in a fixed order.
-var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
 
 // HeadMode is the form of the covariance heads (ocm-math §3.3).
 type HeadMode string
@@ -43,7 +41,7 @@ func ParseHeadMode(s string) (HeadMode, error) {
 type Model struct {
 	Dataset  string // e.g. "fashion-mnist"
 	Config   nn.UNetConfig
-	Sched    *ocm.Schedule
+	Sched    *sampler.Schedule
 	Net      *nn.UNet
 	Heads    map[ocm.HeadKind]*ocm.Head
 	HeadMode HeadMode          // the form of every head
@@ -55,7 +53,7 @@ type Model struct {
 
 // NewModel returns an untrained model with heads of the given mode; every weight is
 // drawn from seed.
-func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *ocm.Schedule, head HeadMode, seed uint64) *Model {
+func NewModel(dev rt.Device, dataset string, cfg nn.UNetConfig, sched *sampler.Schedule, head HeadMode, seed uint64) *Model {
 	key := modelKey(seed)
 	m := &Model{Dataset: dataset, Config: cfg, Sched: sched, Net: nn.NewUNet(dev, cfg, key.Split(0)),
 		Meta: map[string]string{}}
@@ -75,7 +73,7 @@ func (m *Model) NewHeads(dev rt.Device, mode HeadMode, seed uint64) {
 		emb = func(t []float64) *rt.Tensor { return m.Net.TimeEmbedding(nn.Eval(), t).Value }
 	}
 	m.HeadMode, m.Heads = mode, map[ocm.HeadKind]*ocm.Head{}
-	for i, k := range HeadKinds {
+	for i, k := range ocm.HeadKinds() {
 		m.Heads[k] = ocm.NewConvHead(dev, k, m.Config.Ch*m.Config.Mult[0], m.Config.InCh, emb, m.Net.TembCh(), key.Split(uint64(10+i)))
 	}
 }
@@ -99,13 +97,15 @@ func (m *Model) Predictor(cov ocm.Covariance) *ocm.Predictor {
 	return p
 }
 
-// Covariances are the estimators an image model offers, in table order.
-var Covariances = []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR, ocm.CovOCM}
+// Covariances returns the estimators an image model offers, in table order.
+func Covariances() []ocm.Covariance {
+	return []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR, ocm.CovOCM}
+}
 
 // params lists every tensor of the bundle with its file name.
 func (m *Model) params() []*nn.Param {
 	ps := m.backboneParams()
-	for _, k := range HeadKinds {
+	for _, k := range ocm.HeadKinds() {
 		ps = append(ps, m.Heads[k].Params()...)
 	}
 	return ps
@@ -172,7 +172,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err := CheckConfig(cfg); err != nil {
 		return nil, fmt.Errorf("%s: metadata unet_config: %w", name, err)
 	}
-	kind, err := ocm.ParseBetaSchedule(md["schedule"])
+	kind, err := sampler.ParseBetaSchedule(md["schedule"])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -180,7 +180,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: metadata diffusion_steps %q is not an integer", name, md["diffusion_steps"])
 	}
-	sched, err := ocm.NewSchedule(kind, n)
+	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -268,10 +268,8 @@ func (m *Model) fill(dev rt.Device, name string, f *safetensors.File) error {
 // CheckFinite returns an error naming the first tensor with a NaN or ±Inf value:
 // broken weights are never written.
 func (m *Model) CheckFinite() error {
-	for _, p := range m.params() {
-		if !nn.Finite(p.Value) {
-			return fmt.Errorf("images: tensor %s has non-finite values; not saved", p.Name)
-		}
+	if err := ocm.CheckFinite(m.params()); err != nil {
+		return fmt.Errorf("images: %w", err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package images
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -35,11 +34,9 @@ func WriteReport(dir string, rep *Report, version string) ([]string, error) {
 	if err := write("report.md", reportMarkdown(rep, figures)); err != nil {
 		return nil, err
 	}
-	js, err := json.MarshalIndent(jsonSafe(rep), "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := write("report.json", append(js, '\n')); err != nil {
+	js := filepath.Join(dir, "report.json")
+	paths = append(paths, js)
+	if err := writeJSON(js, jsonSafe(rep), "  "); err != nil {
 		return nil, err
 	}
 	for _, f := range figures {
@@ -116,7 +113,7 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 	for _, k := range cfg.Ks {
 		fmt.Fprintf(&b, "## K = %d\n\n| covariance | DDPM NLL (bits/dim) | DDPM FD | DDPM P/R | DDIM FD | DDIM P/R |\n|---|---|---|---|---|---|\n", k)
 		best := rep.bests(k)
-		for _, cov := range Covariances {
+		for _, cov := range Covariances() {
 			ddpm, ok1 := rep.row("ddpm", cov.String(), k)
 			ddim, ok2 := rep.row("ddim", cov.String(), k)
 			cell := func(ok bool, v float64, what string, f string) string {
@@ -163,10 +160,10 @@ func writeTerms(b *bytes.Buffer, rep *Report) {
 	}
 	fmt.Fprintf(b, "## NLL term by term at K = %d\n\nBits/dim of each term of the DDPM NELBO (ocm-math §6), averaged over the "+
 		"test images; a column adds up to the table's NLL. The largest term of each column is bold.\n\n| term |", rep.TermsK)
-	for _, cov := range Covariances {
+	for _, cov := range Covariances() {
 		fmt.Fprintf(b, " %s |", cov)
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(Covariances)) + "\n")
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(Covariances())) + "\n")
 	largest := map[string]float64{}
 	for _, t := range rep.Terms {
 		for cov, v := range t.BPD {
@@ -175,7 +172,7 @@ func writeTerms(b *bytes.Buffer, rep *Report) {
 	}
 	for _, t := range rep.Terms {
 		fmt.Fprintf(b, "| %s |", t.Name())
-		for _, cov := range Covariances {
+		for _, cov := range Covariances() {
 			v, ok := t.BPD[cov.String()]
 			switch {
 			case !ok:

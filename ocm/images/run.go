@@ -3,9 +3,7 @@ package images
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"ocm/nn"
@@ -16,25 +14,19 @@ import (
 
 // Settings are the training and fitting budget of an image model.
 type Settings struct {
-	TrainSteps, FitSteps int
-	Batch                int
-	LR                   float32
-	EMADecay             float32
-	MsEpsPerStep         int // examples per diffusion step for the Analytic-DPM table
-	Seed                 uint64
-	Dropout              bool // dropout during training (the config's rate)
+	ocm.Budget
+	Dropout bool // dropout during training (the config's rate)
 }
 
 // DefaultSettings is the budget of the embedded Fashion-MNIST model: about an hour of
 // training on a 2-core CPU.
 func DefaultSettings() Settings {
-	return Settings{TrainSteps: 3000, FitSteps: 500, Batch: 64, LR: 5e-4, EMADecay: 0.999,
-		MsEpsPerStep: 16, Seed: 1234}
+	return Settings{Budget: ocm.Budget{TrainSteps: 3000, FitSteps: 500, Batch: 64, LR: 5e-4, EMADecay: 0.999,
+		MsEpsPerStep: 16, Seed: 1234}}
 }
 
-// Progress is told how far a long task has come: done of total units of the named
-// task, and the latest loss (NaN when none).
-type Progress func(task string, done, total int, loss float64)
+// Progress is told how far a long task has come (see ocm.Progress).
+type Progress = ocm.Progress
 
 // Train fits the backbone with the denoising loss on data and swaps in its EMA
 // weights, under ctl (checkpoints, resumption, early stop; nil: none).
@@ -43,33 +35,16 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 	cfg := ocm.TrainConfig{Steps: st.TrainSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
 		Seed: st.Seed, Dropout: st.Dropout}
 	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, cfg)
-	opt := tr.Optimisation(names(m.backboneParams()))
-	switch ctl.Phase() {
-	case ocm.PhaseFit:
-		return m.restore(dev, ctl, st)
-	case ocm.PhaseTrain:
-		if err := m.restore(dev, ctl, st); err != nil {
-			return err
-		}
-		if err := ctl.RestoreOpt(dev, opt, ocm.PhaseTrain, st.TrainSteps); err != nil {
-			return err
-		}
-		ctl.Resume = nil
-	}
+	restore := func() error { return m.restore(dev, ctl, st) }
 	newFile := func(step int) *safetensors.File { return m.checkpointFile(ocm.PhaseTrain, step, st) }
-	el, done, err := ctl.RunTrainer(tr, opt, newFile, func(step, total int, loss float64) {
-		if prog != nil {
-			prog("train", step, total, loss)
-		}
-	})
-	if err != nil {
+	rec, err := ctl.TrainBackbone(dev, tr, tr.Optimisation(names(m.backboneParams())), m.Net.Params(), restore, newFile, prog)
+	if rec == nil || err != nil {
 		return err
 	}
-	tr.EMA.Swap(m.Net.Params())
-	m.Meta["backbone_steps"] = strconv.Itoa(cfg.Steps)
-	m.Meta["backbone_skipped_steps"] = strconv.Itoa(tr.Skipped)
-	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", el)
-	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", el/float64(max(1, done)))
+	m.Meta["backbone_steps"] = strconv.Itoa(rec.Steps)
+	m.Meta["backbone_skipped_steps"] = strconv.Itoa(rec.Skipped)
+	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", rec.Seconds)
+	m.Meta["backbone_seconds_per_step"] = fmt.Sprintf("%.3f", rec.Seconds/float64(max(1, rec.Done)))
 	for k, v := range settingsRecord(st) {
 		m.Meta[k] = v
 	}
@@ -82,8 +57,8 @@ func Train(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progr
 // ctl.Every steps of a head holds every head's state.
 func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progress, ctl *ocm.Control) error {
 	ctl = ctl.OrNone()
-	fitters := make([]*ocm.HeadFitter, len(HeadKinds))
-	for i, k := range HeadKinds {
+	fitters := make([]*ocm.HeadFitter, len(ocm.HeadKinds()))
+	for i, k := range ocm.HeadKinds() {
 		cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
 			Seed: st.Seed + uint64(100+i)}
 		fitters[i] = ocm.NewHeadFitter(dev, m.Teacher(), m.Heads[k], m.Sched, data, cfg)
@@ -95,7 +70,7 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 		step := fitStep(fitters)
 		f := m.checkpointFile(ocm.PhaseFit, step, st)
 		for i, fi := range fitters {
-			fi.Optimisation(names(fi.Head.Params())).AddTo(f, ocm.StatePrefix(fitPhase(HeadKinds[i])))
+			fi.Optimisation(names(fi.Head.Params())).AddTo(f, ocm.StatePrefix(fitPhase(ocm.HeadKinds()[i])))
 		}
 		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseFit, step), f)
 	}
@@ -110,7 +85,7 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 				return err
 			}
 			if prog != nil {
-				prog("fit "+HeadKinds[i].String()+" head", fitStep(fitters), total, loss)
+				prog("fit "+ocm.HeadKinds()[i].String()+" head", fitStep(fitters), total, loss)
 			}
 			if err := ctl.Checkpoint(ocm.PhaseFit, fitStep(fitters), ctl.ShouldStop(), ctl.Due(fi.Step, st.FitSteps), save); err != nil {
 				return err
@@ -127,7 +102,7 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 	}
 	m.Meta["head_steps"] = strconv.Itoa(st.FitSteps)
 	m.Meta["fit_seconds"] = fmt.Sprintf("%.1f", time.Since(start).Seconds())
-	for i, k := range HeadKinds {
+	for i, k := range ocm.HeadKinds() {
 		if seconds[i] > 0 {
 			m.Meta["fit_seconds_per_step."+k.String()] = fmt.Sprintf("%.3f", seconds[i]/float64(st.FitSteps))
 		}
@@ -158,7 +133,7 @@ func (m *Model) resumeFit(dev rt.Device, ctl *ocm.Control, st Settings, fitters 
 		return err
 	}
 	for i, f := range fitters {
-		if err := ctl.RestoreOpt(dev, f.Optimisation(names(f.Head.Params())), fitPhase(HeadKinds[i]), st.FitSteps); err != nil {
+		if err := ctl.RestoreOpt(dev, f.Optimisation(names(f.Head.Params())), fitPhase(ocm.HeadKinds()[i]), st.FitSteps); err != nil {
 			return err
 		}
 	}
@@ -181,48 +156,37 @@ func settingsRecord(st Settings) map[string]string {
 		"ms_eps_per_step": strconv.Itoa(st.MsEpsPerStep)}
 }
 
+// checkpointSettings are the settings under their checkpoint keys (setting.*).
+func checkpointSettings(st Settings) map[string]string {
+	out := map[string]string{}
+	for k, v := range settingsRecord(st) {
+		out["setting."+k] = v
+	}
+	return out
+}
+
 // checkpointFile starts a checkpoint of phase at step: the model's tensors, its
 // metadata and the settings; the optimisations are added by the caller.
 func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
 	f := m.file()
-	for k, v := range settingsRecord(st) {
-		f.Metadata["setting."+k] = v
-	}
-	f.Metadata["format"] = ocm.CheckpointFormat
-	f.Metadata["phase"] = phase
-	f.Metadata["step"] = strconv.Itoa(step)
-	f.Metadata["setting.train_steps"] = strconv.Itoa(st.TrainSteps)
-	f.Metadata["setting.fit_steps"] = strconv.Itoa(st.FitSteps)
+	ocm.StampCheckpoint(f, phase, step, st.Budget, checkpointSettings(st))
 	return f
 }
 
 // restore checks that ctl.Resume was written for the same model and settings, then
 // copies its tensors and training record into m.
 func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
-	md, name := ctl.Resume.Metadata, ctl.ResumePath
-	want := m.metadata()
-	for _, k := range []string{"dataset", "unet_config", "head", "schedule", "diffusion_steps"} {
-		got := md[k]
-		if k == "head" && got == "" {
-			got = string(HeadSimple) // written before the complex head
-		}
-		if got != want[k] {
-			return &ocm.ResumeError{Err: fmt.Errorf("images: %s was written for a different model: %s is %q, this run has %q", name, k, got, want[k])}
-		}
+	md, name := maps.Clone(ctl.Resume.Metadata), ctl.ResumePath
+	if md["head"] == "" {
+		md["head"] = string(HeadSimple) // written before the complex head
 	}
-	rec := settingsRecord(st)
-	for _, k := range slices.Sorted(maps.Keys(rec)) {
-		if md["setting."+k] != rec[k] {
-			return &ocm.ResumeError{Err: fmt.Errorf("images: %s was written with %s %s, this run has %s", name, k, md["setting."+k], rec[k])}
-		}
+	keys := []string{"dataset", "unet_config", "head", "schedule", "diffusion_steps"}
+	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, checkpointSettings(st)); err != nil {
+		return err
 	}
 	if err := m.fill(dev, name, ctl.Resume); err != nil {
 		return &ocm.ResumeError{Err: err}
 	}
-	for k, v := range md {
-		if rest, ok := strings.CutPrefix(k, "train."); ok {
-			m.Meta[rest] = v
-		}
-	}
+	ocm.TrainRecordOf(md, m.Meta)
 	return nil
 }

@@ -11,14 +11,10 @@ import (
 
 // SampleConfig is one sampling run of an image model.
 type SampleConfig struct {
-	Method  sampler.Method
-	Eta     float64
-	K       int
-	Spacing ocm.TimestepSpacing
-	Cov     ocm.Covariance
-	N       int    // images
-	Batch   int    // images per network call (0: all at once); the result does not depend on it
-	Seed    uint64 // the noise
+	ocm.Sampling
+	N     int    // images
+	Batch int    // images per network call (0: all at once); the result does not depend on it
+	Seed  uint64 // the noise
 	// ClipSigmaIdx and ClipPixel cap the variance of the last noisy transitions
 	// (ocm-math §4.5); ClipX0 is always on for images.
 	ClipSigmaIdx int
@@ -34,10 +30,16 @@ func PaperClipping(method sampler.Method) (idx int, pixels float64) {
 	return 1, 2
 }
 
-// Sample draws cfg.N images (N, C, H, W) in [−1, 1]. prog, when not nil, hears of
-// every finished transition.
-func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tensor, error) {
-	steps, err := ocm.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
+// Samples are images on the host: Pixels in NCHW order, values in [−1, 1].
+type Samples struct {
+	Pixels     []float32
+	N, C, H, W int
+}
+
+// Sample draws cfg.N images in [−1, 1], each batch copied to the host once. prog,
+// when not nil, hears of every finished transition.
+func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*Samples, error) {
+	steps, err := sampler.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +57,7 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tenso
 	done, total := 0, cfg.N*len(steps)
 	for lo := 0; lo < cfg.N; lo += batch {
 		n := min(batch, cfg.N-lo)
-		opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Cov: cfg.Cov, ClipX0: true,
+		opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Variance: cfg.Cov.Variance(), ClipX0: true,
 			ClipSigmaIdx: cfg.ClipSigmaIdx, ClipPixel: cfg.ClipPixel, Key: key.Split(1), Offset: lo}
 		x := rt.Random(dev, rt.Normal, key.Split(0), uint64(lo*c*r*r), n, c, r, r)
 		x, err := sampler.Sample(pred, m.Sched, x, opts, func(sampler.Step) {
@@ -69,5 +71,5 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*rt.Tenso
 		}
 		out = append(out, rt.Clamp(x, -1, 1).Data()...)
 	}
-	return rt.FromSlice(dev, out, cfg.N, c, r, r), nil
+	return &Samples{Pixels: out, N: cfg.N, C: c, H: r, W: r}, nil
 }

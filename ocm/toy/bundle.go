@@ -11,6 +11,7 @@ import (
 	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 // BundleFormat names the layout of a toy bundle in its safetensors metadata.
@@ -21,7 +22,7 @@ const BundleFormat = "ocm-toy-bundle/1"
 type Model struct {
 	Dataset    string       // "mog9", "mog40" or a mixture JSON file
 	Mix        *ocm.Mixture // the data distribution
-	Sched      *ocm.Schedule
+	Sched      *sampler.Schedule
 	Net        *nn.ToyMLP
 	HeadHidden []int
 	Heads      map[ocm.HeadKind]*ocm.Head // read the backbone's features
@@ -31,17 +32,14 @@ type Model struct {
 	Meta       map[string]string          // training settings, for the record
 }
 
-// HeadKinds lists the fitted head kinds in a fixed order.
-var HeadKinds = []ocm.HeadKind{ocm.HeadOCM, ocm.HeadSN, ocm.HeadNPR}
-
 // NewModel returns an untrained model for mixture mix.
-func NewModel(dev rt.Device, dataset string, mix *ocm.Mixture, sched *ocm.Schedule, hidden int, headHidden []int, seed uint64) *Model {
+func NewModel(dev rt.Device, dataset string, mix *ocm.Mixture, sched *sampler.Schedule, hidden int, headHidden []int, seed uint64) *Model {
 	key := philox.Key{Seed: seed, Stream: 1 << 32}
 	m := &Model{Dataset: dataset, Mix: mix, Sched: sched, HeadHidden: headHidden,
 		Net:   nn.NewToyMLP(dev, mix.Dim, hidden, key.Split(0)),
 		Heads: map[ocm.HeadKind]*ocm.Head{}, ExactHeads: map[ocm.HeadKind]*ocm.Head{},
 		Meta: map[string]string{}}
-	for i, k := range HeadKinds {
+	for i, k := range ocm.HeadKinds() {
 		m.Heads[k] = ocm.NewMLPHead(dev, k, hidden, mix.Dim, headHidden, key.Split(uint64(10+i)))
 		m.ExactHeads[k] = ocm.NewMLPHead(dev, k, mix.Dim+nn.ToyTembDim, mix.Dim, headHidden, key.Split(uint64(20+i)))
 	}
@@ -79,7 +77,7 @@ func (m *Model) params() []*nn.Param {
 	for _, p := range m.Net.Params() {
 		ps = append(ps, &nn.Param{Name: "backbone." + p.Name, Value: p.Value})
 	}
-	for _, k := range HeadKinds {
+	for _, k := range ocm.HeadKinds() {
 		ps = append(ps, m.Heads[k].Params()...)
 		for _, p := range m.ExactHeads[k].Params() {
 			ps = append(ps, &nn.Param{Name: "exact." + p.Name, Value: p.Value})
@@ -90,6 +88,11 @@ func (m *Model) params() []*nn.Param {
 
 // Save writes the bundle to path atomically (zstd-compressed when path ends in .zst).
 func (m *Model) Save(path string) error {
+	return safetensors.WriteFile(path, m.file(), safetensors.F32)
+}
+
+// file is the bundle: every tensor and the metadata.
+func (m *Model) file() *safetensors.File {
 	f := &safetensors.File{Metadata: m.metadata()}
 	for _, p := range m.params() {
 		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: p.Name, Shape: p.Value.Shape(), Data: p.Value.Data()})
@@ -99,7 +102,7 @@ func (m *Model) Save(path string) error {
 			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: []int{len(tab)}, Data: toF32(tab)})
 		}
 	}
-	return safetensors.WriteFile(path, f, safetensors.F32)
+	return f
 }
 
 func (m *Model) metadata() map[string]string {
@@ -126,7 +129,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: mixture: %w", name, err)
 	}
-	kind, err := ocm.ParseBetaSchedule(md["schedule"])
+	kind, err := sampler.ParseBetaSchedule(md["schedule"])
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -136,7 +139,7 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 	if err1 != nil || err2 != nil || err3 != nil || hidden < 1 || hidden > 1<<16 {
 		return nil, fmt.Errorf("%s: metadata diffusion_steps/hidden/head_hidden are not valid integers", name)
 	}
-	sched, err := ocm.NewSchedule(kind, n)
+	sched, err := sampler.NewSchedule(kind, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

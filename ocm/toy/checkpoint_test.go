@@ -12,12 +12,13 @@ import (
 	"ocm/nn/safetensors"
 	"ocm/ocm"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 // tinyModel is a toy model small enough for many steps in a test.
 func tinyModel(t *testing.T, seed uint64) *Model {
 	t.Helper()
-	s, err := ocm.NewSchedule(ocm.Linear, 100)
+	s, err := sampler.NewSchedule(sampler.Linear, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestResumeChecksSettings(t *testing.T) {
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "batch 16") {
 		t.Errorf("other batch size: %v", err)
 	}
-	s, _ := ocm.NewSchedule(ocm.Linear, 100)
+	s, _ := sampler.NewSchedule(sampler.Linear, 100)
 	wide := NewModel(dev, "mog9", ocm.Mog9(), s, 32, []int{8}, 1)
 	if err := TrainWith(dev, wide, st, nil, resumeLatest(t, dir, 5)); !errors.As(err, &re) || !strings.Contains(err.Error(), "hidden") {
 		t.Errorf("other model: %v", err)

@@ -30,11 +30,11 @@ func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progr
 	var out []ELBORow
 	for _, cov := range elboCovariances {
 		for _, k := range ks {
-			steps, err := ocm.Timesteps(ocm.Even, m.Sched.N, k)
+			steps, err := sampler.Timesteps(sampler.Even, m.Sched.N, k)
 			if err != nil {
 				return nil, err
 			}
-			v, err := sampler.NELBO(m.Predictor(cov, false), m.Sched, x0, steps, cov, sampler.NELBOOptions{}, philox.Key{Seed: seed, Stream: 5})
+			v, err := sampler.NELBO(m.Predictor(cov, false), m.Sched, x0, steps, cov.Variance(), sampler.NELBOOptions{}, philox.Key{Seed: seed, Stream: 5})
 			if err != nil {
 				return nil, err
 			}

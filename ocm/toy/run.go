@@ -3,33 +3,21 @@ package toy
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"ocm/nn"
 	"ocm/nn/safetensors"
 	"ocm/ocm"
 	rt "ocm/runtime"
 )
 
-// Progress is told how far a long task has come: done of total units of the named
-// task, and the latest loss (NaN when none).
-type Progress func(task string, done, total int, loss float64)
+// Progress is told how far a long task has come (see ocm.Progress).
+type Progress = ocm.Progress
 
 // Settings are the training and fitting budget of the study.
-type Settings struct {
-	TrainSteps, FitSteps int
-	Batch                int
-	LR                   float32
-	EMADecay             float32
-	MsEpsPerStep         int // examples per diffusion step for the Analytic-DPM table
-	Seed                 uint64
-}
+type Settings = ocm.Budget
 
 // DefaultSettings is the budget of the embedded models and the report: each of
 // training and fitting takes well under two minutes on a 2-core machine.
@@ -51,33 +39,16 @@ func TrainWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Con
 	cfg := ocm.TrainConfig{Steps: st.TrainSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay, Seed: st.Seed}
 	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed}
 	tr := ocm.NewTrainer(dev, m.Net, m.Sched, data, cfg)
-	opt := tr.Optimisation(m.backboneNames())
-	switch ctl.Phase() {
-	case ocm.PhaseFit:
-		return m.restore(dev, ctl, st)
-	case ocm.PhaseTrain:
-		if err := m.restore(dev, ctl, st); err != nil {
-			return err
-		}
-		if err := ctl.RestoreOpt(dev, opt, ocm.PhaseTrain, st.TrainSteps); err != nil {
-			return err
-		}
-		ctl.Resume = nil
-	}
+	restore := func() error { return m.restore(dev, ctl, st) }
 	newFile := func(step int) *safetensors.File { return m.checkpointFile(ocm.PhaseTrain, step, st) }
-	el, done, err := ctl.RunTrainer(tr, opt, newFile, func(step, total int, loss float64) {
-		if prog != nil {
-			prog("train", step, total, loss)
-		}
-	})
-	if err != nil {
+	rec, err := ctl.TrainBackbone(dev, tr, tr.Optimisation(m.backboneNames()), m.Net.Params(), restore, newFile, prog)
+	if rec == nil || err != nil {
 		return err
 	}
-	tr.EMA.Swap(m.Net.Params())
-	m.Meta["backbone_steps"] = strconv.Itoa(cfg.Steps)
-	m.Meta["backbone_skipped_steps"] = strconv.Itoa(tr.Skipped)
-	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", el)
-	m.Meta["backbone_steps_per_second"] = fmt.Sprintf("%.1f", float64(done)/el)
+	m.Meta["backbone_steps"] = strconv.Itoa(rec.Steps)
+	m.Meta["backbone_skipped_steps"] = strconv.Itoa(rec.Skipped)
+	m.Meta["backbone_seconds"] = fmt.Sprintf("%.1f", rec.Seconds)
+	m.Meta["backbone_steps_per_second"] = fmt.Sprintf("%.1f", float64(rec.Done)/rec.Seconds)
 	m.Meta["batch"] = strconv.Itoa(st.Batch)
 	m.Meta["lr"] = fmt.Sprint(st.LR)
 	m.Meta["ema"] = fmt.Sprint(st.EMADecay)
@@ -195,7 +166,7 @@ func (m *Model) headJobs(dev rt.Device, st Settings) []*headJob {
 	}{{"learned", "", m.NetTeacher(), m.Heads}, {"exact", "exact.", m.ExactTeacher(), m.ExactHeads}}
 	var jobs []*headJob
 	for ti, t := range teachers {
-		for hi, kind := range HeadKinds {
+		for hi, kind := range ocm.HeadKinds() {
 			cfg := ocm.TrainConfig{Steps: st.FitSteps, Batch: st.Batch, LR: st.LR, EMADecay: st.EMADecay,
 				Seed: st.Seed + uint64(100+10*ti+hi)}
 			head := t.heads[kind]
@@ -286,73 +257,31 @@ func checkpointSettings(st Settings) map[string]string {
 // checkpointFile starts a checkpoint of phase at step: the model's tensors, its
 // metadata, the settings; the optimisations are added by the caller.
 func (m *Model) checkpointFile(phase string, step int, st Settings) *safetensors.File {
-	f := &safetensors.File{Metadata: m.metadata()}
-	for _, p := range m.params() {
-		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: p.Name, Shape: p.Value.Shape(), Data: p.Value.Data()})
-	}
-	for name, tab := range map[string][]float64{"analytic.ms_eps": m.MsEps, "exact.analytic.ms_eps": m.ExactMsEps} {
-		if tab != nil {
-			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: name, Shape: []int{len(tab)}, Data: toF32(tab)})
-		}
-	}
-	maps.Copy(f.Metadata, checkpointSettings(st))
-	f.Metadata["format"] = ocm.CheckpointFormat
-	f.Metadata["phase"] = phase
-	f.Metadata["step"] = strconv.Itoa(step)
-	f.Metadata["setting.train_steps"] = strconv.Itoa(st.TrainSteps)
-	f.Metadata["setting.fit_steps"] = strconv.Itoa(st.FitSteps)
+	f := m.file()
+	ocm.StampCheckpoint(f, phase, step, st, checkpointSettings(st))
 	return f
 }
 
 // restore checks that ctl.Resume was written by the same model and settings, then
 // copies its tensors and training record into m.
 func (m *Model) restore(dev rt.Device, ctl *ocm.Control, st Settings) error {
-	if err := m.restoreModel(dev, ctl, st); err != nil {
-		return &ocm.ResumeError{Err: err}
-	}
-	return nil
-}
-
-func (m *Model) restoreModel(dev rt.Device, ctl *ocm.Control, st Settings) error {
 	md, name := ctl.Resume.Metadata, ctl.ResumePath
-	want := m.metadata()
-	for _, k := range []string{"dataset", "dim", "hidden", "head_hidden", "schedule", "diffusion_steps", "mixture"} {
-		if md[k] != want[k] {
-			return fmt.Errorf("toy: %s was written for a different model: %s is %q, this run has %q", name, k, short(md[k]), short(want[k]))
-		}
-	}
-	settings := checkpointSettings(st)
-	for _, k := range slices.Sorted(maps.Keys(settings)) {
-		if md[k] != settings[k] {
-			return fmt.Errorf("toy: %s was written with %s %s, this run has %s", name, strings.TrimPrefix(k, "setting."), md[k], settings[k])
-		}
-	}
-	if err := m.fill(dev, name, ctl.Resume); err != nil {
+	keys := []string{"dataset", "dim", "hidden", "head_hidden", "schedule", "diffusion_steps", "mixture"}
+	if err := ocm.MatchCheckpoint(name, md, m.metadata(), keys, checkpointSettings(st)); err != nil {
 		return err
 	}
-	for k, v := range md {
-		if rest, ok := strings.CutPrefix(k, "train."); ok {
-			m.Meta[rest] = v
-		}
+	if err := m.fill(dev, name, ctl.Resume); err != nil {
+		return &ocm.ResumeError{Err: err}
 	}
+	ocm.TrainRecordOf(md, m.Meta)
 	return nil
-}
-
-// short cuts a long metadata value for a one-line message.
-func short(s string) string {
-	if len(s) > 40 {
-		return s[:37] + "..."
-	}
-	return s
 }
 
 // CheckFinite returns an error naming the first tensor of m with a NaN or ±Inf
 // value: check before saving, so that broken weights are never written.
 func (m *Model) CheckFinite() error {
-	for _, p := range m.params() {
-		if !nn.Finite(p.Value) {
-			return fmt.Errorf("toy: tensor %s has non-finite values; not saved", p.Name)
-		}
+	if err := ocm.CheckFinite(m.params()); err != nil {
+		return fmt.Errorf("toy: %w", err)
 	}
 	return nil
 }

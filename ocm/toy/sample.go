@@ -20,11 +20,7 @@ import (
 
 // SampleConfig is one sampling run.
 type SampleConfig struct {
-	Method     sampler.Method
-	Eta        float64
-	K          int
-	Spacing    ocm.TimestepSpacing
-	Cov        ocm.Covariance
+	ocm.Sampling
 	ExactScore bool // use the exact score (and the heads fitted on it)
 	ClipX0     bool
 	N          int
@@ -33,12 +29,12 @@ type SampleConfig struct {
 
 // Sample draws cfg.N points with the model.
 func Sample(dev rt.Device, m *Model, cfg SampleConfig) ([][]float64, error) {
-	steps, err := ocm.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
+	steps, err := sampler.Timesteps(cfg.Spacing, m.Sched.N, cfg.K)
 	if err != nil {
 		return nil, err
 	}
 	key := philox.Key{Seed: cfg.Seed, Stream: 7}
-	opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Cov: cfg.Cov,
+	opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Variance: cfg.Cov.Variance(),
 		ClipX0: cfg.ClipX0, Key: key.Split(1)}
 	x := rt.Random(dev, rt.Normal, key.Split(0), 0, cfg.N, m.Mix.Dim)
 	out, err := sampler.Sample(m.Predictor(cfg.Cov, cfg.ExactScore), m.Sched, x, opts, nil)

@@ -22,8 +22,10 @@ type StudyConfig struct {
 	Seed       uint64
 }
 
-// DefaultErrTimes is the t grid of the covariance-error table (N = 1000).
-var DefaultErrTimes = []int{1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 400, 500, 600, 700, 800, 900, 1000}
+// DefaultErrTimes returns the t grid of the covariance-error table (N = 1000).
+func DefaultErrTimes() []int {
+	return []int{1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 400, 500, 600, 700, 800, 900, 1000}
+}
 
 // CovErrorRow is the diagonal-covariance error of each estimator at one step t:
 // E_{x_t}[(1/D) Σ_i (ĉ_i − Cov*_ii)²].
@@ -164,7 +166,7 @@ func mmdAt(dev rt.Device, m *Model, cfg StudyConfig, method sampler.Method, cov 
 	var secs float64
 	for s := range cfg.Seeds {
 		seed := cfg.Seed + uint64(1000*s)
-		sc := SampleConfig{Method: method, K: k, Spacing: ocm.Even, Cov: cov, N: cfg.Samples, Seed: seed}
+		sc := SampleConfig{Sampling: ocm.Sampling{Method: method, K: k, Spacing: sampler.Even, Cov: cov}, N: cfg.Samples, Seed: seed}
 		pts, el, err := timedSample(dev, m, sc)
 		if err != nil {
 			return r, err

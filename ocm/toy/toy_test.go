@@ -8,13 +8,14 @@ import (
 	"ocm/nn/safetensors"
 	"ocm/ocm"
 	rt "ocm/runtime"
+	"ocm/sampler"
 )
 
 var dev = rt.NewCPU(rt.CPUOptions{})
 
 func smallModel(t *testing.T) *Model {
 	t.Helper()
-	s, err := ocm.NewSchedule(ocm.Linear, 1000)
+	s, err := sampler.NewSchedule(sampler.Linear, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,21 +1,21 @@
-package sampler
+package ocm
 
 import (
 	"math"
 	"testing"
 
-	"ocm/ocm"
 	rt "ocm/runtime"
 	"ocm/runtime/philox"
+	"ocm/sampler"
 )
 
 var dev = rt.NewCPU(rt.CPUOptions{})
 
 // gaussian is a one-component anisotropic, rotated 2-D Gaussian: the case where the
 // reverse process with the exact mean and exact full covariance is exact.
-func gaussian(t *testing.T) *ocm.Mixture {
+func gaussian(t *testing.T) *Mixture {
 	t.Helper()
-	m, err := ocm.NewMixture([]float64{1}, [][]float64{{0.3, -0.2}},
+	m, err := NewMixture([]float64{1}, [][]float64{{0.3, -0.2}},
 		[][]float64{{0.09, 0.06, 0.06, 0.05}})
 	if err != nil {
 		t.Fatal(err)
@@ -23,13 +23,13 @@ func gaussian(t *testing.T) *ocm.Mixture {
 	return m
 }
 
-func exactPredictor(m *ocm.Mixture, s *ocm.Schedule, cov ocm.Covariance) *ocm.Predictor {
-	mt := ocm.NewMixtureTeacher(m, s)
-	return &ocm.Predictor{Teacher: mt, Sched: s, Cov: cov, Exact: mt}
+func exactPredictor(m *Mixture, s *sampler.Schedule, cov Covariance) *Predictor {
+	mt := NewMixtureTeacher(m, s)
+	return &Predictor{Teacher: mt, Sched: s, Cov: cov, Exact: mt}
 }
 
-func linear(t *testing.T) *ocm.Schedule {
-	s, err := ocm.NewSchedule(ocm.Linear, 1000)
+func linear(t *testing.T) *sampler.Schedule {
+	s, err := sampler.NewSchedule(sampler.Linear, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +59,10 @@ func TestExactFullCovarianceSamplesExactly(t *testing.T) {
 	m, s := gaussian(t), linear(t)
 	const n = 20000
 	for _, k := range []int{2, 5, 10} {
-		steps, _ := ocm.Timesteps(ocm.Even, s.N, k)
+		steps, _ := sampler.Timesteps(sampler.Even, s.N, k)
 		x := rt.Random(dev, rt.Normal, philox.Key{Seed: uint64(k)}, 0, n, 2)
-		o := &Options{Method: DDPM, Steps: steps, Cov: ocm.CovExactFull, Key: philox.Key{Seed: 9, Stream: uint64(k)}}
-		out, err := Sample(exactPredictor(m, s, ocm.CovExactFull), s, x, o, nil)
+		o := &sampler.Options{Method: sampler.DDPM, Steps: steps, Variance: sampler.OptimalFull, Key: philox.Key{Seed: 9, Stream: uint64(k)}}
+		out, err := sampler.Sample(exactPredictor(m, s, CovExactFull), s, x, o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,10 +89,10 @@ func TestExactFullCovarianceSamplesExactly(t *testing.T) {
 func TestExactDiagonalIsNotExact(t *testing.T) {
 	m, s := gaussian(t), linear(t)
 	const n = 20000
-	steps, _ := ocm.Timesteps(ocm.Even, s.N, 2)
+	steps, _ := sampler.Timesteps(sampler.Even, s.N, 2)
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, n, 2)
-	o := &Options{Method: DDPM, Steps: steps, Cov: ocm.CovExactDiag, Key: philox.Key{Seed: 9}}
-	out, err := Sample(exactPredictor(m, s, ocm.CovExactDiag), s, x, o, nil)
+	o := &sampler.Options{Method: sampler.DDPM, Steps: steps, Variance: sampler.Optimal, Key: philox.Key{Seed: 9}}
+	out, err := sampler.Sample(exactPredictor(m, s, CovExactDiag), s, x, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,19 +110,19 @@ func TestExactDiagonalIsNotExact(t *testing.T) {
 func TestELBOExactWithFullCovariance(t *testing.T) {
 	m, s := gaussian(t), linear(t)
 	const n = 4000
-	x0 := ocm.MixtureData{Mix: m, Seed: 3}.Batch(dev, 0, n)
+	x0 := MixtureData{Mix: m, Seed: 3}.Batch(dev, 0, n)
 	xs := x0.Data()
 	nll := make([]float64, n) // −log p(x_i), paired with each example's −ELBO
 	for i := range n {
 		nll[i] = -m.LogPdf([]float64{float64(xs[2*i]), float64(xs[2*i+1])})
 	}
 	for _, k := range []int{2, 10, 100} {
-		steps, _ := ocm.Timesteps(ocm.Even, s.N, k)
-		full, err := NELBO(exactPredictor(m, s, ocm.CovExactFull), s, x0, steps, ocm.CovExactFull, NELBOOptions{}, philox.Key{Seed: 4})
+		steps, _ := sampler.Timesteps(sampler.Even, s.N, k)
+		full, err := sampler.NELBO(exactPredictor(m, s, CovExactFull), s, x0, steps, sampler.OptimalFull, sampler.NELBOOptions{}, philox.Key{Seed: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
-		diag, err := NELBO(exactPredictor(m, s, ocm.CovExactDiag), s, x0, steps, ocm.CovExactDiag, NELBOOptions{}, philox.Key{Seed: 4})
+		diag, err := sampler.NELBO(exactPredictor(m, s, CovExactDiag), s, x0, steps, sampler.Optimal, sampler.NELBOOptions{}, philox.Key{Seed: 4})
 		if err != nil {
 			t.Fatal(err)
 		}

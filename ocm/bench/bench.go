@@ -1,9 +1,8 @@
-package main
-
-// ocm --bench: ocm's SGEMM and toy-mlp timings side by side with the PyTorch CPU
+// Package bench is ocm --bench: ocm's SGEMM and toy-mlp timings side by side with the PyTorch CPU
 // reference (shared/bench/torch_ref.py and an embedded torch.mm snippet) run in the
 // same invocation. Rounds alternate between ocm and PyTorch, because the 2-vCPU
 // machine is noisy; the machine load is recorded at every ocm item.
+package bench
 
 import (
 	"context"
@@ -760,21 +759,32 @@ type benchReport struct {
 	WallS         float64      `json:"wall_s"`
 }
 
-// runBench is ocm --bench.
-func runBench(o *options, stdout, stderr io.Writer) error {
+// Config is what ocm --bench is told.
+type Config struct {
+	Out         string // folder of bench.json (made if missing)
+	Threads     int    // CPU threads of ocm (0: all cores)
+	Rounds      int    // rounds; ocm and PyTorch alternate within each
+	TorchScript string // path of the PyTorch reference script (torch_ref.py)
+	Python      string // python with torch
+	Version     string // ocm's version, recorded in bench.json
+}
+
+// Run times ocm and the PyTorch peer, prints the table to stdout (progress to stderr)
+// and writes bench.json to cfg.Out.
+func Run(cfg Config, stdout, stderr io.Writer) error {
 	start := time.Now()
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return userErr("output folder %s: %v", o.out, err)
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("output folder %s: %w", cfg.Out, err)
 	}
-	rep := &benchReport{Generated: start.UTC().Format(time.RFC3339), Version: version, GoArch: runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Threads: o.threads, BestKernel: cpu.BestKernel().String(), Rounds: o.benchRounds,
+	rep := &benchReport{Generated: start.UTC().Format(time.RFC3339), Version: cfg.Version, GoArch: runtime.GOARCH,
+		CPUs: runtime.NumCPU(), Threads: cfg.Threads, BestKernel: cpu.BestKernel().String(), Rounds: cfg.Rounds,
 		LoadStart: readLoadavg()}
 	fmt.Fprintf(stderr, "bench: %d CPUs, best kernel %s, load average %.2f %.2f %.2f\n", rep.CPUs, rep.BestKernel,
 		rep.LoadStart[0], rep.LoadStart[1], rep.LoadStart[2])
 	if rep.LoadStart[0] > benchLoadWarn {
 		fmt.Fprintf(stderr, "bench: warning: load average %.2f > %.1f: other work is running; numbers will be noisy\n", rep.LoadStart[0], benchLoadWarn)
 	}
-	peer, why := findTorchPeer(o.benchPython, o.benchTorch, stderr)
+	peer, why := findTorchPeer(cfg.Python, cfg.TorchScript, stderr)
 	if peer != nil {
 		defer peer.close()
 		rep.Torch, rep.TorchOK = "torch "+peer.version, true
@@ -782,8 +792,8 @@ func runBench(o *options, stdout, stderr io.Writer) error {
 		rep.Torch = why
 		fmt.Fprintf(stderr, "bench: PyTorch peer not run: %s\n", why)
 	}
-	models, gemms := benchModelItems(o.threads), benchGemmItems(o.threads)
-	for r := 1; r <= o.benchRounds; r++ {
+	models, gemms := benchModelItems(cfg.Threads), benchGemmItems(cfg.Threads)
+	for r := 1; r <= cfg.Rounds; r++ {
 		benchRound(r, peer, models, gemms, rep, stderr)
 	}
 	rep.Items = append(models, gemms...)
@@ -791,7 +801,7 @@ func runBench(o *options, stdout, stderr io.Writer) error {
 	rep.JVPOverFwd = [2]float64{jvpOverForward(models, false), jvpOverForward(models, true)}
 	rep.LoadEnd, rep.WallS = readLoadavg(), time.Since(start).Seconds()
 	printBench(stdout, rep, peer == nil)
-	path := filepath.Join(o.out, "bench.json")
+	path := filepath.Join(cfg.Out, "bench.json")
 	err := safetensors.WriteFileAtomic(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
