@@ -137,7 +137,7 @@ func TestCIAutoFallsBackOnSelfCheckMismatch(t *testing.T) {
 	env := []string{"OCM_CUDA_PATH=" + stubs}
 	dir := t.TempDir()
 	rc, out := runBinary(t, bin, env, sampleArgs(dir)...)
-	if rc != 0 || !strings.Contains(out, "device cpu") || !strings.Contains(out, "Stub GPU") || !strings.Contains(out, "self-check") {
+	if rc != 0 || !strings.Contains(out, "device cpu") || !strings.Contains(out, "Stub GPU") || !strings.Contains(out, "failed its self-") {
 		t.Errorf("--device auto on a wrong GPU: exit %d, want 0 on the CPU naming the failed self-check:\n%s", rc, out)
 	}
 	rc, out = runBinary(t, bin, env, append(sampleArgs(t.TempDir()), "--device", "cuda")...)
