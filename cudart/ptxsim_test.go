@@ -24,6 +24,8 @@ type ptxEntry struct {
 	regs   map[string]int // prefix ("%r") -> count declared
 	stmts  []string
 	labels map[string]int
+	code   []simIns // compiled stmts (on first run)
+	nregs  int
 }
 
 func parseEntries(src string) map[string]*ptxEntry {
@@ -89,54 +91,23 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 	if len(args) != len(e.params) {
 		t.Fatalf("%d args for %d params", len(args), len(e.params))
 	}
-	param := map[string]uint64{}
-	for i, p := range e.params {
-		param[p] = args[i]
+	if e.code == nil {
+		e.compile(t)
 	}
-	reg := map[string]uint64{}
-	checkReg := func(r string) {
-		i := len(r)
-		for i > 0 && r[i-1] >= '0' && r[i-1] <= '9' {
-			i--
-		}
-		n, err := strconv.Atoi(r[i:])
-		if err != nil || n >= e.regs[r[:i]] {
-			t.Fatalf("register %s not declared (.reg %s<%d>)", r, r[:i], e.regs[r[:i]])
+	regs := make([]uint64, e.nregs)
+	var in *simIns
+	val := func(i int) uint64 {
+		switch x := in.args[i]; x.kind {
+		case argReg:
+			return regs[x.idx]
+		case argParam:
+			return args[x.idx]
+		default:
+			return x.imm
 		}
 	}
-	val := func(op string) uint64 {
-		switch {
-		case op == "%ctaid.x" || op == "%tid.x":
-			return 0
-		case op == "%ntid.x" || op == "%nctaid.x":
-			return 1
-		case strings.HasPrefix(op, "%"):
-			checkReg(op)
-			return reg[op]
-		case strings.HasPrefix(op, "0f"):
-			v, err := strconv.ParseUint(op[2:], 16, 32)
-			if err != nil {
-				t.Fatalf("bad float literal %s", op)
-			}
-			return v
-		case strings.HasPrefix(op, "0d"):
-			v, err := strconv.ParseUint(op[2:], 16, 64)
-			if err != nil {
-				t.Fatalf("bad double literal %s", op)
-			}
-			return v
-		case strings.HasPrefix(op, "0x"):
-			v, _ := strconv.ParseUint(op[2:], 16, 64)
-			return v
-		}
-		v, err := strconv.ParseInt(op, 10, 64)
-		if err != nil {
-			t.Fatalf("bad operand %q", op)
-		}
-		return uint64(v)
-	}
-	f := func(op string) float32 { return math.Float32frombits(uint32(val(op))) }
-	d := func(op string) float64 { return math.Float64frombits(val(op)) }
+	f := func(i int) float32 { return math.Float32frombits(uint32(val(i))) }
+	d := func(i int) float64 { return math.Float64frombits(val(i)) }
 	db := math.Float64bits
 	fb := func(v float32) uint64 { return uint64(math.Float32bits(v)) }
 	b2u := func(b bool) uint64 {
@@ -145,53 +116,35 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		}
 		return 0
 	}
-	for pc, steps := 0, 0; pc < len(e.stmts); steps++ {
-		if steps > 1e7 {
+	set := func(v uint64) { regs[in.args[0].idx] = v }
+	u32 := func(i int) uint32 { return uint32(val(i)) }
+	for pc, steps := 0, 0; pc < len(e.code); steps++ {
+		if steps > 1e8 {
 			t.Fatal("runaway kernel")
 		}
-		s := e.stmts[pc]
+		in = &e.code[pc]
 		pc++
-		if strings.HasPrefix(s, "@") { // @%p1 bra L
-			sp := strings.IndexByte(s, ' ')
-			if val(s[1:sp]) == 0 {
-				continue
-			}
-			s = strings.TrimSpace(s[sp:])
+		if in.pred >= 0 && regs[in.pred] == 0 {
+			continue
 		}
-		sp := strings.IndexAny(s, " \t")
-		opc, rest := s, ""
-		if sp >= 0 {
-			opc, rest = s[:sp], strings.TrimSpace(s[sp:])
-		}
-		var ops []string
-		for _, o := range strings.Split(rest, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				ops = append(ops, o)
-			}
-		}
-		set := func(v uint64) { checkReg(ops[0]); reg[ops[0]] = v }
-		u32 := func(i int) uint32 { return uint32(val(ops[i])) }
+		opc := in.opc
 		switch opc {
 		case "ret":
 			return
 		case "bra":
-			pc = e.labels[ops[0]]
+			pc = int(in.args[0].imm)
 		case "ld.param.u64", "ld.param.u32", "ld.param.f32":
-			p := strings.Trim(ops[1], "[]")
-			v, ok := param[p]
-			if !ok {
-				t.Fatalf("unknown param %s", p)
-			}
+			v := val(1)
 			if opc != "ld.param.u64" {
 				v &= math.MaxUint32
 			}
 			set(v)
 		case "cvta.to.global.u64", "mov.u32", "mov.f32", "mov.b32":
-			set(val(ops[1]))
+			set(val(1))
 		case "ld.global.f32":
-			set(fb(*mem.at(val(strings.Trim(ops[1], "[]")))))
+			set(fb(*mem.at(val(1))))
 		case "st.global.f32":
-			*mem.at(val(strings.Trim(ops[0], "[]"))) = f(ops[1])
+			*mem.at(val(0)) = f(1)
 		case "mad.lo.u32":
 			set(uint64(u32(1)*u32(2) + u32(3)))
 		case "mul.lo.u32":
@@ -205,13 +158,13 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		case "sub.u32":
 			set(uint64(u32(1) - u32(2)))
 		case "or.pred":
-			set(val(ops[1]) | val(ops[2]))
+			set(val(1) | val(2))
 		case "setp.lt.s32":
 			set(b2u(int32(u32(1)) < int32(u32(2))))
 		case "setp.ne.u32":
 			set(b2u(u32(1) != u32(2)))
 		case "add.s64":
-			set(val(ops[1]) + val(ops[2]))
+			set(val(1) + val(2))
 		case "rem.u32":
 			set(uint64(u32(1) % u32(2)))
 		case "div.u32":
@@ -223,11 +176,11 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		case "shr.u32":
 			set(uint64(u32(1) >> u32(2)))
 		case "shr.u64":
-			set(val(ops[1]) >> val(ops[2]))
+			set(val(1) >> val(2))
 		case "shl.b64":
-			set(val(ops[1]) << val(ops[2]))
+			set(val(1) << val(2))
 		case "or.b64":
-			set(val(ops[1]) | val(ops[2]))
+			set(val(1) | val(2))
 		case "cvt.u64.u32":
 			set(uint64(u32(1)))
 		case "cvt.u32.u64":
@@ -235,93 +188,93 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		case "cvt.rn.f32.u32":
 			set(fb(float32(u32(1))))
 		case "cvt.rni.f32.f32":
-			set(fb(float32(math.RoundToEven(float64(f(ops[1]))))))
+			set(fb(float32(math.RoundToEven(float64(f(1))))))
 		case "setp.ge.u32":
 			set(b2u(u32(1) >= u32(2)))
 		case "setp.eq.u32":
 			set(b2u(u32(1) == u32(2)))
 		case "setp.gt.f32":
-			set(b2u(f(ops[1]) > f(ops[2])))
+			set(b2u(f(1) > f(2)))
 		case "setp.lt.f32":
-			set(b2u(f(ops[1]) < f(ops[2])))
+			set(b2u(f(1) < f(2)))
 		case "setp.ge.f32":
-			set(b2u(f(ops[1]) >= f(ops[2])))
+			set(b2u(f(1) >= f(2)))
 		case "and.pred":
-			set(val(ops[1]) & val(ops[2]))
+			set(val(1) & val(2))
 		case "selp.f32", "selp.b32":
-			if val(ops[3]) != 0 {
-				set(val(ops[1]))
+			if val(3) != 0 {
+				set(val(1))
 			} else {
-				set(val(ops[2]))
+				set(val(2))
 			}
 		case "neg.f32":
-			set(fb(-f(ops[1])))
+			set(fb(-f(1)))
 		case "abs.f32":
-			set(fb(float32(math.Abs(float64(f(ops[1]))))))
+			set(fb(float32(math.Abs(float64(f(1))))))
 		case "add.f32", "add.rn.f32":
-			set(fb(f(ops[1]) + f(ops[2])))
+			set(fb(f(1) + f(2)))
 		case "sub.f32", "sub.rn.f32":
-			set(fb(f(ops[1]) - f(ops[2])))
+			set(fb(f(1) - f(2)))
 		case "mul.f32", "mul.rn.f32":
-			set(fb(f(ops[1]) * f(ops[2])))
+			set(fb(f(1) * f(2)))
 		case "div.rn.f32":
-			set(fb(f(ops[1]) / f(ops[2])))
+			set(fb(f(1) / f(2)))
 		case "fma.rn.f32":
-			set(fb(float32(math.FMA(float64(f(ops[1])), float64(f(ops[2])), float64(f(ops[3]))))))
+			set(fb(float32(math.FMA(float64(f(1)), float64(f(2)), float64(f(3))))))
 		case "max.f32":
-			set(fb(ptxMinMax(f(ops[1]), f(ops[2]), true)))
+			set(fb(ptxMinMax(f(1), f(2), true)))
 		case "min.f32":
-			set(fb(ptxMinMax(f(ops[1]), f(ops[2]), false)))
+			set(fb(ptxMinMax(f(1), f(2), false)))
 		case "setp.nan.f32":
-			set(b2u(f(ops[1]) != f(ops[1]) || f(ops[2]) != f(ops[2])))
+			set(b2u(f(1) != f(1) || f(2) != f(2)))
 		case "mov.b64":
-			set(val(ops[1]))
+			set(val(1))
 		case "and.b64":
-			set(val(ops[1]) & val(ops[2]))
+			set(val(1) & val(2))
 		case "cvt.rn.f64.s32":
 			set(db(float64(int32(u32(1)))))
 		case "cvt.rzi.u32.f64":
-			set(uint64(uint32(d(ops[1]))))
+			set(uint64(uint32(d(1))))
 		case "setp.lt.f64":
-			set(b2u(d(ops[1]) < d(ops[2])))
+			set(b2u(d(1) < d(2)))
 		case "setp.gt.u32":
 			set(b2u(u32(1) > u32(2)))
 		case "setp.ge.s32":
 			set(b2u(int32(u32(1)) >= int32(u32(2))))
 		case "xor.pred":
-			set(val(ops[1]) ^ val(ops[2]))
+			set(val(1) ^ val(2))
 		case "neg.f64":
-			set(db(-d(ops[1])))
+			set(db(-d(1)))
 		case "setp.eq.u64":
-			set(b2u(val(ops[1]) == val(ops[2])))
+			set(b2u(val(1) == val(2)))
 		case "shl.b32":
 			set(uint64(u32(1) << u32(2)))
 		case "cvt.rzi.s32.f32":
-			set(uint64(uint32(int32(f(ops[1])))))
+			set(uint64(uint32(int32(f(1)))))
 		case "cvt.rn.f32.s32":
 			set(fb(float32(int32(u32(1)))))
 		case "cvt.f64.f32":
-			set(db(float64(f(ops[1]))))
+			set(db(float64(f(1))))
 		case "cvt.rn.f32.f64":
-			set(fb(float32(d(ops[1]))))
+			set(fb(float32(d(1))))
 		case "cvt.rn.f64.u32":
 			set(db(float64(u32(1))))
 		case "mov.f64":
-			set(val(ops[1]))
+			set(val(1))
 		case "add.rn.f64":
-			set(db(d(ops[1]) + d(ops[2])))
+			set(db(d(1) + d(2)))
 		case "sub.rn.f64":
-			set(db(d(ops[1]) - d(ops[2])))
+			set(db(d(1) - d(2)))
 		case "mul.rn.f64":
-			set(db(d(ops[1]) * d(ops[2])))
+			set(db(d(1) * d(2)))
 		case "div.rn.f64":
-			set(db(d(ops[1]) / d(ops[2])))
+			set(db(d(1) / d(2)))
 		case "sqrt.rn.f64":
-			set(db(math.Sqrt(d(ops[1]))))
+			set(db(math.Sqrt(d(1))))
 		case "rcp.rn.f64":
-			set(db(1 / d(ops[1])))
+			set(db(1 / d(1)))
 		case "max.f64":
-			a, b := d(ops[1]), d(ops[2])
+			a, b := d(1), d(2)
 			switch {
 			case a != a:
 				set(db(b))
@@ -331,32 +284,133 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 				set(db(max(a, b)))
 			}
 		case "setp.nan.f64":
-			set(b2u(d(ops[1]) != d(ops[1]) || d(ops[2]) != d(ops[2])))
+			set(b2u(d(1) != d(1) || d(2) != d(2)))
 		case "selp.f64":
-			if val(ops[3]) != 0 {
-				set(val(ops[1]))
+			if val(3) != 0 {
+				set(val(1))
 			} else {
-				set(val(ops[2]))
+				set(val(2))
 			}
 		case "sqrt.rn.f32":
-			set(fb(float32(math.Sqrt(float64(f(ops[1]))))))
+			set(fb(float32(math.Sqrt(float64(f(1))))))
 		case "rcp.rn.f32":
-			set(fb(1 / f(ops[1])))
+			set(fb(1 / f(1)))
 		case "ex2.approx.f32":
-			set(fb(float32(math.Exp2(float64(f(ops[1]))))))
+			set(fb(float32(math.Exp2(float64(f(1))))))
 		case "lg2.approx.f32":
-			set(fb(float32(math.Log2(float64(f(ops[1]))))))
+			set(fb(float32(math.Log2(float64(f(1))))))
 		case "sin.approx.f32":
-			set(fb(float32(math.Sin(float64(f(ops[1]))))))
+			set(fb(float32(math.Sin(float64(f(1))))))
 		case "cos.approx.f32":
-			set(fb(float32(math.Cos(float64(f(ops[1]))))))
+			set(fb(float32(math.Cos(float64(f(1))))))
 		case "copysign.f32": // sign of a into b
-			set(fb(float32(math.Copysign(float64(f(ops[2])), float64(f(ops[1]))))))
+			set(fb(float32(math.Copysign(float64(f(2)), float64(f(1))))))
 		default:
-			t.Fatalf("simulator: unknown instruction %q", s)
+			t.Fatalf("simulator: unknown instruction %q", in.src)
 		}
 	}
 	t.Fatal("fell off the end of the kernel")
+}
+
+// Operand kinds of a compiled instruction.
+const (
+	argImm   = iota // a literal, or a special register (%tid.x, ...) of the one thread
+	argReg          // a register, by index
+	argParam        // a kernel parameter, by index
+)
+
+type simArg struct {
+	kind int
+	idx  int
+	imm  uint64
+}
+
+// simIns is one statement, parsed once: guard predicate (-1: none), opcode, operands.
+type simIns struct {
+	pred int
+	opc  string
+	args []simArg
+	src  string
+}
+
+// compile parses e's statements into e.code, checking that every register is declared.
+func (e *ptxEntry) compile(t *testing.T) {
+	t.Helper()
+	regIdx := map[string]int{}
+	paramIdx := map[string]int{}
+	for i, p := range e.params {
+		paramIdx[p] = i
+	}
+	reg := func(r string) int {
+		i := len(r)
+		for i > 0 && r[i-1] >= '0' && r[i-1] <= '9' {
+			i--
+		}
+		n, err := strconv.Atoi(r[i:])
+		if err != nil || n >= e.regs[r[:i]] {
+			t.Fatalf("register %s not declared (.reg %s<%d>)", r, r[:i], e.regs[r[:i]])
+		}
+		if _, ok := regIdx[r]; !ok {
+			regIdx[r] = len(regIdx)
+		}
+		return regIdx[r]
+	}
+	operand := func(op string, isLabel bool) simArg {
+		op = strings.Trim(op, "[]")
+		switch {
+		case isLabel:
+			pc, ok := e.labels[op]
+			if !ok {
+				t.Fatalf("unknown label %s", op)
+			}
+			return simArg{imm: uint64(pc)}
+		case op == "%ctaid.x" || op == "%tid.x":
+			return simArg{imm: 0}
+		case op == "%ntid.x" || op == "%nctaid.x":
+			return simArg{imm: 1}
+		case strings.HasPrefix(op, "%"):
+			return simArg{kind: argReg, idx: reg(op)}
+		case strings.HasPrefix(op, "p_"):
+			i, ok := paramIdx[op]
+			if !ok {
+				t.Fatalf("unknown param %s", op)
+			}
+			return simArg{kind: argParam, idx: i}
+		case strings.HasPrefix(op, "0f"), strings.HasPrefix(op, "0d"), strings.HasPrefix(op, "0x"):
+			v, err := strconv.ParseUint(op[2:], 16, 64)
+			if err != nil || (op[1] == 'f' && v > math.MaxUint32) {
+				t.Fatalf("bad literal %s", op)
+			}
+			return simArg{imm: v}
+		}
+		v, err := strconv.ParseInt(op, 10, 64)
+		if err != nil {
+			t.Fatalf("bad operand %q", op)
+		}
+		return simArg{imm: uint64(v)}
+	}
+	e.code = make([]simIns, len(e.stmts))
+	for i, s := range e.stmts {
+		in := simIns{pred: -1, src: s}
+		if strings.HasPrefix(s, "@") { // @%p1 bra L
+			sp := strings.IndexByte(s, ' ')
+			in.pred = reg(s[1:sp])
+			s = strings.TrimSpace(s[sp:])
+		}
+		sp := strings.IndexAny(s, " \t")
+		rest := ""
+		in.opc = s
+		if sp >= 0 {
+			in.opc, rest = s[:sp], strings.TrimSpace(s[sp:])
+		}
+		for _, o := range strings.Split(rest, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				in.args = append(in.args, operand(o, in.opc == "bra"))
+			}
+		}
+		e.code[i] = in
+	}
+	e.nregs = len(regIdx)
 }
 
 // ptxMinMax is PTX max.f32 (isMax) or min.f32: a NaN operand is dropped in favour
