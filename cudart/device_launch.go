@@ -18,6 +18,9 @@ import (
 func (d *Device) launch(fn uintptr, n int, args ...uint64) {
 	if d.hookLaunch != nil {
 		d.hookLaunch(fn, args)
+		d.alloc.mu.Lock()
+		d.alloc.stats.Launches++
+		d.alloc.mu.Unlock()
 		return
 	}
 	copy(d.args.vals[:], args)
@@ -122,6 +125,9 @@ func (d *Device) Gemm(c, a, b runtime.Buffer, g *runtime.GemmArgs) {
 func (d *Device) gemm(C, A, B uintptr, g *runtime.GemmArgs) {
 	if d.hookGemm != nil {
 		d.hookGemm(C, A, B, g)
+		d.alloc.mu.Lock()
+		d.alloc.stats.Gemms++
+		d.alloc.mu.Unlock()
 		return
 	}
 	lda, ldb := g.K, g.N
