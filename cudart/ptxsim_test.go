@@ -86,6 +86,40 @@ func (m *simMem) at(addr uint64) *float32 {
 	return &b[off/4]
 }
 
+// simThread is the state of the one simulated thread of a launch.
+type simThread struct {
+	e    *ptxEntry
+	args []uint64
+	mem  *simMem
+	regs []uint64
+	in   *simIns
+	pc   int
+}
+
+func (s *simThread) val(i int) uint64 {
+	switch x := s.in.args[i]; x.kind {
+	case argReg:
+		return s.regs[x.idx]
+	case argParam:
+		return s.args[x.idx]
+	default:
+		return x.imm
+	}
+}
+
+func (s *simThread) f(i int) float32  { return math.Float32frombits(uint32(s.val(i))) }
+func (s *simThread) d(i int) float64  { return math.Float64frombits(s.val(i)) }
+func (s *simThread) u32(i int) uint32 { return uint32(s.val(i)) }
+func (s *simThread) set(v uint64)     { s.regs[s.in.args[0].idx] = v }
+func fb(v float32) uint64             { return uint64(math.Float32bits(v)) }
+func db(v float64) uint64             { return math.Float64bits(v) }
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 	t.Helper()
 	if len(args) != len(e.params) {
@@ -94,222 +128,234 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 	if e.code == nil {
 		e.compile(t)
 	}
-	regs := make([]uint64, e.nregs)
-	var in *simIns
-	val := func(i int) uint64 {
-		switch x := in.args[i]; x.kind {
-		case argReg:
-			return regs[x.idx]
-		case argParam:
-			return args[x.idx]
-		default:
-			return x.imm
-		}
-	}
-	f := func(i int) float32 { return math.Float32frombits(uint32(val(i))) }
-	d := func(i int) float64 { return math.Float64frombits(val(i)) }
-	db := math.Float64bits
-	fb := func(v float32) uint64 { return uint64(math.Float32bits(v)) }
-	b2u := func(b bool) uint64 {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	set := func(v uint64) { regs[in.args[0].idx] = v }
-	u32 := func(i int) uint32 { return uint32(val(i)) }
-	for pc, steps := 0, 0; pc < len(e.code); steps++ {
+	s := &simThread{e: e, args: args, mem: mem, regs: make([]uint64, e.nregs)}
+	for steps := 0; s.pc < len(e.code); steps++ {
 		if steps > 1e8 {
 			t.Fatal("runaway kernel")
 		}
-		in = &e.code[pc]
-		pc++
-		if in.pred >= 0 && regs[in.pred] == 0 {
+		s.in = &e.code[s.pc]
+		s.pc++
+		if s.in.pred >= 0 && s.regs[s.in.pred] == 0 {
 			continue
 		}
-		opc := in.opc
-		switch opc {
-		case "ret":
+		if s.in.opc == "ret" {
 			return
-		case "bra":
-			pc = int(in.args[0].imm)
-		case "ld.param.u64", "ld.param.u32", "ld.param.f32":
-			v := val(1)
-			if opc != "ld.param.u64" {
-				v &= math.MaxUint32
-			}
-			set(v)
-		case "cvta.to.global.u64", "mov.u32", "mov.f32", "mov.b32":
-			set(val(1))
-		case "ld.global.f32":
-			set(fb(*mem.at(val(1))))
-		case "st.global.f32":
-			*mem.at(val(0)) = f(1)
-		case "mad.lo.u32":
-			set(uint64(u32(1)*u32(2) + u32(3)))
-		case "mul.lo.u32":
-			set(uint64(u32(1) * u32(2)))
-		case "mul.hi.u32":
-			set(uint64((uint64(u32(1)) * uint64(u32(2))) >> 32))
-		case "mul.wide.u32":
-			set(uint64(u32(1)) * uint64(u32(2)))
-		case "add.u32":
-			set(uint64(u32(1) + u32(2)))
-		case "sub.u32":
-			set(uint64(u32(1) - u32(2)))
-		case "or.pred":
-			set(val(1) | val(2))
-		case "setp.lt.s32":
-			set(b2u(int32(u32(1)) < int32(u32(2))))
-		case "setp.ne.u32":
-			set(b2u(u32(1) != u32(2)))
-		case "add.s64":
-			set(val(1) + val(2))
-		case "rem.u32":
-			set(uint64(u32(1) % u32(2)))
-		case "div.u32":
-			set(uint64(u32(1) / u32(2)))
-		case "xor.b32":
-			set(uint64(u32(1) ^ u32(2)))
-		case "and.b32":
-			set(uint64(u32(1) & u32(2)))
-		case "shr.u32":
-			set(uint64(u32(1) >> u32(2)))
-		case "shr.u64":
-			set(val(1) >> val(2))
-		case "shl.b64":
-			set(val(1) << val(2))
-		case "or.b64":
-			set(val(1) | val(2))
-		case "cvt.u64.u32":
-			set(uint64(u32(1)))
-		case "cvt.u32.u64":
-			set(uint64(u32(1)))
-		case "cvt.rn.f32.u32":
-			set(fb(float32(u32(1))))
-		case "cvt.rni.f32.f32":
-			set(fb(float32(math.RoundToEven(float64(f(1))))))
-		case "setp.ge.u32":
-			set(b2u(u32(1) >= u32(2)))
-		case "setp.eq.u32":
-			set(b2u(u32(1) == u32(2)))
-		case "setp.gt.f32":
-			set(b2u(f(1) > f(2)))
-		case "setp.lt.f32":
-			set(b2u(f(1) < f(2)))
-		case "setp.ge.f32":
-			set(b2u(f(1) >= f(2)))
-		case "and.pred":
-			set(val(1) & val(2))
-		case "selp.f32", "selp.b32":
-			if val(3) != 0 {
-				set(val(1))
-			} else {
-				set(val(2))
-			}
-		case "neg.f32":
-			set(fb(-f(1)))
-		case "abs.f32":
-			set(fb(float32(math.Abs(float64(f(1))))))
-		case "add.f32", "add.rn.f32":
-			set(fb(f(1) + f(2)))
-		case "sub.f32", "sub.rn.f32":
-			set(fb(f(1) - f(2)))
-		case "mul.f32", "mul.rn.f32":
-			set(fb(f(1) * f(2)))
-		case "div.rn.f32":
-			set(fb(f(1) / f(2)))
-		case "fma.rn.f32":
-			set(fb(float32(math.FMA(float64(f(1)), float64(f(2)), float64(f(3))))))
-		case "max.f32":
-			set(fb(ptxMinMax(f(1), f(2), true)))
-		case "min.f32":
-			set(fb(ptxMinMax(f(1), f(2), false)))
-		case "setp.nan.f32":
-			set(b2u(f(1) != f(1) || f(2) != f(2)))
-		case "mov.b64":
-			set(val(1))
-		case "and.b64":
-			set(val(1) & val(2))
-		case "cvt.rn.f64.s32":
-			set(db(float64(int32(u32(1)))))
-		case "cvt.rzi.u32.f64":
-			set(uint64(uint32(d(1))))
-		case "setp.lt.f64":
-			set(b2u(d(1) < d(2)))
-		case "setp.gt.u32":
-			set(b2u(u32(1) > u32(2)))
-		case "setp.ge.s32":
-			set(b2u(int32(u32(1)) >= int32(u32(2))))
-		case "xor.pred":
-			set(val(1) ^ val(2))
-		case "neg.f64":
-			set(db(-d(1)))
-		case "setp.eq.u64":
-			set(b2u(val(1) == val(2)))
-		case "shl.b32":
-			set(uint64(u32(1) << u32(2)))
-		case "cvt.rzi.s32.f32":
-			set(uint64(uint32(int32(f(1)))))
-		case "cvt.rn.f32.s32":
-			set(fb(float32(int32(u32(1)))))
-		case "cvt.f64.f32":
-			set(db(float64(f(1))))
-		case "cvt.rn.f32.f64":
-			set(fb(float32(d(1))))
-		case "cvt.rn.f64.u32":
-			set(db(float64(u32(1))))
-		case "mov.f64":
-			set(val(1))
-		case "add.rn.f64":
-			set(db(d(1) + d(2)))
-		case "sub.rn.f64":
-			set(db(d(1) - d(2)))
-		case "mul.rn.f64":
-			set(db(d(1) * d(2)))
-		case "div.rn.f64":
-			set(db(d(1) / d(2)))
-		case "sqrt.rn.f64":
-			set(db(math.Sqrt(d(1))))
-		case "rcp.rn.f64":
-			set(db(1 / d(1)))
-		case "max.f64":
-			a, b := d(1), d(2)
-			switch {
-			case a != a:
-				set(db(b))
-			case b != b:
-				set(db(a))
-			default:
-				set(db(max(a, b)))
-			}
-		case "setp.nan.f64":
-			set(b2u(d(1) != d(1) || d(2) != d(2)))
-		case "selp.f64":
-			if val(3) != 0 {
-				set(val(1))
-			} else {
-				set(val(2))
-			}
-		case "sqrt.rn.f32":
-			set(fb(float32(math.Sqrt(float64(f(1))))))
-		case "rcp.rn.f32":
-			set(fb(1 / f(1)))
-		case "ex2.approx.f32":
-			set(fb(float32(math.Exp2(float64(f(1))))))
-		case "lg2.approx.f32":
-			set(fb(float32(math.Log2(float64(f(1))))))
-		case "sin.approx.f32":
-			set(fb(float32(math.Sin(float64(f(1))))))
-		case "cos.approx.f32":
-			set(fb(float32(math.Cos(float64(f(1))))))
-		case "copysign.f32": // sign of a into b
-			set(fb(float32(math.Copysign(float64(f(2)), float64(f(1))))))
-		default:
-			t.Fatalf("simulator: unknown instruction %q", in.src)
+		}
+		if !s.execInt(s.in.opc) && !s.execCvt(s.in.opc) && !s.execF32(s.in.opc) && !s.execF64(s.in.opc) {
+			t.Fatalf("simulator: unknown instruction %q", s.in.src)
 		}
 	}
 	t.Fatal("fell off the end of the kernel")
+}
+
+// execInt runs control flow, memory, integer and predicate instructions.
+func (s *simThread) execInt(opc string) bool {
+	switch opc {
+	case "bra":
+		s.pc = int(s.in.args[0].imm)
+	case "ld.param.u64", "ld.param.u32", "ld.param.f32":
+		v := s.val(1)
+		if s.in.opc != "ld.param.u64" {
+			v &= math.MaxUint32
+		}
+		s.set(v)
+	case "cvta.to.global.u64", "mov.u32", "mov.f32", "mov.b32":
+		s.set(s.val(1))
+	case "ld.global.f32":
+		s.set(fb(*s.mem.at(s.val(1))))
+	case "st.global.f32":
+		*s.mem.at(s.val(0)) = s.f(1)
+	case "mad.lo.u32":
+		s.set(uint64(s.u32(1)*s.u32(2) + s.u32(3)))
+	case "mul.lo.u32":
+		s.set(uint64(s.u32(1) * s.u32(2)))
+	case "mul.hi.u32":
+		s.set(uint64((uint64(s.u32(1)) * uint64(s.u32(2))) >> 32))
+	case "mul.wide.u32":
+		s.set(uint64(s.u32(1)) * uint64(s.u32(2)))
+	case "add.u32":
+		s.set(uint64(s.u32(1) + s.u32(2)))
+	case "sub.u32":
+		s.set(uint64(s.u32(1) - s.u32(2)))
+	case "or.pred":
+		s.set(s.val(1) | s.val(2))
+	case "setp.lt.s32":
+		s.set(b2u(int32(s.u32(1)) < int32(s.u32(2))))
+	case "setp.ne.u32":
+		s.set(b2u(s.u32(1) != s.u32(2)))
+	case "add.s64":
+		s.set(s.val(1) + s.val(2))
+	case "rem.u32":
+		s.set(uint64(s.u32(1) % s.u32(2)))
+	case "div.u32":
+		s.set(uint64(s.u32(1) / s.u32(2)))
+	case "xor.b32":
+		s.set(uint64(s.u32(1) ^ s.u32(2)))
+	case "and.b32":
+		s.set(uint64(s.u32(1) & s.u32(2)))
+	case "shr.u32":
+		s.set(uint64(s.u32(1) >> s.u32(2)))
+	case "shr.u64":
+		s.set(s.val(1) >> s.val(2))
+	case "shl.b64":
+		s.set(s.val(1) << s.val(2))
+	case "or.b64":
+		s.set(s.val(1) | s.val(2))
+	case "setp.ge.u32":
+		s.set(b2u(s.u32(1) >= s.u32(2)))
+	case "setp.eq.u32":
+		s.set(b2u(s.u32(1) == s.u32(2)))
+	case "and.pred":
+		s.set(s.val(1) & s.val(2))
+	case "mov.b64":
+		s.set(s.val(1))
+	case "and.b64":
+		s.set(s.val(1) & s.val(2))
+	case "setp.gt.u32":
+		s.set(b2u(s.u32(1) > s.u32(2)))
+	case "setp.ge.s32":
+		s.set(b2u(int32(s.u32(1)) >= int32(s.u32(2))))
+	case "xor.pred":
+		s.set(s.val(1) ^ s.val(2))
+	case "setp.eq.u64":
+		s.set(b2u(s.val(1) == s.val(2)))
+	case "shl.b32":
+		s.set(uint64(s.u32(1) << s.u32(2)))
+	default:
+		return false
+	}
+	return true
+}
+
+// execCvt runs conversions between integer and float registers.
+func (s *simThread) execCvt(opc string) bool {
+	switch opc {
+	case "cvt.u64.u32":
+		s.set(uint64(s.u32(1)))
+	case "cvt.u32.u64":
+		s.set(uint64(s.u32(1)))
+	default:
+		return false
+	}
+	return true
+}
+
+// execF32 runs float32 arithmetic.
+func (s *simThread) execF32(opc string) bool {
+	switch opc {
+	case "cvt.rn.f32.u32":
+		s.set(fb(float32(s.u32(1))))
+	case "cvt.rni.f32.f32":
+		s.set(fb(float32(math.RoundToEven(float64(s.f(1))))))
+	case "setp.gt.f32":
+		s.set(b2u(s.f(1) > s.f(2)))
+	case "setp.lt.f32":
+		s.set(b2u(s.f(1) < s.f(2)))
+	case "setp.ge.f32":
+		s.set(b2u(s.f(1) >= s.f(2)))
+	case "selp.f32", "selp.b32":
+		if s.val(3) != 0 {
+			s.set(s.val(1))
+		} else {
+			s.set(s.val(2))
+		}
+	case "neg.f32":
+		s.set(fb(-s.f(1)))
+	case "abs.f32":
+		s.set(fb(float32(math.Abs(float64(s.f(1))))))
+	case "add.f32", "add.rn.f32":
+		s.set(fb(s.f(1) + s.f(2)))
+	case "sub.f32", "sub.rn.f32":
+		s.set(fb(s.f(1) - s.f(2)))
+	case "mul.f32", "mul.rn.f32":
+		s.set(fb(s.f(1) * s.f(2)))
+	case "div.rn.f32":
+		s.set(fb(s.f(1) / s.f(2)))
+	case "fma.rn.f32":
+		s.set(fb(float32(math.FMA(float64(s.f(1)), float64(s.f(2)), float64(s.f(3))))))
+	case "max.f32":
+		s.set(fb(ptxMinMax(s.f(1), s.f(2), true)))
+	case "min.f32":
+		s.set(fb(ptxMinMax(s.f(1), s.f(2), false)))
+	case "setp.nan.f32":
+		s.set(b2u(s.f(1) != s.f(1) || s.f(2) != s.f(2)))
+	case "cvt.rzi.s32.f32":
+		s.set(uint64(uint32(int32(s.f(1)))))
+	case "cvt.rn.f32.s32":
+		s.set(fb(float32(int32(s.u32(1)))))
+	case "sqrt.rn.f32":
+		s.set(fb(float32(math.Sqrt(float64(s.f(1))))))
+	case "rcp.rn.f32":
+		s.set(fb(1 / s.f(1)))
+	case "ex2.approx.f32":
+		s.set(fb(float32(math.Exp2(float64(s.f(1))))))
+	case "lg2.approx.f32":
+		s.set(fb(float32(math.Log2(float64(s.f(1))))))
+	case "sin.approx.f32":
+		s.set(fb(float32(math.Sin(float64(s.f(1))))))
+	case "cos.approx.f32":
+		s.set(fb(float32(math.Cos(float64(s.f(1))))))
+	case "copysign.f32": // sign of a into b
+		s.set(fb(float32(math.Copysign(float64(s.f(2)), float64(s.f(1))))))
+	default:
+		return false
+	}
+	return true
+}
+
+// execF64 runs float64 arithmetic.
+func (s *simThread) execF64(opc string) bool {
+	switch opc {
+	case "cvt.rn.f64.s32":
+		s.set(db(float64(int32(s.u32(1)))))
+	case "cvt.rzi.u32.f64":
+		s.set(uint64(uint32(s.d(1))))
+	case "setp.lt.f64":
+		s.set(b2u(s.d(1) < s.d(2)))
+	case "neg.f64":
+		s.set(db(-s.d(1)))
+	case "cvt.f64.f32":
+		s.set(db(float64(s.f(1))))
+	case "cvt.rn.f32.f64":
+		s.set(fb(float32(s.d(1))))
+	case "cvt.rn.f64.u32":
+		s.set(db(float64(s.u32(1))))
+	case "mov.f64":
+		s.set(s.val(1))
+	case "add.rn.f64":
+		s.set(db(s.d(1) + s.d(2)))
+	case "sub.rn.f64":
+		s.set(db(s.d(1) - s.d(2)))
+	case "mul.rn.f64":
+		s.set(db(s.d(1) * s.d(2)))
+	case "div.rn.f64":
+		s.set(db(s.d(1) / s.d(2)))
+	case "sqrt.rn.f64":
+		s.set(db(math.Sqrt(s.d(1))))
+	case "rcp.rn.f64":
+		s.set(db(1 / s.d(1)))
+	case "max.f64":
+		a, b := s.d(1), s.d(2)
+		switch {
+		case a != a:
+			s.set(db(b))
+		case b != b:
+			s.set(db(a))
+		default:
+			s.set(db(max(a, b)))
+		}
+	case "setp.nan.f64":
+		s.set(b2u(s.d(1) != s.d(1) || s.d(2) != s.d(2)))
+	case "selp.f64":
+		if s.val(3) != 0 {
+			s.set(s.val(1))
+		} else {
+			s.set(s.val(2))
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // Operand kinds of a compiled instruction.
