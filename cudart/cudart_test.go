@@ -153,7 +153,8 @@ func TestKernelsPTX(t *testing.T) {
 			t.Errorf("no PTX entry binary_%s (it would run on the host fallback)", op)
 		}
 	}
-	for _, e := range []string{"binary_copy", "random_uniform", "random_rademacher"} {
+	for _, e := range []string{"binary_copy", "random_uniform", "random_rademacher", "random_normal", "reduce_sum", "reduce_max",
+		"softmax", "softmax_backward", "groupnorm", "groupnorm_backward", "groupnorm_param_grads", "groupnorm_tangent"} {
 		if !entries[e] {
 			t.Errorf("no PTX entry %s", e)
 		}
