@@ -205,10 +205,14 @@ func (d *Device) bindModule(name string, get func(string) uintptr) {
 		d.im2colFn = get("im2col")
 		d.col2imFn = get("col2im")
 	case "nn":
-		d.nnFns = nnKernels{reduce: map[runtime.ReduceOp]uintptr{}}
+		d.nnFns = nnKernels{reduce: map[runtime.ReduceOp]uintptr{}, reducePart: map[runtime.ReduceOp][2]uintptr{}}
 		for _, op := range []runtime.ReduceOp{runtime.ReduceSum, runtime.ReduceMax} {
 			if fn := get("reduce_" + op.String()); fn != 0 {
 				d.nnFns.reduce[op] = fn
+			}
+			part, final := get("reduce_"+op.String()+"_part"), get("reduce_"+op.String()+"_final")
+			if part != 0 && final != 0 {
+				d.nnFns.reducePart[op] = [2]uintptr{part, final}
 			}
 		}
 		d.nnFns.softmax, d.nnFns.softmaxBackward = get("softmax"), get("softmax_backward")

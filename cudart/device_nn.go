@@ -111,6 +111,7 @@ func (d *Device) Conv2dWeightGrad(dw, dy, x runtime.Buffer, c *runtime.ConvArgs)
 // nnKernels are the entries of nn.ptx (0: missing, the op runs on the host).
 type nnKernels struct {
 	reduce                                map[runtime.ReduceOp]uintptr
+	reducePart                            map[runtime.ReduceOp][2]uintptr // two-pass: part, final
 	softmax, softmaxBackward              uintptr
 	groupNorm, groupNormBackward          uintptr
 	groupNormParamGrads, groupNormTangent uintptr
@@ -121,6 +122,9 @@ func (k *nnKernels) names() []string {
 	var out []string
 	for op := range k.reduce {
 		out = append(out, "reduce_"+op.String())
+	}
+	for op := range k.reducePart {
+		out = append(out, "reduce_"+op.String()+"_part", "reduce_"+op.String()+"_final")
 	}
 	for _, e := range []struct {
 		name string
@@ -189,8 +193,13 @@ func pad6(shape, strides []int) (s, st []uint64) {
 	return s, st
 }
 
-// Reduce sums or maximises over the marked axes (reduce_<op>: one thread per output,
-// float64 accumulation in the CPU's order).
+// longReduction is the reduced length from which Reduce splits each output over
+// several threads (two passes) instead of one.
+const longReduction = 4096
+
+// Reduce sums or maximises over the marked axes with float64 accumulation: one thread
+// per output in the CPU's order (reduce_<op>), or for long reductions, parts of 1024+
+// values per thread and then their sum per output (reduce_<op>_part, _final).
 func (d *Device) Reduce(op runtime.ReduceOp, dst, src runtime.Buffer, shape []int, reduced []bool) {
 	kept, ks, red, rs, inner, ok := reduceLayout(shape, reduced)
 	fn := d.nnFns.reduce[op]
@@ -210,11 +219,23 @@ func (d *Device) Reduce(op runtime.ReduceOp, dst, src runtime.Buffer, shape []in
 	}
 	k, kst := pad6(kept, ks)
 	r, rst := pad6(red, rs)
-	args := append([]uint64{uint64(o.ptr), ptr(src), uint64(o.n), uint64(nRed), uint64(inner)}, k...)
-	args = append(append(append(args, kst...), r...), rst...)
+	layout := append(append(append(k, kst...), r...), rst...)
+	two, ok2 := d.nnFns.reducePart[op]
+	if nRed <= longReduction || !ok2 {
+		args := append([]uint64{uint64(o.ptr), ptr(src), uint64(o.n), uint64(nRed), uint64(inner)}, layout...)
+		d.enter()
+		defer d.leave()
+		d.launch(fn, o.n, args...)
+		return
+	}
+	parts := max(1, min((nRed+1023)/1024, (1<<16)/o.n))
+	chunk := (nRed + parts - 1) / parts
+	part := buf(d.Alloc(2*o.n*parts, false)) // float64 partial results
+	defer d.Free(part)
 	d.enter()
 	defer d.leave()
-	d.launch(fn, o.n, args...)
+	d.launch(two[0], o.n*parts, append([]uint64{uint64(part.ptr), ptr(src), uint64(o.n * parts), uint64(nRed), uint64(parts), uint64(chunk)}, layout...)...)
+	d.launch(two[1], o.n, uint64(o.ptr), uint64(part.ptr), uint64(o.n), uint64(parts))
 }
 
 // gnFits reports whether the GroupNorm kernels take g (32-bit indices).

@@ -28,6 +28,8 @@ func TestFakeDeviceNN(t *testing.T) {
 		{[]int{1, 5, 1, 3}, []bool{true, false, true, true}},
 		{[]int{4, 1, 9}, []bool{false, true, false}},
 		{[]int{2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, []bool{true, false, true, false, true, false, true, false, true, false}},
+		{[]int{8, 3, 1000}, []bool{true, false, true}}, // long: two passes, 8 parts of 1000
+		{[]int{5000}, []bool{true}},
 	} {
 		n, out := numel(c.shape), 1
 		for i, s := range c.shape {

@@ -141,30 +141,22 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		if s.in.opc == "ret" {
 			return
 		}
-		if !s.execInt(s.in.opc) && !s.execCvt(s.in.opc) && !s.execF32(s.in.opc) && !s.execF64(s.in.opc) {
+		if !s.execInt(s.in.opc) && !s.execMem(s.in.opc) && !s.execCvt(s.in.opc) && !s.execF32(s.in.opc) && !s.execF64(s.in.opc) {
 			t.Fatalf("simulator: unknown instruction %q", s.in.src)
 		}
 	}
 	t.Fatal("fell off the end of the kernel")
 }
 
-// execInt runs control flow, memory, integer and predicate instructions.
+// execInt runs control flow, integer and predicate instructions.
 func (s *simThread) execInt(opc string) bool {
 	switch opc {
 	case "bra":
 		s.pc = int(s.in.args[0].imm)
-	case "ld.param.u64", "ld.param.u32", "ld.param.f32":
-		v := s.val(1)
-		if s.in.opc != "ld.param.u64" {
-			v &= math.MaxUint32
-		}
-		s.set(v)
 	case "cvta.to.global.u64", "mov.u32", "mov.f32", "mov.b32":
 		s.set(s.val(1))
-	case "ld.global.f32":
-		s.set(fb(*s.mem.at(s.val(1))))
-	case "st.global.f32":
-		*s.mem.at(s.val(0)) = s.f(1)
+	case "min.u32":
+		s.set(uint64(min(s.u32(1), s.u32(2))))
 	case "mad.lo.u32":
 		s.set(uint64(s.u32(1)*s.u32(2) + s.u32(3)))
 	case "mul.lo.u32":
@@ -221,6 +213,31 @@ func (s *simThread) execInt(opc string) bool {
 		s.set(b2u(s.val(1) == s.val(2)))
 	case "shl.b32":
 		s.set(uint64(s.u32(1) << s.u32(2)))
+	default:
+		return false
+	}
+	return true
+}
+
+// execMem runs loads and stores (parameters and global memory).
+func (s *simThread) execMem(opc string) bool {
+	switch opc {
+	case "ld.param.u64", "ld.param.u32", "ld.param.f32":
+		v := s.val(1)
+		if s.in.opc != "ld.param.u64" {
+			v &= math.MaxUint32
+		}
+		s.set(v)
+	case "ld.global.f32":
+		s.set(fb(*s.mem.at(s.val(1))))
+	case "ld.global.f64": // two float32 slots of simMem, low word first
+		a := s.val(1)
+		s.set(uint64(math.Float32bits(*s.mem.at(a))) | uint64(math.Float32bits(*s.mem.at(a + 4)))<<32)
+	case "st.global.f64":
+		a, v := s.val(0), s.val(1)
+		*s.mem.at(a), *s.mem.at(a + 4) = math.Float32frombits(uint32(v)), math.Float32frombits(uint32(v>>32))
+	case "st.global.f32":
+		*s.mem.at(s.val(0)) = s.f(1)
 	default:
 		return false
 	}

@@ -303,6 +303,11 @@ func TestStubDevice(t *testing.T) {
 	if n := s.gemms() - before; n != 1 {
 		t.Errorf("Conv2dWeightGrad of 5 images: %d GEMMs, want one", n)
 	}
+	long, sums := d.Alloc(3*9000, true), d.Alloc(3, false)
+	d.Reduce(runtime.ReduceSum, sums, long, []int{3, 9000}, []bool{false, true})
+	if l := s.lastLaunch(t); l.name != "reduce_sum_final" || l.vals[2] != 3 || l.vals[3] != 9 {
+		t.Errorf("a reduction of 9000 values: last launch %s %v, want reduce_sum_final over 3 outputs of 9 parts", l.name, l.vals)
+	}
 	o := d.Alloc(1000, false)
 	d.Unary(runtime.OpAffine, o, x.g, 0.5, -1.25)
 	l := s.lastLaunch(t)

@@ -8,7 +8,7 @@
 //   - philox.ptx: random_uniform, random_rademacher and random_normal, the
 //     Philox-4x32-10 stream of package ocm/runtime/philox (one block per thread, each
 //     computed once); philox.cu is the same in CUDA C;
-//   - nn.ptx: reduce_sum/max, softmax and its backward, groupnorm, groupnorm_backward,
+//   - nn.ptx: reduce_sum/max (and their two-pass form for long reductions), softmax and its backward, groupnorm, groupnorm_backward,
 //     groupnorm_param_grads and groupnorm_tangent (one thread per row, float64
 //     accumulation in runtime.CPU's order); nn.cu is the same in CUDA C.
 //
@@ -670,6 +670,8 @@ func main() {
 	fmt.Fprintf(&b, header, "nn.cu")
 	b.WriteString(reduceEntry("sum"))
 	b.WriteString(reduceEntry("max"))
+	b.WriteString(reducePartEntry("sum"))
+	b.WriteString(reducePartEntry("max"))
 	b.WriteString(softmaxEntries())
 	b.WriteString(groupNormEntries())
 	write(dir+"/nn.ptx", b.String())
@@ -846,6 +848,47 @@ func reduceEntry(op string) string {
 		"\tadd.u32 %r54, %r54, %r9;\n\tbra RD_" + op + "_RUN;\nRD_" + op + "_STORE:\n" +
 		"\tcvt.rn.f32.f64 %f2, %fd1;\n" + store("%rd1", "%r5", "%f2", "%rd5", "%rd6")
 	return rowKernel("reduce_"+op, params, body)
+}
+
+// reducePartEntry: reduce_<op>_part(part, src, rows, nRed, parts, chunk, k.., ks.., r..,
+// rs..): for a long reduction, thread row = o·parts + p sums (or maximises) chunk
+// consecutive reduced values, [p·chunk, min((p+1)·chunk, nRed)), of output o into the
+// double part[row]; reduce_<op>_final adds the parts of each output in order. The sum
+// stays in float64 throughout, so it equals the one-thread order to float32 rounding.
+func reducePartEntry(op string) string {
+	params := []param{{"u64", "part", "%rd1", ""}, {"u64", "src", "%rd2", ""}, {"u32", "rows", "%r1", ""},
+		{"u32", "n_red", "%r8", ""}, {"u32", "parts", "%r60", ""}, {"u32", "chunk", "%r61", ""}}
+	for _, g := range []struct {
+		p    string
+		base int
+	}{{"k", 10}, {"ks", 20}, {"r", 30}, {"rs", 40}} {
+		for a := range 6 {
+			params = append(params, param{"u32", fmt.Sprintf("%s%d", g.p, a), fmt.Sprintf("%%r%d", g.base+a), ""})
+		}
+	}
+	var base, off strings.Builder
+	base.WriteString("\tdiv.u32 %r50, %r5, %r60;\n\trem.u32 %r63, %r5, %r60;\n\tmov.u32 %r51, 0;\n")
+	off.WriteString("\tmov.u32 %r56, %r54;\n\tmov.u32 %r57, 0;\n")
+	for a := 5; a >= 0; a-- {
+		fmt.Fprintf(&base, "\trem.u32 %%r53, %%r50, %%r%d;\n\tdiv.u32 %%r50, %%r50, %%r%d;\n\tmad.lo.u32 %%r51, %%r53, %%r%d, %%r51;\n", 10+a, 10+a, 20+a)
+		fmt.Fprintf(&off, "\trem.u32 %%r58, %%r56, %%r%d;\n\tdiv.u32 %%r56, %%r56, %%r%d;\n\tmad.lo.u32 %%r57, %%r58, %%r%d, %%r57;\n", 30+a, 30+a, 40+a)
+	}
+	off.WriteString("\tadd.u32 %r59, %r51, %r57;\n" + load("%f1", "%rd2", "%r59", "%rd3", "%rd4") + "\tcvt.f64.f32 %fd3, %f1;\n")
+	init, acc := f64c(0), "\tadd.rn.f64 %fd1, %fd1, %fd3;\n"
+	if op == "max" {
+		init, acc = f64c(math.Inf(-1)), "\tmax.f64 %fd4, %fd1, %fd3;\n"+keepNaN64("%fd4", "%fd1", "%fd3", "%fd5")+"\tmov.f64 %fd1, %fd4;\n"
+	}
+	body := base.String() + "\tmul.lo.u32 %r54, %r63, %r61;\n\tadd.u32 %r9, %r54, %r61;\n\tmin.u32 %r9, %r9, %r8;\n" +
+		"\tmov.f64 %fd1, " + init + ";\nRP_" + op + "_RUN:\n\tsetp.ge.u32 %p5, %r54, %r9;\n\t@%p5 bra RP_" + op + "_STORE;\n" +
+		off.String() + acc + "\tadd.u32 %r54, %r54, 1;\n\tbra RP_" + op + "_RUN;\nRP_" + op + "_STORE:\n" +
+		"\tmul.wide.u32 %rd5, %r5, 8;\n\tadd.s64 %rd6, %rd1, %rd5;\n\tst.global.f64 [%rd6], %fd1;\n"
+	fin := "\tmul.lo.u32 %r10, %r5, %r60;\n\tmov.f64 %fd1, " + init + ";\n" +
+		loop("RF_"+op, "%r11", "0", "%r60", "\tadd.u32 %r12, %r10, %r11;\n\tmul.wide.u32 %rd5, %r12, 8;\n\tadd.s64 %rd6, %rd2, %rd5;\n"+
+			"\tld.global.f64 %fd3, [%rd6];\n"+acc) +
+		"\tcvt.rn.f32.f64 %f2, %fd1;\n" + store("%rd1", "%r5", "%f2", "%rd7", "%rd8")
+	return rowKernel("reduce_"+op+"_part", params, body) +
+		rowKernel("reduce_"+op+"_final", []param{{"u64", "dst", "%rd1", ""}, {"u64", "part", "%rd2", ""}, {"u32", "n_out", "%r1", ""},
+			{"u32", "parts", "%r60", ""}}, fin)
 }
 
 // sumDot is runtime/cpu's sumDot64: Σ d and Σ d·(x−m) over the hw values from index o

@@ -45,6 +45,43 @@ __device__ __forceinline__ double gomax(double a, double b) { return (isnan(a) |
 REDUCE(sum, 0.0, 0)
 REDUCE(max, -INFINITY, 1)
 
+// Long reductions in two passes: thread row = o·parts + p reduces the chunk
+// [p·chunk, min((p+1)·chunk, nRed)) of output o into part[row] (double), then one
+// thread per output combines its parts in order.
+#define REDUCE_PARTS(name, init, ISMAX)                                                              \
+    extern "C" __global__ void __launch_bounds__(256) reduce_##name##_part(                          \
+        double *part, const float *src, uint32_t rows, uint32_t nRed, uint32_t parts, uint32_t chunk, \
+        uint32_t k0, uint32_t k1, uint32_t k2, uint32_t k3, uint32_t k4, uint32_t k5,                 \
+        uint32_t ks0, uint32_t ks1, uint32_t ks2, uint32_t ks3, uint32_t ks4, uint32_t ks5,           \
+        uint32_t r0, uint32_t r1, uint32_t r2, uint32_t r3, uint32_t r4, uint32_t r5,                 \
+        uint32_t rs0, uint32_t rs1, uint32_t rs2, uint32_t rs3, uint32_t rs4, uint32_t rs5) {         \
+        const uint32_t k[6] = {k0, k1, k2, k3, k4, k5}, ks[6] = {ks0, ks1, ks2, ks3, ks4, ks5};     \
+        const uint32_t r[6] = {r0, r1, r2, r3, r4, r5}, rs[6] = {rs0, rs1, rs2, rs3, rs4, rs5};     \
+        ROWS(row, rows) {                                                                             \
+            uint32_t rem = row / parts, base = 0, lo = row % parts * chunk, hi = min(lo + chunk, nRed); \
+            for (int a = 5; a >= 0; a--) { base += rem % k[a] * ks[a]; rem /= k[a]; }                  \
+            double acc = init;                                                                        \
+            for (uint32_t j = lo; j < hi; j++) {                                                      \
+                uint32_t e = j, off = 0;                                                              \
+                for (int a = 5; a >= 0; a--) { off += e % r[a] * rs[a]; e /= r[a]; }                   \
+                double v = src[base + off];                                                           \
+                acc = ISMAX ? gomax(acc, v) : __dadd_rn(acc, v);                                      \
+            }                                                                                         \
+            part[row] = acc;                                                                          \
+        }                                                                                             \
+    }                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(256) reduce_##name##_final(float *dst, const double *part, \
+                                                                            uint32_t nOut, uint32_t parts) { \
+        ROWS(o, nOut) {                                                                               \
+            double acc = init;                                                                        \
+            for (uint32_t p = 0; p < parts; p++) acc = ISMAX ? gomax(acc, part[o * parts + p]) : __dadd_rn(acc, part[o * parts + p]); \
+            dst[o] = (float)acc;                                                                      \
+        }                                                                                             \
+    }
+
+REDUCE_PARTS(sum, 0.0, 0)
+REDUCE_PARTS(max, -INFINITY, 1)
+
 // runtime/cpu's expNonPos32 (Cephes expf), operation for operation.
 __device__ float expNonPos(float x) {
     int k = (int)__fsub_rn(__fmul_rn(x, 1.44269504088896341f), 0.5f);
