@@ -154,7 +154,7 @@ func TestKernelsPTX(t *testing.T) {
 		}
 	}
 	for _, e := range []string{"binary_copy", "random_uniform", "random_rademacher", "random_normal", "reduce_sum", "reduce_max",
-		"softmax", "softmax_backward", "groupnorm", "groupnorm_backward", "groupnorm_param_grads", "groupnorm_tangent"} {
+		"softmax", "softmax_backward", "groupnorm", "groupnorm_backward", "groupnorm_param_grads_part", "groupnorm_param_grads_final", "groupnorm_tangent"} {
 		if !entries[e] {
 			t.Errorf("no PTX entry %s", e)
 		}

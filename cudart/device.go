@@ -217,7 +217,8 @@ func (d *Device) bindModule(name string, get func(string) uintptr) {
 		}
 		d.nnFns.softmax, d.nnFns.softmaxBackward = get("softmax"), get("softmax_backward")
 		d.nnFns.groupNorm, d.nnFns.groupNormBackward = get("groupnorm"), get("groupnorm_backward")
-		d.nnFns.groupNormParamGrads, d.nnFns.groupNormTangent = get("groupnorm_param_grads"), get("groupnorm_tangent")
+		d.nnFns.groupNormParamGrads = [2]uintptr{get("groupnorm_param_grads_part"), get("groupnorm_param_grads_final")}
+		d.nnFns.groupNormTangent = get("groupnorm_tangent")
 	case "philox":
 		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher, runtime.Normal} {
 			if fn := get("random_" + dist.String()); fn != 0 {

@@ -110,11 +110,12 @@ func (d *Device) Conv2dWeightGrad(dw, dy, x runtime.Buffer, c *runtime.ConvArgs)
 
 // nnKernels are the entries of nn.ptx (0: missing, the op runs on the host).
 type nnKernels struct {
-	reduce                                map[runtime.ReduceOp]uintptr
-	reducePart                            map[runtime.ReduceOp][2]uintptr // two-pass: part, final
-	softmax, softmaxBackward              uintptr
-	groupNorm, groupNormBackward          uintptr
-	groupNormParamGrads, groupNormTangent uintptr
+	reduce                       map[runtime.ReduceOp]uintptr
+	reducePart                   map[runtime.ReduceOp][2]uintptr // two-pass: part, final
+	softmax, softmaxBackward     uintptr
+	groupNorm, groupNormBackward uintptr
+	groupNormTangent             uintptr
+	groupNormParamGrads          [2]uintptr // two passes: per (sample, channel), per channel
 }
 
 // names lists the loaded entries.
@@ -130,7 +131,8 @@ func (k *nnKernels) names() []string {
 		name string
 		fn   uintptr
 	}{{"softmax", k.softmax}, {"softmax_backward", k.softmaxBackward}, {"groupnorm", k.groupNorm},
-		{"groupnorm_backward", k.groupNormBackward}, {"groupnorm_param_grads", k.groupNormParamGrads},
+		{"groupnorm_backward", k.groupNormBackward}, {"groupnorm_param_grads_part", k.groupNormParamGrads[0]},
+		{"groupnorm_param_grads_final", k.groupNormParamGrads[1]},
 		{"groupnorm_tangent", k.groupNormTangent}} {
 		if e.fn != 0 {
 			out = append(out, e.name)
@@ -263,10 +265,10 @@ func (d *Device) GroupNorm(y, mean, rstd, x, gamma, beta runtime.Buffer, g *runt
 }
 
 // GroupNormBackward computes dx and accumulates dgamma, dbeta: the parameter
-// gradients first (one thread per channel), as dx may overwrite dy, then dx (one
-// thread per (sample, group)).
+// gradients first (one thread per (sample, channel), then one per channel), as dx may
+// overwrite dy, then dx (one thread per (sample, group)).
 func (d *Device) GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma runtime.Buffer, g *runtime.GroupNormArgs) {
-	if !gnFits(d.nnFns.groupNormBackward, g) || d.nnFns.groupNormParamGrads == 0 {
+	if !gnFits(d.nnFns.groupNormBackward, g) || d.nnFns.groupNormParamGrads[0] == 0 || d.nnFns.groupNormParamGrads[1] == 0 {
 		d.fallback("groupnorm_backward", []runtime.Buffer{dx, dgamma, dbeta, dy, x, mean, rstd, gamma}, 0b111, func(h []runtime.Buffer) {
 			d.host.GroupNormBackward(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], g)
 		})
@@ -276,11 +278,17 @@ func (d *Device) GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma r
 	if rows == 0 {
 		return
 	}
+	var part *Buffer
+	if buf(dgamma) != nil || buf(dbeta) != nil {
+		part = buf(d.Alloc(4*g.N*g.C, false)) // two doubles per (sample, channel)
+		defer d.Free(part)
+	}
 	d.enter()
 	defer d.leave()
-	if buf(dgamma) != nil || buf(dbeta) != nil {
-		d.launch(d.nnFns.groupNormParamGrads, g.C, ptr(dgamma), ptr(dbeta), ptr(dy), ptr(x), ptr(mean), ptr(rstd),
-			uint64(g.C), uint64(g.N), uint64(g.HW), uint64(g.Groups))
+	if part != nil {
+		d.launch(d.nnFns.groupNormParamGrads[0], g.N*g.C, uint64(part.ptr), ptr(dy), ptr(x), ptr(mean), ptr(rstd),
+			uint64(g.N*g.C), uint64(g.C), uint64(g.HW), uint64(g.Groups))
+		d.launch(d.nnFns.groupNormParamGrads[1], g.C, ptr(dgamma), ptr(dbeta), uint64(part.ptr), uint64(g.C), uint64(g.N))
 	}
 	d.launch(d.nnFns.groupNormBackward, rows, ptr(dx), ptr(dy), ptr(x), ptr(mean), ptr(rstd), ptr(gamma),
 		uint64(rows), uint64(g.C/g.Groups), uint64(g.HW), uint64(g.Groups))

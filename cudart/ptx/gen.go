@@ -9,7 +9,7 @@
 //     Philox-4x32-10 stream of package ocm/runtime/philox (one block per thread, each
 //     computed once); philox.cu is the same in CUDA C;
 //   - nn.ptx: reduce_sum/max (and their two-pass form for long reductions), softmax and its backward, groupnorm, groupnorm_backward,
-//     groupnorm_param_grads and groupnorm_tangent (one thread per row, float64
+//     groupnorm_param_grads_part/_final and groupnorm_tangent (one thread per row, float64
 //     accumulation in runtime.CPU's order); nn.cu is the same in CUDA C.
 //
 // Run: go run gen.go (regen.sh does it).
@@ -937,10 +937,9 @@ func optLoad(label, null, dst, base, idx string) string {
 	return fmt.Sprintf("\t@%s bra %s;\n%s%s:\n", null, label, load(dst, base, idx, "%rd27", "%rd28"), label)
 }
 
-// groupNormEntries: runtime/cpu's GroupNormForward, GroupNormBackward (dx per row; the
-// parameter gradients per channel) and GroupNormTangent, one thread per row.
-func groupNormEntries() string {
-	shape := []param{{"u32", "cpg", "%r8", ""}, {"u32", "hw", "%r9", ""}, {"u32", "groups", "%r10", ""}}
+// gnForward is the body of the groupnorm kernel: the shifted moments of the row (shift
+// x[row start], two interleaved float64 sums each), mean and rstd, then y.
+func gnForward() string {
 	z := f64c(0)
 	// Forward: shifted moments (shift x[row start]) in two interleaved float64 sums.
 	moments := "\tmul.lo.u32 %r11, %r8, %r9;\n\tmul.lo.u32 %r12, %r5, %r11;\n\trem.u32 %r15, %r5, %r10;\n\tmul.lo.u32 %r16, %r15, %r8;\n" +
@@ -968,7 +967,15 @@ func groupNormEntries() string {
 		"\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + loop("GN_Y", "%r21", "0", "%r9", "\tadd.u32 %r22, %r19, %r21;\n"+
 		load("%f14", "%rd4", "%r22", "%rd23", "%rd24")+"\tsub.rn.f32 %f15, %f14, %f1;\n\tmul.rn.f32 %f15, %f15, %f11;\n\tadd.rn.f32 %f15, %f15, %f10;\n"+
 		store("%rd1", "%r22", "%f15", "%rd23", "%rd26"))
-	fwd := moments + loop("GN_CH", "%r17", "0", "%r8", fwdCh)
+	return moments + loop("GN_CH", "%r17", "0", "%r8", fwdCh)
+}
+
+// groupNormEntries: runtime/cpu's GroupNormForward, GroupNormBackward (dx per row; the
+// parameter gradients per channel) and GroupNormTangent, one thread per row.
+func groupNormEntries() string {
+	shape := []param{{"u32", "cpg", "%r8", ""}, {"u32", "hw", "%r9", ""}, {"u32", "groups", "%r10", ""}}
+	z := f64c(0)
+	fwd := gnForward()
 
 	// Backward dx: Σ g and Σ g·xhat over the row, then dx = a·dy + b·(x−m) + c.
 	bwdSum := "\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + sumDot("GB_SD", "%rd2", "%rd3") + "\tmul.rn.f64 %fd6, %fd6, %fd2;\n" +
@@ -982,17 +989,22 @@ func groupNormEntries() string {
 		"\tneg.f32 %f8, %f2;\n\tmul.rn.f32 %f9, %f8, %f2;\n\tmul.rn.f32 %f9, %f9, %f7;\n\tmul.rn.f32 %f10, %f8, %f6;\n" +
 		loop("GB_CH2", "%r17", "0", "%r8", bwdOut)
 
-	// Parameter gradients, one channel (%r5) per thread: Σ over samples of the per-(sample,
-	// channel) sums, added to dgamma and dbeta.
-	params := "\tdiv.u32 %r11, %r1, %r10;\n\tdiv.u32 %r15, %r5, %r11;\n\tmov.f64 %fd20, " + z + ";\n\tmov.f64 %fd21, " + z + ";\n" +
-		loop("GP_N", "%r17", "0", "%r8", "\tmad.lo.u32 %r18, %r17, %r10, %r15;\n"+
-			load("%f1", "%rd5", "%r18", "%rd20", "%rd21")+load("%f2", "%rd6", "%r18", "%rd20", "%rd22")+
-			"\tcvt.f64.f32 %fd1, %f1;\n\tcvt.f64.f32 %fd2, %f2;\n\tmad.lo.u32 %r19, %r17, %r1, %r5;\n\tmul.lo.u32 %r19, %r19, %r9;\n"+
-			sumDot("GP_SD", "%rd3", "%rd4")+"\tmul.rn.f64 %fd6, %fd6, %fd2;\n\tadd.rn.f64 %fd20, %fd20, %fd6;\n\tadd.rn.f64 %fd21, %fd21, %fd5;\n") +
-		"\t@%p5 bra GP_NODG;\n" + load("%f3", "%rd1", "%r5", "%rd23", "%rd24") + "\tcvt.rn.f32.f64 %f4, %fd20;\n\tadd.rn.f32 %f3, %f3, %f4;\n" +
-		store("%rd1", "%r5", "%f3", "%rd23", "%rd24") + "GP_NODG:\n" +
-		"\t@%p6 bra GP_NODB;\n" + load("%f3", "%rd2", "%r5", "%rd23", "%rd24") + "\tcvt.rn.f32.f64 %f4, %fd21;\n\tadd.rn.f32 %f3, %f3, %f4;\n" +
-		store("%rd2", "%r5", "%f3", "%rd23", "%rd24") + "GP_NODB:\n"
+	// Parameter gradients in two passes: one (sample, channel) row per thread stores
+	// Σ dy·xhat and Σ dy as doubles (the CPU's sdg and sdb), then one channel per
+	// thread adds them over the samples in order into dgamma and dbeta.
+	paramsPart := "\trem.u32 %r14, %r5, %r8;\n\tdiv.u32 %r13, %r5, %r8;\n\tdiv.u32 %r11, %r8, %r10;\n\tdiv.u32 %r15, %r14, %r11;\n" +
+		"\tmad.lo.u32 %r18, %r13, %r10, %r15;\n" + load("%f1", "%rd5", "%r18", "%rd20", "%rd21") + load("%f2", "%rd6", "%r18", "%rd20", "%rd22") +
+		"\tcvt.f64.f32 %fd1, %f1;\n\tcvt.f64.f32 %fd2, %f2;\n\tmul.lo.u32 %r19, %r5, %r9;\n" + sumDot("GP_SD", "%rd3", "%rd4") +
+		"\tmul.rn.f64 %fd6, %fd6, %fd2;\n\tmul.wide.u32 %rd23, %r5, 16;\n\tadd.s64 %rd24, %rd1, %rd23;\n" +
+		"\tst.global.f64 [%rd24], %fd6;\n\tadd.s64 %rd24, %rd24, 8;\n\tst.global.f64 [%rd24], %fd5;\n"
+	paramsFinal := "\tmov.f64 %fd20, " + z + ";\n\tmov.f64 %fd21, " + z + ";\n" +
+		loop("GP_N", "%r17", "0", "%r8", "\tmad.lo.u32 %r18, %r17, %r1, %r5;\n\tmul.wide.u32 %rd23, %r18, 16;\n\tadd.s64 %rd24, %rd3, %rd23;\n"+
+			"\tld.global.f64 %fd6, [%rd24];\n\tadd.s64 %rd24, %rd24, 8;\n\tld.global.f64 %fd5, [%rd24];\n"+
+			"\tadd.rn.f64 %fd20, %fd20, %fd6;\n\tadd.rn.f64 %fd21, %fd21, %fd5;\n") +
+		"\t@%p5 bra GP_NODG;\n" + load("%f3", "%rd1", "%r5", "%rd25", "%rd26") + "\tcvt.rn.f32.f64 %f4, %fd20;\n\tadd.rn.f32 %f3, %f3, %f4;\n" +
+		store("%rd1", "%r5", "%f3", "%rd25", "%rd26") + "GP_NODG:\n" +
+		"\t@%p6 bra GP_NODB;\n" + load("%f3", "%rd2", "%r5", "%rd25", "%rd26") + "\tcvt.rn.f32.f64 %f4, %fd21;\n\tadd.rn.f32 %f3, %f3, %f4;\n" +
+		store("%rd2", "%r5", "%f3", "%rd25", "%rd26") + "GP_NODB:\n"
 
 	// Tangent: Σ tx and Σ tx·(x−m), then ty = a·tx + b·(x−m) + c.
 	tanSum := "\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + sumDot("GT_SD", "%rd2", "%rd5") + "\tadd.rn.f64 %fd3, %fd3, %fd5;\n\tadd.rn.f64 %fd4, %fd4, %fd6;\n"
@@ -1010,9 +1022,11 @@ func groupNormEntries() string {
 		{"u64", "x", "%rd4", ""}, {"u64", "gamma", "%rd5", "%p5"}, {"u64", "beta", "%rd6", "%p6"}, rows}, append(shape, param{"f32", "eps", "%f20", ""})...), fwd) +
 		rowKernel("groupnorm_backward", append([]param{{"u64", "dx", "%rd1", ""}, {"u64", "dy", "%rd2", ""}, {"u64", "x", "%rd3", ""},
 			{"u64", "mean", "%rd4", ""}, {"u64", "rstd", "%rd5", ""}, {"u64", "gamma", "%rd6", "%p5"}, rows}, shape...), bwd) +
-		rowKernel("groupnorm_param_grads", []param{{"u64", "dgamma", "%rd1", "%p5"}, {"u64", "dbeta", "%rd2", "%p6"}, {"u64", "dy", "%rd3", ""},
-			{"u64", "x", "%rd4", ""}, {"u64", "mean", "%rd5", ""}, {"u64", "rstd", "%rd6", ""}, {"u32", "c", "%r1", ""},
-			{"u32", "n", "%r8", ""}, {"u32", "hw", "%r9", ""}, {"u32", "groups", "%r10", ""}}, params) +
+		rowKernel("groupnorm_param_grads_part", []param{{"u64", "part", "%rd1", ""}, {"u64", "dy", "%rd3", ""}, {"u64", "x", "%rd4", ""},
+			{"u64", "mean", "%rd5", ""}, {"u64", "rstd", "%rd6", ""}, {"u32", "rows", "%r1", ""}, {"u32", "c", "%r8", ""},
+			{"u32", "hw", "%r9", ""}, {"u32", "groups", "%r10", ""}}, paramsPart) +
+		rowKernel("groupnorm_param_grads_final", []param{{"u64", "dgamma", "%rd1", "%p5"}, {"u64", "dbeta", "%rd2", "%p6"},
+			{"u64", "part", "%rd3", ""}, {"u32", "c", "%r1", ""}, {"u32", "n", "%r8", ""}}, paramsFinal) +
 		rowKernel("groupnorm_tangent", append([]param{{"u64", "ty", "%rd1", ""}, {"u64", "tx", "%rd2", ""}, {"u64", "tgamma", "%rd3", "%p6"},
 			{"u64", "tbeta", "%rd4", "%p7"}, {"u64", "x", "%rd5", ""}, {"u64", "mean", "%rd6", ""}, {"u64", "rstd", "%rd7", ""},
 			{"u64", "gamma", "%rd8", "%p5"}, rows}, shape...), tan)

@@ -198,20 +198,29 @@ extern "C" __global__ void __launch_bounds__(256) groupnorm_backward(float *dx, 
     }
 }
 
-// One channel per thread: dgamma[ch] += Σ_n Σ dy·xhat, dbeta[ch] += Σ_n Σ dy.
-extern "C" __global__ void __launch_bounds__(256) groupnorm_param_grads(float *dgamma, float *dbeta, const float *dy,
-                                                                        const float *x, const float *mean,
-                                                                        const float *rstd, uint32_t c, uint32_t n,
-                                                                        uint32_t hw, uint32_t groups) {
+// Parameter gradients in two passes: one (sample, channel) row per thread stores
+// part[row] = {Σ dy·xhat, Σ dy} (the CPU's sdg, sdb), then one channel per thread adds
+// them over the samples in order: dgamma[ch] += Σ_n, dbeta[ch] += Σ_n.
+extern "C" __global__ void __launch_bounds__(256) groupnorm_param_grads_part(double *part, const float *dy, const float *x,
+                                                                             const float *mean, const float *rstd,
+                                                                             uint32_t rows, uint32_t c, uint32_t hw,
+                                                                             uint32_t groups) {
+    ROWS(row, rows) {
+        uint32_t i = row / c, ch = row % c, s = i * groups + ch / (c / groups);
+        double sd, sdxc;
+        sumDot(dy + row * hw, x + row * hw, hw, mean[s], &sd, &sdxc);
+        part[2 * row] = __dmul_rn(sdxc, rstd[s]);
+        part[2 * row + 1] = sd;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) groupnorm_param_grads_final(float *dgamma, float *dbeta, const double *part,
+                                                                              uint32_t c, uint32_t n) {
     ROWS(ch, c) {
-        uint32_t cpg = c / groups;
         double g = 0, b = 0;
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t s = i * groups + ch / cpg, o = (i * c + ch) * hw;
-            double sd, sdxc;
-            sumDot(dy + o, x + o, hw, mean[s], &sd, &sdxc);
-            g = __dadd_rn(g, __dmul_rn(sdxc, rstd[s]));
-            b = __dadd_rn(b, sd);
+            g = __dadd_rn(g, part[2 * (i * c + ch)]);
+            b = __dadd_rn(b, part[2 * (i * c + ch) + 1]);
         }
         if (dgamma) dgamma[ch] = __fadd_rn(dgamma[ch], (float)g);
         if (dbeta) dbeta[ch] = __fadd_rn(dbeta[ch], (float)b);
