@@ -104,6 +104,32 @@ func TestAllocatorSteadyState(t *testing.T) {
 	}
 }
 
+// With a bound on the cache, blocks freed beyond it go back to CUDA at the next
+// allocation instead of piling up until memory runs out.
+func TestAllocatorCacheBound(t *testing.T) {
+	a := allocator{free: map[int][]uintptr{}, maxCached: 3 * 4096}
+	next := uintptr(1 << 20)
+	freed := map[uintptr]bool{}
+	malloc := func(size int) (uintptr, int32) { next += uintptr(size); return next, 0 }
+	cfree := func(p uintptr) { freed[p] = true }
+	var ps []uintptr
+	for range 5 {
+		p, _ := a.get(4096, malloc, cfree)
+		ps = append(ps, p)
+	}
+	for _, p := range ps {
+		a.put(p, 4096)
+	}
+	if a.stats.BytesCached != 3*4096 || len(a.surplus) != 2 || len(freed) != 0 {
+		t.Fatalf("after 5 puts: %d bytes cached, %d surplus, %d freed; want 3 blocks cached, 2 queued", a.stats.BytesCached, len(a.surplus), len(freed))
+	}
+	p, _ := a.get(4096, malloc, cfree)
+	if len(freed) != 2 || a.stats.CudaFrees != 2 || freed[p] || a.stats.CudaMallocs != 5 {
+		t.Fatalf("next get: %d freed (%d counted), reused %v, %d mallocs; want the 2 queued freed and a cached block reused",
+			len(freed), a.stats.CudaFrees, !freed[p], a.stats.CudaMallocs)
+	}
+}
+
 func TestBroadcastArgs(t *testing.T) {
 	l := &runtime.Broadcast{Shape: []int{2, 3, 4}, XStrides: []int{12, 4, 1}, YStrides: []int{0, 1, 0}}
 	got, ok := broadcastArgs(l, l.YStrides)

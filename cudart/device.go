@@ -131,6 +131,10 @@ func NewDevice(lib *Lib) (*Device, error) {
 	if err := rtErr("cudaStreamCreateWithFlags", lib.cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking)); err != nil {
 		return nil, err
 	}
+	var free, total uintptr
+	if lib.cudaMemGetInfo(&free, &total) == 0 {
+		d.alloc.maxCached = int64(total) / 2 // the cache never holds more than half the device
+	}
 	if err := blasErr("cublasCreate_v2", lib.cublasCreate(&d.blas)); err != nil {
 		return nil, err
 	}
