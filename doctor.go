@@ -42,7 +42,7 @@ func runDoctor(o *options, stdout io.Writer) error {
 	}
 	w.Flush()
 
-	if !doctorGPU(w, os.Getenv(cudaPathEnv)) {
+	if !cudart.Doctor(w, os.Getenv(cudaPathEnv)) {
 		failed = append(failed, "the GPU self-test")
 	}
 	w.Flush()
@@ -88,58 +88,6 @@ func doctorBuildLine() string {
 		}
 	}
 	return fmt.Sprintf("ocm %s (%s)", version, strings.Join(parts, ", "))
-}
-
-// doctorGPU reports the CUDA libraries and device, or why they did not load, and
-// self-tests the device (runtime.SelfTest). It returns false only when a GPU loaded
-// and then failed.
-func doctorGPU(w io.Writer, cudaPath string) bool {
-	lib, err := cudart.Open(cudart.Options{Path: cudaPath})
-	if err != nil {
-		fmt.Fprintf(w, "gpu: not available: %s\n", strings.TrimPrefix(err.Error(), "cuda: "))
-		return true
-	}
-	// Describe: "CUDA driver … (file), runtime … (file), cuBLAS … (file); N device(s);
-	// device 0: name, sm_XY, N SMs, M GiB": one line per part.
-	for _, part := range strings.Split(lib.Describe(), "; ") {
-		fmt.Fprintf(w, "gpu: %s\n", part)
-	}
-	if files := cudart.LoadedFiles(); len(files) > 0 {
-		fmt.Fprintf(w, "gpu library files: %s\n", strings.Join(files, ", "))
-	}
-	var dev *cudart.Device
-	err = safely(func() error {
-		var err error
-		dev, err = cudart.NewDevice(lib)
-		return err
-	})
-	if err != nil {
-		fmt.Fprintf(w, "gpu self-test: FAILED: cannot set up device 0: %s\n", strings.TrimPrefix(err.Error(), "cuda: "))
-		return false
-	}
-	if free, total, err := memInfo(dev); err == nil {
-		fmt.Fprintf(w, "gpu memory: %.1f GiB free of %.1f GiB\n", float64(free)/(1<<30), float64(total)/(1<<30))
-	}
-	for _, m := range dev.ModuleErrors() {
-		fmt.Fprintf(w, "gpu kernels: %s (its ops run on the host: slow)\n", m)
-	}
-	report, err := rt.SelfTest(dev, rt.SelfTestOptions{Speed: true})
-	if err != nil {
-		fmt.Fprintf(w, "gpu self-test: %s\n", report)
-		return false
-	}
-	s := dev.Stats()
-	fmt.Fprintf(w, "gpu self-test: %s (%d kernel launches, %d cuBLAS GEMMs, %d ops on the host fallback)\n",
-		report, s.Launches, s.Gemms, s.Fallbacks)
-	return true
-}
-
-func memInfo(dev *cudart.Device) (free, total int64, err error) {
-	err = safely(func() error {
-		free, total = dev.MemInfo()
-		return nil
-	})
-	return
 }
 
 // safely runs f and turns a panic (a failed CUDA call inside a device method panics)

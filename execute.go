@@ -2,8 +2,6 @@ package main
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -11,13 +9,11 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"ocm/assets"
-	"ocm/nn/safetensors"
 	"ocm/ocm"
 	"ocm/ocm/bench"
 	"ocm/ocm/data"
-	"ocm/ocm/featurenet"
-	"ocm/ocm/images"
+	"ocm/ocm/modelfile"
+	"ocm/ocm/runguard"
 	"ocm/ocm/toy"
 	rt "ocm/runtime"
 	"ocm/sampler"
@@ -29,18 +25,11 @@ const defaultBundleName = "ocm-toy.safetensors"
 // defaultModel is the embedded model --sample and --eval use without --weights.
 const defaultModel = "fashion-mnist"
 
-// bundle is the model file a run reads: its contents, its name for messages and
-// records (a path, or "embedded NAME") and the SHA-256 of its bytes.
-type bundle struct {
-	f          *safetensors.File
-	name, sha  string
-	isImage    bool
-	isEmbedded bool
-}
-
 // session is what the modes share once the flags are read.
 type session struct {
 	o        *options
+	isImage  bool // the run's model is an image model
+	guard    *runguard.Guard
 	dev      rt.Device
 	prog     *progress
 	announce func() // says which device runs the work, once the inputs have been read
@@ -48,13 +37,13 @@ type session struct {
 }
 
 // execute runs the modes in the order train, fit, sample, eval.
-func execute(o *options, stdout, stderr io.Writer) error {
+func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 	switch {
 	case o.showVersion:
 		fmt.Fprintf(stdout, "ocm %s\n", version)
 		return nil
 	case o.list:
-		return listModels(stdout)
+		return inputErr(modelfile.List(stdout))
 	case o.doctor:
 		return runDoctor(o, stdout)
 	}
@@ -65,10 +54,14 @@ func execute(o *options, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return userErr("output folder %s: %v", o.out, err)
+	if st, err := os.Stat(o.out); err == nil && !st.IsDir() {
+		return userErr("output folder %s is a file", o.out)
 	}
+	g.RemoveIfMade(o.out)
 	if o.bench {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return userErr("output folder %s: %v", o.out, err)
+		}
 		return bench.Run(bench.Config{Out: o.out, Threads: o.threads, Rounds: o.benchRounds,
 			TorchScript: o.benchTorch, Python: o.benchPython, Version: version}, stdout, stderr)
 	}
@@ -76,15 +69,26 @@ func execute(o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := &session{o: o, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
+	s := &session{o: o, guard: g, dev: dev, prog: newProgress(stderr, o.quiet), stdout: stdout}
 	s.announce = func() { announceDevice(dev, devNote, o, stderr) }
-	var b *bundle
-	if !o.train {
-		if b, err = readBundle(o); err != nil {
-			return err
+	var b *modelfile.File
+	switch {
+	case o.arch != "" && (o.weights == "" || o.train):
+		return userErr("--arch names the model of the checkpoint --weights: give --weights FILE (and no --train)")
+	case o.arch != "":
+		if b, err = modelfile.ReadCheckpoint(dev, o.weights, o.arch); err != nil {
+			return inputErr(err)
+		}
+		for _, note := range b.Notes {
+			fmt.Fprintf(stderr, "ocm: %s: %s\n", o.weights, note)
+		}
+	case !o.train:
+		if b, err = modelfile.Read(o.weights, o.model); err != nil {
+			return inputErr(err)
 		}
 	}
-	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.isImage) {
+	if (o.train && data.IsImageSpec(o.data)) || (b != nil && b.IsImage) {
+		s.isImage = true
 		return s.images(b)
 	}
 	return s.toy(b)
@@ -104,7 +108,7 @@ func startProfile(path string) (stop func(), err error) {
 }
 
 // toy runs the modes for a toy model; b is the bundle read (nil when training).
-func (s *session) toy(b *bundle) error {
+func (s *session) toy(b *modelfile.File) error {
 	m, err := s.toyModel(b)
 	if err != nil {
 		s.prog.clear()
@@ -123,20 +127,20 @@ func (s *session) toy(b *bundle) error {
 
 // toyModel returns the model the later modes use: trained (--train) or read, then
 // fitted (--fit), both under checkpoints and the interrupt handler, and saved.
-func (s *session) toyModel(b *bundle) (*toy.Model, error) {
+func (s *session) toyModel(b *modelfile.File) (*toy.Model, error) {
 	o := s.o
-	ctl, release, err := watchedControl(o)
+	ctl, release, err := s.control()
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	var m *toy.Model
 	if o.train {
-		if m, err = newToyModel(s.dev, o); err != nil {
+		if m, err = s.newToyModel(); err != nil {
 			return nil, err
 		}
 		s.announce()
-		if err := toy.TrainWith(s.dev, m, toySettings(o), s.prog.update, ctl); err != nil {
+		if err := s.checkpointing(func() error { return toy.TrainWith(s.dev, m, toySettings(o), s.prog.update, ctl) }); err != nil {
 			return nil, err
 		}
 		s.prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s steps/s, %s skipped)", m.Dataset,
@@ -147,7 +151,7 @@ func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 		s.announce()
 	}
 	if o.fit {
-		if err := toy.FitWith(s.dev, m, toySettings(o), s.prog.update, ctl); err != nil {
+		if err := s.checkpointing(func() error { return toy.FitWith(s.dev, m, toySettings(o), s.prog.update, ctl) }); err != nil {
 			return nil, err
 		}
 		s.prog.done(fmt.Sprintf("fitted %d heads (%s steps each) in %s s", 2*len(ocm.HeadKinds()), m.Meta["head_steps"], m.Meta["fit_seconds"]))
@@ -158,11 +162,21 @@ func (s *session) toyModel(b *bundle) (*toy.Model, error) {
 	return m, nil
 }
 
-// saveToy writes m to --weights (or the default bundle in --out).
+// checkpointing runs a loop that stops at a signal with a checkpoint.
+func (s *session) checkpointing(loop func() error) error {
+	end := s.guard.Checkpointing()
+	defer end()
+	return loop()
+}
+
+// saveToy writes m to the run's bundle (see savePath).
 func (s *session) saveToy(m *toy.Model) error {
-	path := bundlePath(s.o, defaultBundleName)
+	path := savePath(s.o, defaultBundleName)
 	if err := m.CheckFinite(); err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return userErr("output folder %s: %v", filepath.Dir(path), err)
 	}
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
@@ -187,16 +201,16 @@ func toySettings(o *options) toy.Settings {
 	return st
 }
 
-// bundlePath is --weights, or the file name def in --out.
-func bundlePath(o *options, def string) string {
-	if o.weights != "" {
-		return o.weights
+// newToyModel makes an untrained model for --data, or reads --init-from.
+func (s *session) newToyModel() (*toy.Model, error) {
+	o, dev := s.o, s.dev
+	if o.initFrom != "" {
+		b, err := modelfile.ReadFile(o.initFrom, "--init-from")
+		if err != nil {
+			return nil, inputErr(err)
+		}
+		return loadToy(dev, b, o)
 	}
-	return filepath.Join(o.out, def)
-}
-
-// newToyModel makes an untrained model for --data.
-func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
 	mix, err := mixtureOf(o.data)
 	if err != nil {
 		return nil, err
@@ -208,36 +222,10 @@ func newToyModel(dev rt.Device, o *options) (*toy.Model, error) {
 	return toy.NewModel(dev, o.data, mix, sched, 256, []int{256, 256}, o.seed), nil
 }
 
-// readBundle reads --weights, or the embedded --model, with its SHA-256.
-func readBundle(o *options) (*bundle, error) {
-	if o.weights == "" {
-		raw, info, err := assets.Load(o.model)
-		if err != nil {
-			return nil, userErr("--model: %v (see ocm --list)", err)
-		}
-		name := "embedded " + info.Name
-		f, err := safetensors.Read(name, raw)
-		if err != nil {
-			return nil, err
-		}
-		return &bundle{f: f, name: name, sha: info.SHA256, isImage: images.IsBundle(f), isEmbedded: true}, nil
-	}
-	raw, err := os.ReadFile(o.weights)
-	if err != nil {
-		return nil, userErr("--weights: %v", err)
-	}
-	sum := sha256.Sum256(raw)
-	f, err := safetensors.Decode(o.weights, raw)
-	if err != nil {
-		return nil, inputErr(fmt.Errorf("--weights: %w", err))
-	}
-	return &bundle{f: f, name: o.weights, sha: hex.EncodeToString(sum[:]), isImage: images.IsBundle(f)}, nil
-}
-
 // loadToy reads the toy model of b and swaps in --data, when given, after checking
 // that its dimension matches the bundle's network.
-func loadToy(dev rt.Device, b *bundle, o *options) (*toy.Model, error) {
-	m, err := toy.Load(dev, b.name, b.f)
+func loadToy(dev rt.Device, b *modelfile.File, o *options) (*toy.Model, error) {
+	m, err := toy.Load(dev, b.Name, b.Safetensors)
 	if err != nil {
 		return nil, inputErr(err)
 	}
@@ -249,8 +237,8 @@ func loadToy(dev rt.Device, b *bundle, o *options) (*toy.Model, error) {
 		return nil, err
 	}
 	if mix.Dim != m.Mix.Dim {
-		name := b.name
-		if b.isEmbedded {
+		name := b.Name
+		if b.Embedded {
 			name = "the embedded " + o.model
 		}
 		return nil, userErr("--data %s has dimension %d but the model in %s was trained on dimension %d", o.data, mix.Dim, name, m.Mix.Dim)
@@ -281,7 +269,7 @@ func (s *session) sampleToy(m *toy.Model) error {
 		return inputErr(err)
 	}
 	el := time.Since(start).Seconds()
-	files, err := toy.WriteSamples(o.out, m, cfg, pts, version)
+	files, err := s.staged(func(dir string) ([]string, error) { return toy.WriteSamples(dir, m, cfg, pts, version) })
 	if err != nil {
 		return err
 	}
@@ -303,7 +291,7 @@ func (s *session) evalToy(m *toy.Model) error {
 	if err != nil {
 		return inputErr(err)
 	}
-	paths, err := toy.WriteReport(o.out, r)
+	paths, err := s.staged(func(dir string) ([]string, error) { return toy.WriteReport(dir, r) })
 	if err != nil {
 		return err
 	}
@@ -312,39 +300,61 @@ func (s *session) evalToy(m *toy.Model) error {
 	return nil
 }
 
-// listModels prints the embedded models with their settings.
-func listModels(stdout io.Writer) error {
-	models, err := assets.List()
+// staged runs write, which writes a set of outputs to the folder it is given, in a
+// staging folder inside --out, and puts the set in place only when it is complete.
+func (s *session) staged(write func(dir string) ([]string, error)) ([]string, error) {
+	st, err := runguard.NewStage(s.o.out, s.guard)
 	if err != nil {
-		return err
+		return nil, userErr("%v", err)
 	}
-	for _, info := range models {
-		raw, _, err := assets.Load(info.Name)
-		if err != nil {
-			return err
-		}
-		f, err := safetensors.Read(info.Name, raw)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%-26s %s; sha256 %s\n", info.Name, describeBundle(f), info.SHA256[:16])
+	paths, err := write(st.Dir)
+	if err != nil {
+		st.Abandon()
+		return nil, err
 	}
-	return nil
+	return st.Commit(paths)
 }
 
-// describeBundle is a one-line summary of a bundle of any of ocm's formats.
-func describeBundle(f *safetensors.File) string {
-	values := 0
-	for _, t := range f.Tensors {
-		values += len(t.Data)
+// outputs says where the run's bundle and checkpoints go.
+func outputs(o *options) runguard.Outputs {
+	return runguard.Outputs{Out: o.out, Weights: o.weights, Save: o.save, Model: o.model, Train: o.train, Overwrite: o.overwrite}
+}
+
+// savePath is the bundle --train/--fit write (see runguard.Outputs.BundlePath).
+func savePath(o *options, def string) string { return outputs(o).BundlePath(def) }
+
+// control returns the checkpoint settings of --train/--fit (nil for other modes) with
+// the run's checkpoint folder locked against other runs; release unlocks it.
+func (s *session) control() (*ocm.Control, func(), error) {
+	o := s.o
+	if !o.train && !o.fit {
+		return nil, func() {}, nil
 	}
-	switch md := f.Metadata; md["format"] {
-	case images.BundleFormat:
-		return images.DescribeBundle(md, values)
-	case toy.BundleFormat:
-		return toy.DescribeBundle(md)
-	case featurenet.Format:
-		return featurenet.DescribeBundle(md, values)
+	def := defaultBundleName
+	if s.isImage {
+		def = defaultImageBundleName
 	}
-	return "format " + f.Metadata["format"]
+	if err := outputs(o).CheckBundlePath(savePath(o, def)); err != nil && !o.resume {
+		return nil, nil, userErr("%v", err)
+	}
+	dir := o.checkpointDir
+	if dir == "" {
+		dir = outputs(o).CheckpointDir(def)
+	}
+	unlock, err := runguard.Lock(dir)
+	if err != nil {
+		return nil, nil, userErr("%v", err)
+	}
+	undo := s.guard.OnInterrupt(unlock)
+	ctl, err := newControl(o, dir)
+	if err != nil {
+		undo()
+		unlock()
+		return nil, nil, err
+	}
+	ctl.Stop = s.guard.StopRequested
+	if !o.quiet {
+		fmt.Fprintf(s.prog.w, "ocm: checkpoints in %s\n", dir)
+	}
+	return ctl, func() { undo(); unlock() }, nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"ocm/ocm/data"
 	"ocm/ocm/featurenet"
 	"ocm/ocm/images"
+	"ocm/ocm/modelfile"
 	"ocm/sampler"
 )
 
@@ -37,7 +40,7 @@ func readImages(o *options, spec string, test bool) (*data.Images, error) {
 
 // images runs the modes for an image model: train, fit, sample, eval. b is the
 // bundle read (nil when training from scratch).
-func (s *session) images(b *bundle) error {
+func (s *session) images(b *modelfile.File) error {
 	m, err := s.imageModel(b)
 	if err != nil {
 		s.prog.clear()
@@ -105,9 +108,9 @@ func newImageRun(o *options) (*imageRun, error) {
 }
 
 // imageModel trains (--train) or loads the model, fits it (--fit) and saves it.
-func (s *session) imageModel(b *bundle) (*images.Model, error) {
+func (s *session) imageModel(b *modelfile.File) (*images.Model, error) {
 	o := s.o
-	ctl, release, err := watchedControl(o)
+	ctl, release, err := s.control()
 	if err != nil {
 		return nil, err
 	}
@@ -122,17 +125,25 @@ func (s *session) imageModel(b *bundle) (*images.Model, error) {
 			return nil, err
 		}
 		s.announce()
-		if err := images.Train(s.dev, m, images.NewData(r.train, r.st.Seed), r.st, s.prog.update, ctl); err != nil {
+		train := func() error {
+			return images.Train(s.dev, m, images.NewData(r.train, r.st.Seed), r.st, s.prog.update, ctl)
+		}
+		if err := s.checkpointing(train); err != nil {
 			return nil, err
 		}
 		s.prog.done(fmt.Sprintf("trained %s backbone: %s steps in %s s (%s s/step, %s skipped)", m.Dataset,
 			m.Meta["backbone_steps"], m.Meta["backbone_seconds"], m.Meta["backbone_seconds_per_step"], m.Meta["backbone_skipped_steps"]))
+	} else if b.Checkpoint != nil {
+		if m, err = images.FromCheckpoint(s.dev, b.Checkpoint, cmp.Or(imageSpec(o.data), b.Checkpoint.Model.Name)); err != nil {
+			return nil, inputErr(err)
+		}
+		s.announce()
 	} else {
-		if m, err = images.Load(s.dev, b.name, b.f); err != nil {
+		if m, err = images.Load(s.dev, b.Name, b.Safetensors); err != nil {
 			return nil, inputErr(err)
 		}
 		if r.train != nil {
-			if err := m.CheckData(o.data, r.train, b.name); err != nil {
+			if err := m.CheckData(o.data, r.train, b.Name); err != nil {
 				return nil, inputErr(err)
 			}
 		}
@@ -143,7 +154,7 @@ func (s *session) imageModel(b *bundle) (*images.Model, error) {
 			return nil, err
 		}
 	}
-	if o.train || o.fit {
+	if o.train || o.fit || (b != nil && b.Checkpoint != nil && o.save != "") { // --arch … --save: convert
 		return m, s.saveImages(m)
 	}
 	return m, nil
@@ -155,7 +166,10 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 	if r.headChosen && r.head != m.HeadMode {
 		m.NewHeads(s.dev, r.head, s.o.seed)
 	}
-	if err := images.Fit(s.dev, m, images.NewData(r.train, r.st.Seed+1), r.st, s.prog.update, ctl); err != nil {
+	fit := func() error {
+		return images.Fit(s.dev, m, images.NewData(r.train, r.st.Seed+1), r.st, s.prog.update, ctl)
+	}
+	if err := s.checkpointing(fit); err != nil {
 		return err
 	}
 	s.prog.done(fmt.Sprintf("fitted %d heads (%s steps each) and the Analytic-DPM table in %s s", len(ocm.HeadKinds()),
@@ -163,9 +177,12 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 	return nil
 }
 
-// saveImages writes m to --weights (or the default image bundle in --out).
+// saveImages writes m to the run's bundle (see savePath).
 func (s *session) saveImages(m *images.Model) error {
-	path := bundlePath(s.o, defaultImageBundleName)
+	path := savePath(s.o, defaultImageBundleName)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return userErr("output folder %s: %v", filepath.Dir(path), err)
+	}
 	if err := m.Save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
@@ -177,6 +194,9 @@ func (s *session) saveImages(m *images.Model) error {
 // of the run's form for its training images.
 func newImageModel(s *session, r *imageRun) (*images.Model, error) {
 	o, train, rc := s.o, r.train, r.cfg
+	if o.initFrom != "" {
+		return s.imageInitFrom(r)
+	}
 	if train.H != train.W {
 		return nil, userErr("--data %s: images are %d×%d; ocm's UNet needs square images", o.data, train.H, train.W)
 	}
@@ -212,7 +232,7 @@ func newImageModel(s *session, r *imageRun) (*images.Model, error) {
 
 // sampleImages draws --num-samples images and writes the grid, the record and, on
 // request, one PNG per image and an .npz.
-func (s *session) sampleImages(m *images.Model, b *bundle) error {
+func (s *session) sampleImages(m *images.Model, b *modelfile.File) error {
 	o := s.o
 	n := o.numSamples
 	if n == 0 {
@@ -233,10 +253,12 @@ func (s *session) sampleImages(m *images.Model, b *bundle) error {
 	s.prog.clear()
 	name, sha := "", ""
 	if b != nil {
-		name, sha = b.name, b.sha
+		name, sha = b.Name, b.SHA256
 	}
 	rec := images.SampleRecord(m, cfg, name, sha, version)
-	files, err := images.WriteSamples(o.out, x, rec, images.Exports{Each: o.saveEach, NPZ: o.npz})
+	files, err := s.staged(func(dir string) ([]string, error) {
+		return images.WriteSamples(dir, x, rec, images.Exports{Each: o.saveEach, NPZ: o.npz})
+	})
 	if err != nil {
 		return err
 	}
@@ -279,7 +301,7 @@ func (s *session) evalImages(m *images.Model) error {
 	if err != nil {
 		return inputErr(err)
 	}
-	paths, err := images.WriteReport(o.out, rep, version)
+	paths, err := s.staged(func(dir string) ([]string, error) { return images.WriteReport(dir, rep, version) })
 	if err != nil {
 		return err
 	}
@@ -316,4 +338,29 @@ func (s *session) featureClassifier(spec string, train, test *data.Images) (*nn.
 	}
 	s.prog.done(fmt.Sprintf("trained the feature classifier: test accuracy %.4f → %s", acc, path))
 	return clf, nil
+}
+
+// imageInitFrom reads the model --train starts from (--init-from), which must take
+// the training images.
+func (s *session) imageInitFrom(r *imageRun) (*images.Model, error) {
+	if r.cfg.UNet != nil || s.o.set["unet"] {
+		return nil, userErr("--init-from takes the UNet of %s; --unet and the unet of --config do not apply", s.o.initFrom)
+	}
+	b, err := modelfile.ReadFile(s.o.initFrom, "--init-from")
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	m, err := images.Load(s.dev, b.Name, b.Safetensors)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return m, inputErr(m.CheckData(s.o.data, r.train, b.Name))
+}
+
+// imageSpec is spec when it names an image data set, else "".
+func imageSpec(spec string) string {
+	if data.IsImageSpec(spec) {
+		return spec
+	}
+	return ""
 }

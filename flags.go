@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ocm/nn"
 	"ocm/ocm"
 	"ocm/ocm/data"
 	"ocm/ocm/images"
@@ -31,13 +32,17 @@ type options struct {
 	config  string          // run configuration file of image training (images.Config)
 	set     map[string]bool // flags given on the command line
 
-	weights string // bundle to read (and, when training or fitting, to write)
-	out     string // output folder
-	device  string
-	threads int
-	seed    uint64
-	quiet   bool
-	cpuProf string
+	weights   string // bundle to read (and, when training, to write)
+	save      string // bundle --train/--fit write ("": see savePath)
+	initFrom  string // bundle --train starts from
+	arch      string // published model whose checkpoint --weights is ("": an ocm bundle)
+	overwrite bool   // --train/--fit may replace an existing bundle
+	out       string // output folder
+	device    string
+	threads   int
+	seed      uint64
+	quiet     bool
+	cpuProf   string
 
 	resume          bool   // continue --train/--fit from the latest checkpoint
 	checkpointDir   string // "" means <out>/checkpoints
@@ -109,7 +114,11 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
 	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's), unet-s (the reference's) or unet-cifar (the paper's CIFAR-10 backbone, improved DDPM)")
 	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first); default simple, or the bundle's for --fit")
-	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read, and to write after --train/--fit; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" in --out when training")
+	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read; with --train, the bundle to write; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" (or "+defaultImageBundleName+") in --out when training")
+	fs.StringVar(&o.save, "save", "", "bundle `file` --train/--fit write (default: --weights or the default bundle in --out for --train; NAME-fit.safetensors in --out for --fit of NAME)")
+	fs.StringVar(&o.arch, "arch", "", "read --weights as the PyTorch or diffusers checkpoint of this published model: "+strings.Join(nn.PublishedModels(), ", "))
+	fs.StringVar(&o.initFrom, "init-from", "", "bundle `file` whose weights --train starts from (instead of random ones)")
+	fs.BoolVar(&o.overwrite, "overwrite", false, "let --train/--fit replace an existing bundle (and --fit write into --weights)")
 	fs.StringVar(&o.out, "out", ".", "output `folder`")
 	fs.StringVar(&o.device, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
@@ -191,15 +200,16 @@ func (o *options) check() error {
 	case o.device != "auto" && o.device != "cpu" && o.device != "cuda":
 		return fmt.Errorf("invalid value %q for flag -device: want auto, cpu or cuda", o.device)
 	case o.steps < 1 || o.steps > 100000:
-		return fmt.Errorf("invalid value %d for flag -steps: want 1 or more", o.steps)
-	case o.eta < 0 || o.eta > 1:
+		return fmt.Errorf("invalid value %d for flag -steps: want 1 to 100000", o.steps)
+	case !(o.eta >= 0 && o.eta <= 1): // also NaN
+
 		return fmt.Errorf("invalid value %v for flag -eta: want a number in [0, 1]", o.eta)
 	case o.numSamples != 0 && (o.numSamples < 2 || o.numSamples > 1<<20):
 		return fmt.Errorf("invalid value %d for flag -num-samples: want 2 to 1048576", o.numSamples)
 	case o.trainSteps < 0 || o.fitSteps < 0:
 		return fmt.Errorf("invalid step count: -train-steps and -fit-steps must be 1 or more (0: the default)")
-	case o.batch < 0 || o.batch > 1<<20:
-		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 1048576", o.batch)
+	case o.batch < 0 || o.batch > 1<<16:
+		return fmt.Errorf("invalid value %d for flag -batch: want 1 to 65536", o.batch)
 	case !(o.lr >= 0 && o.lr < 1):
 		return fmt.Errorf("invalid value %v for flag -lr: want a number in (0, 1)", o.lr)
 	case o.clipSigmaIdx < -1:

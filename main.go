@@ -15,6 +15,7 @@ import (
 
 	"ocm/cudart"
 	"ocm/ocm"
+	"ocm/ocm/runguard"
 	rt "ocm/runtime"
 )
 
@@ -48,9 +49,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the machine failed: a disk, a device, a bug
 	exitBadUse  = 2 // the flags or the input are wrong
-	// exitInterrupted is the status of a run stopped by SIGINT or SIGTERM (128 + 2,
-	// as shells report Ctrl-C).
-	exitInterrupted = 130
+	// exitInterrupted is the status of a run stopped by SIGINT or SIGTERM.
+	exitInterrupted = runguard.ExitInterrupted
 )
 
 // exitCode maps the outcome of a run to its exit status: interrupted (after a
@@ -96,7 +96,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if err != nil {
 		err = inputErr(err)
 	} else {
-		err = execute(o, stdout, stderr)
+		g := runguard.New(stderr, exit)
+		err = execute(o, g, stdout, stderr)
+		g.Release()
 	}
 	var stopped *ocm.Stopped
 	switch {

@@ -174,17 +174,21 @@ func TestImageConfigFile(t *testing.T) {
 	if _, ok := b.Get("head.ocm.block.conv1.weight"); md["head"] != "complex" || !ok {
 		t.Errorf("the config's complex heads were not made: head %q", md["head"])
 	}
-	// --head on --fit replaces the bundle's heads with heads of that form.
+	// --head on --fit replaces the bundle's heads with heads of that form, in a new
+	// bundle NAME-fit (the input is left as it was).
 	args = []string{"--fit", "--weights", filepath.Join(out, defaultImageBundleName), "--data", "idx:" + idx,
 		"--fit-steps", "1", "--batch", "4", "--head", "simple", "--out", out, "--quiet"}
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if b, err = safetensors.ReadFile(filepath.Join(out, defaultImageBundleName)); err != nil {
+	if b, err = safetensors.ReadFile(filepath.Join(out, "ocm-images-fit.safetensors")); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := b.Get("head.ocm.block.conv1.weight"); b.Metadata["head"] != "simple" || ok {
 		t.Errorf("--head simple on --fit left head %q", b.Metadata["head"])
+	}
+	if in, err := safetensors.ReadFile(filepath.Join(out, defaultImageBundleName)); err != nil || in.Metadata["head"] != "complex" {
+		t.Errorf("--fit changed its input bundle: %v, head %q", err, in.Metadata["head"])
 	}
 }
 

@@ -75,6 +75,12 @@ func TestBadInputs(t *testing.T) {
 		{"unknown variance type", []string{"--sample", "--variance-type", "optimal"}},
 		{"unknown sampler", []string{"--sample", "--sampler", "euler"}},
 		{"eta out of range", []string{"--sample", "--eta", "2"}},
+		{"eta NaN", []string{"--sample", "--sampler", "ddim", "--eta", "NaN"}},
+		{"learning rate NaN", []string{"--train", "--lr", "NaN"}},
+		{"batch beyond memory", []string{"--train", "--batch", "1000000"}},
+		{"steps beyond the cap", []string{"--sample", "--steps", "100001"}},
+		{"train over existing weights", []string{"--train", "--weights", bundle, "--train-steps", "2"}},
+		{"save path is a folder", []string{"--train", "--save", in, "--train-steps", "2"}},
 		{"unknown device", []string{"--sample", "--device", "gpu"}},
 		{"cuda unavailable", []string{"--sample", "--device", "cuda"}},
 		{"unknown beta schedule", []string{"--train", "--beta-schedule", "sigmoid"}},
@@ -180,7 +186,7 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 		want string
 	}{
 		{"other batch", append(slices.Clone(base), "--resume", "--batch", "8"), "batch 4"},
-		{"fit only", []string{"--fit", "--resume", "--out", out, "--quiet"}, "checkpoint of --train"},
+		{"fit only", []string{"--fit", "--resume", "--out", out, "--checkpoint-dir", filepath.Join(out, "checkpoints", "ocm-toy"), "--quiet"}, "checkpoint of --train"},
 	} {
 		stderr.Reset()
 		code := run(c.args, &stdout, &stderr)
@@ -194,7 +200,7 @@ func TestResumeFromTheCommandLine(t *testing.T) {
 	if code := run(args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "wrote") {
 		t.Fatalf("resume: exit %d: %s", code, stderr.String())
 	}
-	latest, _ := os.ReadFile(filepath.Join(out, "checkpoints", "latest"))
+	latest, _ := os.ReadFile(filepath.Join(out, "checkpoints", "ocm-toy", "latest"))
 	if got := strings.TrimSpace(string(latest)); got != "ckpt-fit-12.safetensors" {
 		t.Errorf("latest names %q after fitting 6 heads 2 steps each", got)
 	}

@@ -31,8 +31,15 @@ func newProgress(w io.Writer, quiet bool) *progress {
 	return &progress{w: w, on: on}
 }
 
+// progressHook, when set (by tests), hears of every update: a way to act at a known
+// point inside a phase.
+var progressHook func(task string, done int)
+
 // update reports done of total units of task.
 func (p *progress) update(task string, done, total int, loss float64) {
+	if progressHook != nil {
+		progressHook(task, done)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()

@@ -3,43 +3,12 @@ package main
 import (
 	"ocm/ocm"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"syscall"
 )
 
 // exit ends the process; tests replace it.
 var exit = os.Exit
-
-// watchSignals catches SIGINT and SIGTERM while training or fitting. The first one
-// makes stop report true (the loops then finish their step, write a checkpoint and
-// return); a second one exits at once with status 130. release restores the default
-// handling.
-func watchSignals() (stop func() bool, release func()) {
-	var stopped atomic.Bool
-	ch := make(chan os.Signal, 2)
-	done := make(chan struct{})
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		for {
-			select {
-			case <-ch:
-				if stopped.Swap(true) {
-					exit(exitInterrupted)
-					return
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	return stopped.Load, func() {
-		signal.Stop(ch)
-		close(done)
-	}
-}
 
 // resumeCommand is the command line that continues an interrupted run: the
 // program as invoked and its arguments, with --resume added, quoted for a POSIX
@@ -71,26 +40,9 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// watchedControl is newControl with the interrupt handler installed as its Stop (for
-// --train/--fit); the caller defers release.
-func watchedControl(o *options) (ctl *ocm.Control, release func(), err error) {
-	if ctl, err = newControl(o); err != nil || ctl == nil {
-		return ctl, func() {}, err
-	}
-	ctl.Stop, release = watchSignals()
-	return ctl, release, nil
-}
-
-// newControl returns the checkpoint settings of --train/--fit (nil for other modes),
-// with the latest checkpoint read when resuming.
-func newControl(o *options) (*ocm.Control, error) {
-	if !o.train && !o.fit {
-		return nil, nil
-	}
-	dir := o.checkpointDir
-	if dir == "" {
-		dir = filepath.Join(o.out, "checkpoints")
-	}
+// newControl returns the checkpoint settings of --train/--fit in dir, with the latest
+// checkpoint read when resuming.
+func newControl(o *options, dir string) (*ocm.Control, error) {
 	ctl := &ocm.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
 	if !o.resume {
 		return ctl, nil

@@ -78,6 +78,13 @@ func NewConvHead(dev rt.Device, kind HeadKind, ch, outCh int, emb TimeEmbedder, 
 	return &Head{Kind: kind, Net: convHead{nn.NewConvHead(dev, "head."+kind.String(), ch, outCh, tembCh, key), emb}}
 }
 
+// WrapConvHead returns the head of kind made of an nn.ConvHead (of a published
+// checkpoint's family, say); emb is the backbone's time embedding its complex form
+// reads.
+func WrapConvHead(kind HeadKind, h *nn.ConvHead, emb TimeEmbedder) *Head {
+	return &Head{Kind: kind, Net: convHead{h, emb}}
+}
+
 // convHead is an nn.ConvHead with the time embedding its complex form reads.
 type convHead struct {
 	*nn.ConvHead

@@ -2,6 +2,7 @@ package ocm
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -205,9 +206,14 @@ const MsEpsStepsPerBatch = 4
 // for n = 1..N, from perStep fresh examples per step (ocm-math §4.2); ms_eps[0] = 0.
 // The values are rounded to float32, the precision bundles store, so that a model
 // used right after fitting gives the numbers of the same model saved and loaded.
-func MsEps(dev rt.Device, teacher Teacher, s *sampler.Schedule, data DataSource, perStep int, seed uint64) []float64 {
+// watch, when not nil, hears of each batch and can stop the work: then MsEps
+// returns nil.
+func MsEps(dev rt.Device, teacher Teacher, s *sampler.Schedule, data DataSource, perStep int, seed uint64, watch *Watch) []float64 {
 	ms := make([]float64, s.N+1)
 	for n0 := 1; n0 <= s.N; n0 += MsEpsStepsPerBatch {
+		if watch.stopped(n0-1, s.N) {
+			return nil
+		}
 		k := min(MsEpsStepsPerBatch, s.N+1-n0)
 		ns := make([]int, 0, k*perStep)
 		for j := range k {
@@ -230,7 +236,27 @@ func MsEps(dev rt.Device, teacher Teacher, s *sampler.Schedule, data DataSource,
 	for i, v := range ms {
 		ms[i] = float64(float32(v))
 	}
+	watch.stopped(s.N, s.N)
 	return ms
+}
+
+// Watch lets a long computation without checkpoints report its progress and be
+// stopped between its parts.
+type Watch struct {
+	Task     string   // the name progress reports
+	Progress Progress // nil: none
+	Stop     func() bool
+}
+
+// stopped reports done of total parts and says whether to stop.
+func (w *Watch) stopped(done, total int) bool {
+	if w == nil {
+		return false
+	}
+	if w.Progress != nil {
+		w.Progress(w.Task, done, total, math.NaN())
+	}
+	return w.Stop != nil && w.Stop()
 }
 
 // noisyAt draws x_n for the given steps, from batch `batch` of data and fresh noise.

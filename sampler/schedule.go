@@ -60,12 +60,15 @@ const cosineBetaClip = 0.999
 // Every slice has length N+1 and index 0 is clean data
 // (Beta[0] = 0, Alpha[0] = A[0] = 1, B[0] = 0).
 type Schedule struct {
-	Kind  BetaSchedule
-	N     int       // number of diffusion steps (T in the package legend)
-	Beta  []float64 // (N+1) variance of q(x_n | x_{n-1})
-	Alpha []float64 // (N+1) 1 - Beta
-	A     []float64 // (N+1) prod_{k<=n} Alpha[k]: x_n = sqrt(A[n]) x_0 + sqrt(B[n]) eps
-	B     []float64 // (N+1) 1 - A[n], by the recursion B[n] = B[n-1]*Alpha[n] + Beta[n]
+	Kind BetaSchedule
+	N    int // number of diffusion steps (T in the package legend)
+	// TimeShift is s in the network's time input (n − s)·1000/N: 0 for ocm's
+	// models, 1 for published models trained that way (see TimeInput).
+	TimeShift int
+	Beta      []float64 // (N+1) variance of q(x_n | x_{n-1})
+	Alpha     []float64 // (N+1) 1 - Beta
+	A         []float64 // (N+1) prod_{k<=n} Alpha[k]: x_n = sqrt(A[n]) x_0 + sqrt(B[n]) eps
+	B         []float64 // (N+1) 1 - A[n], by the recursion B[n] = B[n-1]*Alpha[n] + Beta[n]
 }
 
 // NewSchedule builds the schedule kind with n >= 2 diffusion steps. Every
@@ -181,13 +184,14 @@ func (s *Schedule) TB(s0, t int) float64 {
 	return s.SB(s0, t) * s.B[s0] / s.B[t]
 }
 
-// TimeInput returns the network time input for step n, n*1000/N.
+// TimeInput returns the network time input for step n, (n − TimeShift)·1000/N.
 //
-// This is the shift1 = false convention of the reference code (CIFAR10):
-// the network sees 1..1000 for n = 1..N (ocm-math §1.5). Training and
-// sampling must both use it.
+// With TimeShift 0 (ocm's models and the CIFAR-10 ones of the paper) the network
+// sees 1..1000 for n = 1..N; published models of other data sets were trained with
+// TimeShift 1 (docs/method.md, "time input"). Training and sampling must both use
+// the model's convention.
 func (s *Schedule) TimeInput(n int) float64 {
-	return float64(n) * 1000 / float64(s.N)
+	return float64(n-s.TimeShift) * 1000 / float64(s.N)
 }
 
 // TimeInputs returns the network time inputs of steps n, one per example.

@@ -47,6 +47,9 @@ type Model struct {
 	HeadMode HeadMode          // the form of every head
 	MsEps    []float64         // (N+1), nil until fitted
 	Meta     map[string]string // training settings and results, for the record
+	// Arch is the family a published checkpoint was converted from (nil for ocm's
+	// own models): its network differs from NewUNet's in conventions a bundle records.
+	Arch *nn.Arch
 
 	teacher *ocm.CachedTeacher
 }
@@ -153,6 +156,7 @@ func (m *Model) metadata() map[string]string {
 	for k, v := range m.Meta {
 		md["train."+k] = v
 	}
+	m.archMetadata(md)
 	return md
 }
 
@@ -191,6 +195,11 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 		}
 	}
 	m := NewModel(dev, md["dataset"], cfg, sched, head, 0)
+	if _, ok := md["arch"]; ok {
+		if m, err = newModelFromArch(dev, md, sched); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	known := map[string]bool{"analytic.ms_eps": true}
 	for _, p := range m.params() {
 		known[p.Name] = true

@@ -93,10 +93,10 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 		}
 		seconds[i] = time.Since(t0).Seconds()
 	}
-	if prog != nil {
-		prog("analytic-dpm table", 0, 1, 0)
+	watch := &ocm.Watch{Task: "analytic-dpm table (steps)", Progress: prog, Stop: ctl.ShouldStop}
+	if m.MsEps = ocm.MsEps(dev, m.Teacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200, watch); m.MsEps == nil {
+		return ctl.Checkpoint(ocm.PhaseFit, fitStep(fitters), true, false, save)
 	}
-	m.MsEps = ocm.MsEps(dev, m.Teacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200)
 	for _, fi := range fitters {
 		fi.EMA.Swap(fi.Head.Params())
 	}

@@ -1,6 +1,7 @@
 package toy
 
 import (
+	"encoding/json"
 	"math"
 
 	"ocm/ocm"
@@ -57,4 +58,22 @@ func exactNLL(m *Model, x0 *rt.Tensor) float64 {
 		s -= m.Mix.LogPdf(xs[i*d : (i+1)*d])
 	}
 	return s / float64(len(xs)/d)
+}
+
+// MarshalJSON writes a non-finite NELBO or standard error (an optimal variance of 0
+// in the decoder makes the bound infinite) as null: JSON has no NaN.
+func (r ELBORow) MarshalJSON() ([]byte, error) {
+	finite := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Cov      string   `json:"variance_type"`
+		K        int      `json:"steps"`
+		NELBO    *float64 `json:"nelbo_nats"`
+		StdErr   *float64 `json:"nelbo_std_err"`
+		ExactNLL *float64 `json:"exact_nll_nats"`
+	}{r.Cov, r.K, finite(r.NELBO), finite(r.StdErr), finite(r.ExactNLL)})
 }

@@ -138,11 +138,11 @@ func (m *Model) fitTables(dev rt.Device, st Settings) error {
 	data := ocm.MixtureData{Mix: m.Mix, Seed: st.Seed + 1}
 	return runParallel(2, []func() error{
 		func() error {
-			m.MsEps = ocm.MsEps(dev, m.NetTeacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200)
+			m.MsEps = ocm.MsEps(dev, m.NetTeacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200, nil)
 			return nil
 		},
 		func() error {
-			m.ExactMsEps = ocm.MsEps(dev, m.ExactTeacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+201)
+			m.ExactMsEps = ocm.MsEps(dev, m.ExactTeacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+201, nil)
 			return nil
 		},
 	})

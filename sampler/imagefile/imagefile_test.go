@@ -89,92 +89,122 @@ func TestToUint8(t *testing.T) {
 	}
 }
 
+// gridCase is one WriteGrid layout: the batch shape, the requested columns
+// and padding, and the grid size (gw×gh) those must give.
+type gridCase struct {
+	n, c, h, w, cols, pad int
+	gw, gh                int
+}
+
+// gridCases are the layouts TestWriteGridLayout checks.
+var gridCases = []gridCase{
+	{7, 3, 4, 5, 3, 2, 3*5 + 2*2, 3*4 + 2*2},
+	{7, 1, 4, 5, 3, 2, 3*5 + 2*2, 3*4 + 2*2},
+	{4, 1, 3, 3, 2, 0, 6, 6},
+	{2, 3, 3, 2, 10, 1, 2*2 + 1, 3}, // cols > n: n columns
+	{1, 1, 1, 1, 1, 5, 1, 1},
+	{5, 3, 2, 2, 1, 1, 2, 5*2 + 4},
+}
+
 func TestWriteGridLayout(t *testing.T) {
-	for _, tc := range []struct {
-		n, c, h, w, cols, pad int
-		gw, gh                int
-	}{
-		{7, 3, 4, 5, 3, 2, 3*5 + 2*2, 3*4 + 2*2},
-		{7, 1, 4, 5, 3, 2, 3*5 + 2*2, 3*4 + 2*2},
-		{4, 1, 3, 3, 2, 0, 6, 6},
-		{2, 3, 3, 2, 10, 1, 2*2 + 1, 3}, // cols > n: n columns
-		{1, 1, 1, 1, 1, 5, 1, 1},
-		{5, 3, 2, 2, 1, 1, 2, 5*2 + 4},
-	} {
+	for _, tc := range gridCases {
 		name := fmt.Sprintf("n%d_c%d_%dx%d_cols%d_pad%d", tc.n, tc.c, tc.h, tc.w, tc.cols, tc.pad)
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "grid.png")
 			x := batch(tc.n, tc.c, tc.h, tc.w)
-			if err := WriteGrid(path, x, tc.n, tc.c, tc.h, tc.w, tc.cols, tc.pad, nil); err != nil {
-				t.Fatal(err)
-			}
-			if names := listDir(t, dir); !reflect.DeepEqual(names, []string{"grid.png"}) {
-				t.Fatalf("directory holds %v, want only grid.png", names)
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			img, err := png.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b := img.Bounds(); b.Dx() != tc.gw || b.Dy() != tc.gh {
-				t.Fatalf("grid is %dx%d, want %dx%d", b.Dx(), b.Dy(), tc.gw, tc.gh)
-			}
-			switch img.(type) {
-			case *image.Gray:
-				if tc.c != 1 {
-					t.Fatalf("c=%d decoded as Gray", tc.c)
-				}
-			case *image.RGBA, *image.NRGBA:
-				if tc.c != 3 {
-					t.Fatalf("c=%d decoded as %T", tc.c, img)
-				}
-			default:
-				t.Fatalf("decoded as %T", img)
-			}
-			cols := min(tc.cols, tc.n)
-			rows := (tc.n + cols - 1) / cols
-			q := ToUint8(x)
-			hw := tc.h * tc.w
-			covered := make(map[image.Point]bool)
-			// Every pixel of every image lands at its place with its value.
-			for k := 0; k < tc.n; k++ {
-				x0, y0 := (k%cols)*(tc.w+tc.pad), (k/cols)*(tc.h+tc.pad)
-				for y := 0; y < tc.h; y++ {
-					for xx := 0; xx < tc.w; xx++ {
-						covered[image.Pt(x0+xx, y0+y)] = true
-						r, g, b, a := img.At(x0+xx, y0+y).RGBA()
-						var want [3]uint8
-						for ch := 0; ch < 3; ch++ {
-							want[ch] = q[k*tc.c*hw+min(ch, tc.c-1)*hw+y*tc.w+xx]
-						}
-						got := [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}
-						if got != want || a != 0xffff {
-							t.Fatalf("image %d pixel (%d,%d) at (%d,%d) = %v a=%x, want %v", k, xx, y, x0+xx, y0+y, got, a, want)
-						}
-					}
-				}
-			}
-			// Everything else (border, empty cells) is mid-grey.
-			for y := 0; y < tc.gh; y++ {
-				for xx := 0; xx < tc.gw; xx++ {
-					if covered[image.Pt(xx, y)] {
-						continue
-					}
-					r, g, b, _ := img.At(xx, y).RGBA()
-					if r>>8 != PadGray || g>>8 != PadGray || b>>8 != PadGray {
-						t.Fatalf("border pixel (%d,%d) = %d,%d,%d, want %d", xx, y, r>>8, g>>8, b>>8, PadGray)
-					}
-				}
-			}
-			if len(covered) != tc.n*hw || rows < 1 {
-				t.Fatalf("covered %d pixels", len(covered))
-			}
+			img := writeGridImage(t, tc, x)
+			covered := checkGridPixels(t, tc, img, x)
+			checkGridBorder(t, tc, img, covered)
 		})
+	}
+}
+
+// writeGridImage writes x as a grid into a fresh directory, checks that the
+// directory holds only the grid, and decodes it, checking its size and that
+// its colour model matches the channel count.
+func writeGridImage(t *testing.T, tc gridCase, x []float32) image.Image {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "grid.png")
+	if err := WriteGrid(path, x, tc.n, tc.c, tc.h, tc.w, tc.cols, tc.pad, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names := listDir(t, dir); !reflect.DeepEqual(names, []string{"grid.png"}) {
+		t.Fatalf("directory holds %v, want only grid.png", names)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != tc.gw || b.Dy() != tc.gh {
+		t.Fatalf("grid is %dx%d, want %dx%d", b.Dx(), b.Dy(), tc.gw, tc.gh)
+	}
+	switch img.(type) {
+	case *image.Gray:
+		if tc.c != 1 {
+			t.Fatalf("c=%d decoded as Gray", tc.c)
+		}
+	case *image.RGBA, *image.NRGBA:
+		if tc.c != 3 {
+			t.Fatalf("c=%d decoded as %T", tc.c, img)
+		}
+	default:
+		t.Fatalf("decoded as %T", img)
+	}
+	return img
+}
+
+// checkGridPixels checks that every pixel of every image of x lands at its
+// place in img with its value, and returns the set of grid pixels the
+// images cover.
+func checkGridPixels(t *testing.T, tc gridCase, img image.Image, x []float32) map[image.Point]bool {
+	t.Helper()
+	cols := min(tc.cols, tc.n)
+	rows := (tc.n + cols - 1) / cols
+	q := ToUint8(x)
+	hw := tc.h * tc.w
+	covered := make(map[image.Point]bool)
+	for k := 0; k < tc.n; k++ {
+		x0, y0 := (k%cols)*(tc.w+tc.pad), (k/cols)*(tc.h+tc.pad)
+		for y := 0; y < tc.h; y++ {
+			for xx := 0; xx < tc.w; xx++ {
+				covered[image.Pt(x0+xx, y0+y)] = true
+				r, g, b, a := img.At(x0+xx, y0+y).RGBA()
+				var want [3]uint8
+				for ch := 0; ch < 3; ch++ {
+					want[ch] = q[k*tc.c*hw+min(ch, tc.c-1)*hw+y*tc.w+xx]
+				}
+				got := [3]uint8{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8)}
+				if got != want || a != 0xffff {
+					t.Fatalf("image %d pixel (%d,%d) at (%d,%d) = %v a=%x, want %v", k, xx, y, x0+xx, y0+y, got, a, want)
+				}
+			}
+		}
+	}
+	if len(covered) != tc.n*hw || rows < 1 {
+		t.Fatalf("covered %d pixels", len(covered))
+	}
+	return covered
+}
+
+// checkGridBorder checks that every grid pixel no image covers (border,
+// empty cells) is mid-grey.
+func checkGridBorder(t *testing.T, tc gridCase, img image.Image, covered map[image.Point]bool) {
+	t.Helper()
+	for y := 0; y < tc.gh; y++ {
+		for xx := 0; xx < tc.gw; xx++ {
+			if covered[image.Pt(xx, y)] {
+				continue
+			}
+			r, g, b, _ := img.At(xx, y).RGBA()
+			if r>>8 != PadGray || g>>8 != PadGray || b>>8 != PadGray {
+				t.Fatalf("border pixel (%d,%d) = %d,%d,%d, want %d", xx, y, r>>8, g>>8, b>>8, PadGray)
+			}
+		}
 	}
 }
 
@@ -215,8 +245,10 @@ func TestWriteGridKnownPixel(t *testing.T) {
 	}
 }
 
-func TestTextRoundTrip(t *testing.T) {
-	text := map[string]string{
+// roundTripText returns the text TestTextRoundTrip stores: multi-line and
+// Latin-1 values, an empty value, and the longest allowed keyword.
+func roundTripText() map[string]string {
+	return map[string]string{
 		"Title":                 "ocm samples",
 		"ocm.step":              "12000",
 		"Comment":               "multi\nline\ttext, ümlaut, ©, ÿ",
@@ -224,22 +256,34 @@ func TestTextRoundTrip(t *testing.T) {
 		"Key ÄÖÜ ok":            "Latin-1 keyword",
 		strings.Repeat("k", 79): "longest keyword",
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "t.png")
-	x := batch(3, 1, 5, 4)
+}
+
+// writeGridBytes writes x (three 1×5×4 images, two columns, pad 1) as a
+// grid with text to path and returns the file's bytes.
+func writeGridBytes(t *testing.T, path string, x []float32, text map[string]string) []byte {
+	t.Helper()
 	if err := WriteGrid(path, x, 3, 1, 5, 4, 2, 1, text); err != nil {
 		t.Fatal(err)
 	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestTextRoundTrip(t *testing.T) {
+	text := roundTripText()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.png")
+	x := batch(3, 1, 5, 4)
+	b := writeGridBytes(t, path, x, text)
 	got, err := ReadText(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, text) {
 		t.Fatalf("ReadText = %q, want %q", got, text)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
 	}
 	// image/png verifies every chunk CRC, including the ancillary tEXt ones.
 	if _, err := png.Decode(bytes.NewReader(b)); err != nil {
@@ -248,9 +292,26 @@ func TestTextRoundTrip(t *testing.T) {
 	if _, err := png.DecodeConfig(bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
 	}
-	// Walk the chunks: tEXt directly after IHDR, in sorted key order, with
-	// valid CRCs, and Latin-1 bytes in the file.
-	var types, keys []string
+	checkTextChunks(t, b, len(text))
+	if !bytes.Contains(b, []byte("Comment\x00multi\nline\ttext, \xfcmlaut, \xa9, \xff")) {
+		t.Fatal("Comment not stored as Latin-1")
+	}
+	// Reproducible: writing again gives the same bytes.
+	if b2 := writeGridBytes(t, filepath.Join(dir, "t2.png"), x, text); !bytes.Equal(b, b2) {
+		t.Fatal("two writes of the same grid differ")
+	}
+	// No text: ReadText gives an empty map, and the file is plain image/png.
+	path3 := filepath.Join(dir, "t3.png")
+	writeGridBytes(t, path3, x, nil)
+	if got, err := ReadText(path3); err != nil || len(got) != 0 || got == nil {
+		t.Fatalf("ReadText(no text) = %v, %v", got, err)
+	}
+}
+
+// pngChunks walks the chunks of the PNG file b, failing on a bad CRC, and
+// returns the chunk types in file order and the keyword of each tEXt chunk.
+func pngChunks(t *testing.T, b []byte) (types, keys []string) {
+	t.Helper()
 	off := 8
 	for off < len(b) {
 		n := int(binary.BigEndian.Uint32(b[off:]))
@@ -265,41 +326,27 @@ func TestTextRoundTrip(t *testing.T) {
 		}
 		off += 12 + n
 	}
-	if len(types) < 3+len(text) || types[0] != "IHDR" || types[len(types)-1] != "IEND" {
+	return types, keys
+}
+
+// checkTextChunks checks that the PNG file b has valid chunk CRCs, starts
+// with IHDR and ends with IEND, holds its ntext tEXt chunks directly after
+// IHDR, and stores them in strictly sorted key order.
+func checkTextChunks(t *testing.T, b []byte, ntext int) {
+	t.Helper()
+	types, keys := pngChunks(t, b)
+	if len(types) < 3+ntext || types[0] != "IHDR" || types[len(types)-1] != "IEND" {
 		t.Fatalf("chunks %v", types)
 	}
-	for i := 1; i <= len(text); i++ {
+	for i := 1; i <= ntext; i++ {
 		if types[i] != "tEXt" {
 			t.Fatalf("chunk %d is %s, want tEXt (chunks %v)", i, types[i], types)
 		}
-	}
-	if !bytes.Contains(b, []byte("Comment\x00multi\nline\ttext, \xfcmlaut, \xa9, \xff")) {
-		t.Fatal("Comment not stored as Latin-1")
 	}
 	for i := 1; i < len(keys); i++ {
 		if keys[i-1] >= keys[i] {
 			t.Fatalf("keys not sorted: %q", keys)
 		}
-	}
-	// Reproducible: writing again gives the same bytes.
-	path2 := filepath.Join(dir, "t2.png")
-	if err := WriteGrid(path2, x, 3, 1, 5, 4, 2, 1, text); err != nil {
-		t.Fatal(err)
-	}
-	b2, err := os.ReadFile(path2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b, b2) {
-		t.Fatal("two writes of the same grid differ")
-	}
-	// No text: ReadText gives an empty map, and the file is plain image/png.
-	path3 := filepath.Join(dir, "t3.png")
-	if err := WriteGrid(path3, x, 3, 1, 5, 4, 2, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := ReadText(path3); err != nil || len(got) != 0 || got == nil {
-		t.Fatalf("ReadText(no text) = %v, %v", got, err)
 	}
 }
 
@@ -338,56 +385,72 @@ func TestReadTextErrors(t *testing.T) {
 	}
 }
 
-func TestBadArguments(t *testing.T) {
-	dir := t.TempDir()
-	x := batch(2, 3, 2, 2)
-	type call struct {
-		name string
-		run  func(path string) error
-	}
-	var calls []call
-	for _, a := range []struct {
-		name          string
-		x             []float32
-		n, c, h, w    int
-		cols, pad     int
-		text          map[string]string
-		gridOnly      bool
-		textSensitive bool
-	}{
-		{"n=0", x[:0], 0, 3, 2, 2, 1, 0, nil, false, false},
-		{"n<0", x, -2, 3, 2, 2, 1, 0, nil, false, false},
-		{"c=2", x[:16], 2, 2, 2, 2, 1, 0, nil, false, false},
-		{"c=4", x[:16], 1, 4, 2, 2, 1, 0, nil, false, false},
-		{"c=0", x[:0], 2, 0, 2, 2, 1, 0, nil, false, false},
-		{"h=0", x[:0], 2, 3, 0, 2, 1, 0, nil, false, false},
-		{"w<0", x, 2, 3, 2, -2, 1, 0, nil, false, false},
-		{"len short", x[:23], 2, 3, 2, 2, 1, 0, nil, false, false},
-		{"len long", append(x[:24:24], 0), 2, 3, 2, 2, 1, 0, nil, false, false},
-		{"nil x", nil, 2, 3, 2, 2, 1, 0, nil, false, false},
-		{"overflow", x, math.MaxInt / 2, 3, 1 << 20, 1 << 20, 1, 0, nil, false, false},
-		{"cols=0", x, 2, 3, 2, 2, 0, 0, nil, true, false},
-		{"cols<0", x, 2, 3, 2, 2, -1, 0, nil, true, false},
-		{"pad<0", x, 2, 3, 2, 2, 1, -1, nil, true, false},
-		{"huge pad", x, 2, 3, 2, 2, 1, math.MaxInt / 2, nil, true, false},
-		{"empty key", x, 2, 3, 2, 2, 1, 0, map[string]string{"": "v"}, false, true},
-		{"long key", x, 2, 3, 2, 2, 1, 0, map[string]string{strings.Repeat("k", 80): "v"}, false, true},
-		{"NUL key", x, 2, 3, 2, 2, 1, 0, map[string]string{"a\x00b": "v"}, false, true},
-		{"NUL value", x, 2, 3, 2, 2, 1, 0, map[string]string{"k": "a\x00b"}, false, true},
-		{"non-Latin-1 key", x, 2, 3, 2, 2, 1, 0, map[string]string{"ключ": "v"}, false, true},
-		{"non-Latin-1 value", x, 2, 3, 2, 2, 1, 0, map[string]string{"k": "€"}, false, true},
-		{"invalid UTF-8", x, 2, 3, 2, 2, 1, 0, map[string]string{"k": "\xff"}, false, true},
-		{"leading space", x, 2, 3, 2, 2, 1, 0, map[string]string{" k": "v"}, false, true},
-		{"double space", x, 2, 3, 2, 2, 1, 0, map[string]string{"a  b": "v"}, false, true},
-		{"control key", x, 2, 3, 2, 2, 1, 0, map[string]string{"a\nb": "v"}, false, true},
-	} {
-		calls = append(calls, call{"WriteGrid " + a.name, func(p string) error {
+// badArgBatch is a valid batch of two 3×2×2 images that the bad-argument
+// cases slice or pair with a wrong shape. No test writes to it.
+var badArgBatch = batch(2, 3, 2, 2)
+
+// badArgCase is one invalid set of writer arguments. gridOnly marks
+// arguments only WriteGrid takes (cols, pad); textSensitive marks text
+// only WriteGrid and WriteEach take.
+type badArgCase struct {
+	name          string
+	x             []float32
+	n, c, h, w    int
+	cols, pad     int
+	text          map[string]string
+	gridOnly      bool
+	textSensitive bool
+}
+
+// badArgCases are the invalid arguments every writer that takes them must
+// reject.
+var badArgCases = []badArgCase{
+	{"n=0", badArgBatch[:0], 0, 3, 2, 2, 1, 0, nil, false, false},
+	{"n<0", badArgBatch, -2, 3, 2, 2, 1, 0, nil, false, false},
+	{"c=2", badArgBatch[:16], 2, 2, 2, 2, 1, 0, nil, false, false},
+	{"c=4", badArgBatch[:16], 1, 4, 2, 2, 1, 0, nil, false, false},
+	{"c=0", badArgBatch[:0], 2, 0, 2, 2, 1, 0, nil, false, false},
+	{"h=0", badArgBatch[:0], 2, 3, 0, 2, 1, 0, nil, false, false},
+	{"w<0", badArgBatch, 2, 3, 2, -2, 1, 0, nil, false, false},
+	{"len short", badArgBatch[:23], 2, 3, 2, 2, 1, 0, nil, false, false},
+	{"len long", append(badArgBatch[:24:24], 0), 2, 3, 2, 2, 1, 0, nil, false, false},
+	{"nil x", nil, 2, 3, 2, 2, 1, 0, nil, false, false},
+	{"overflow", badArgBatch, math.MaxInt / 2, 3, 1 << 20, 1 << 20, 1, 0, nil, false, false},
+	{"cols=0", badArgBatch, 2, 3, 2, 2, 0, 0, nil, true, false},
+	{"cols<0", badArgBatch, 2, 3, 2, 2, -1, 0, nil, true, false},
+	{"pad<0", badArgBatch, 2, 3, 2, 2, 1, -1, nil, true, false},
+	{"huge pad", badArgBatch, 2, 3, 2, 2, 1, math.MaxInt / 2, nil, true, false},
+	{"empty key", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"": "v"}, false, true},
+	{"long key", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{strings.Repeat("k", 80): "v"}, false, true},
+	{"NUL key", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"a\x00b": "v"}, false, true},
+	{"NUL value", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"k": "a\x00b"}, false, true},
+	{"non-Latin-1 key", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"ключ": "v"}, false, true},
+	{"non-Latin-1 value", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"k": "€"}, false, true},
+	{"invalid UTF-8", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"k": "\xff"}, false, true},
+	{"leading space", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{" k": "v"}, false, true},
+	{"double space", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"a  b": "v"}, false, true},
+	{"control key", badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"a\nb": "v"}, false, true},
+}
+
+// writerCall is one named writer call that writes at or next to path.
+type writerCall struct {
+	name string
+	run  func(path string) error
+}
+
+// badArgCalls builds, for every bad-argument case, a call of each writer
+// that takes those arguments, plus one call per writer into a directory
+// under dir that does not exist.
+func badArgCalls(dir string) []writerCall {
+	var calls []writerCall
+	for _, a := range badArgCases {
+		calls = append(calls, writerCall{"WriteGrid " + a.name, func(p string) error {
 			return WriteGrid(p, a.x, a.n, a.c, a.h, a.w, a.cols, a.pad, a.text)
 		}})
 		if a.gridOnly {
 			continue
 		}
-		calls = append(calls, call{"WriteEach " + a.name, func(p string) error {
+		calls = append(calls, writerCall{"WriteEach " + a.name, func(p string) error {
 			paths, err := WriteEach(filepath.Dir(p), "bad_", a.x, a.n, a.c, a.h, a.w, a.text)
 			if paths != nil {
 				return fmt.Errorf("paths %v returned with error %v", paths, err)
@@ -397,50 +460,70 @@ func TestBadArguments(t *testing.T) {
 		if a.textSensitive {
 			continue
 		}
-		calls = append(calls, call{"WriteNPZ " + a.name, func(p string) error {
+		calls = append(calls, writerCall{"WriteNPZ " + a.name, func(p string) error {
 			return WriteNPZ(p, a.x, a.n, a.c, a.h, a.w)
 		}})
 	}
-	calls = append(calls,
-		call{"WriteEach missing dir", func(p string) error {
+	x := badArgBatch
+	return append(calls,
+		writerCall{"WriteEach missing dir", func(p string) error {
 			_, err := WriteEach(filepath.Join(dir, "nope"), "s_", x, 2, 3, 2, 2, nil)
 			return err
 		}},
-		call{"WriteGrid missing dir", func(p string) error {
+		writerCall{"WriteGrid missing dir", func(p string) error {
 			return WriteGrid(filepath.Join(dir, "nope", "g.png"), x, 2, 3, 2, 2, 1, 0, nil)
 		}},
-		call{"WriteNPZ missing dir", func(p string) error {
+		writerCall{"WriteNPZ missing dir", func(p string) error {
 			return WriteNPZ(filepath.Join(dir, "nope", "s.npz"), x, 2, 3, 2, 2)
 		}},
 	)
-	for _, c := range calls {
-		p := filepath.Join(dir, "out.file")
-		var err error
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					t.Fatalf("%s panicked: %v", c.name, r)
-				}
-			}()
-			err = c.run(p)
-		}()
-		if err == nil {
-			t.Errorf("%s: no error", c.name)
-			continue
-		}
-		if !strings.HasPrefix(err.Error(), "imagefile: ") {
-			t.Errorf("%s: error %q lacks the package prefix", c.name, err)
-		}
-		if names := listDir(t, dir); len(names) != 0 {
-			t.Fatalf("%s: left %v behind", c.name, names)
-		}
+}
+
+func TestBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range badArgCalls(dir) {
+		checkRejected(t, dir, c)
 	}
-	// A failed write leaves an existing file untouched.
+	checkFailedWriteKeepsFile(t, dir)
+}
+
+// checkRejected runs c with a path in the empty directory dir and checks
+// that it returns a package-prefixed error without panicking and leaves
+// nothing behind in dir.
+func checkRejected(t *testing.T, dir string, c writerCall) {
+	t.Helper()
+	p := filepath.Join(dir, "out.file")
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("%s panicked: %v", c.name, r)
+			}
+		}()
+		err = c.run(p)
+	}()
+	if err == nil {
+		t.Errorf("%s: no error", c.name)
+		return
+	}
+	if !strings.HasPrefix(err.Error(), "imagefile: ") {
+		t.Errorf("%s: error %q lacks the package prefix", c.name, err)
+	}
+	if names := listDir(t, dir); len(names) != 0 {
+		t.Fatalf("%s: left %v behind", c.name, names)
+	}
+}
+
+// checkFailedWriteKeepsFile checks that a WriteGrid rejected for its text
+// leaves an existing file in the empty directory dir untouched and adds
+// nothing beside it.
+func checkFailedWriteKeepsFile(t *testing.T, dir string) {
+	t.Helper()
 	p := filepath.Join(dir, "keep.png")
 	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteGrid(p, x, 2, 3, 2, 2, 1, 0, map[string]string{"": ""}); err == nil {
+	if err := WriteGrid(p, badArgBatch, 2, 3, 2, 2, 1, 0, map[string]string{"": ""}); err == nil {
 		t.Fatal("no error")
 	}
 	if b, _ := os.ReadFile(p); string(b) != "old" {
