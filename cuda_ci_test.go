@@ -21,6 +21,7 @@ import (
 var (
 	ciBinOnce sync.Once
 	ciBin     string
+	ciBinDir  string // removed by TestCIZRemoveBinary, the last test of this file
 	ciBinErr  error
 )
 
@@ -45,6 +46,7 @@ func ocmBinary(t *testing.T) string {
 			ciBinErr = err
 			return
 		}
+		ciBinDir = dir
 		ciBin = filepath.Join(dir, "ocm")
 		cmd := exec.Command("go", "build", "-o", ciBin, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -155,5 +157,13 @@ func TestCIAutoFallsBackOnCUDAErrorInSelfCheck(t *testing.T) {
 	rc, out := runBinary(t, bin, env, sampleArgs(t.TempDir())...)
 	if rc != 0 || !strings.Contains(out, "device cpu") || !strings.Contains(out, "CUDA_ERROR_LAUNCH_FAILED") {
 		t.Errorf("--device auto with a failing kernel launch: exit %d, want 0 on the CPU naming the CUDA error:\n%s", rc, out)
+	}
+}
+
+// TestCIZRemoveBinary removes the binary the tests above built (tests run in source
+// order, and this one sorts last in the file).
+func TestCIZRemoveBinary(t *testing.T) {
+	if ciBinDir != "" {
+		os.RemoveAll(ciBinDir)
 	}
 }

@@ -24,6 +24,15 @@ import (
 	"ocm/runtime/philox"
 )
 
+// TestMain removes the stub library's build folder after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if theStub.buildDir != "" {
+		os.RemoveAll(theStub.buildDir)
+	}
+	os.Exit(code)
+}
+
 // needTool skips the test with one line when tool is not installed, except under CI
 // (CI=true), where the check must run and a missing tool is a failure.
 func needTool(t testing.TB, tool, what string) string {
