@@ -326,6 +326,13 @@ func TestGPUOtherOps(t *testing.T) {
 	cpuDev.Upsample2xBackward(src.c, up.c, 6, 4, 4)
 	tol("upsample2x backward", src)
 
+}
+
+// GroupNorm, softmax and the rest of the nn ops on the GPU against the CPU.
+func TestGPUNormOps(t *testing.T) {
+	d := gpu(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	tol := func(what string, p pair) { compare(t, what, d, p, 1e-5, 1e-5) }
 	ga := &runtime.GroupNormArgs{N: 2, C: 8, HW: 16, Groups: 4, Eps: 1e-5}
 	gx := newPair(d, randn(r, 2*8*16, 2))
 	gy := newPair(d, make([]float32, gx.n))

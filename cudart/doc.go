@@ -3,7 +3,7 @@
 //
 // It is the only package of ocm that imports github.com/ebitengine/purego. Nothing is
 // linked against CUDA at build time (CGO_ENABLED=0 builds the GPU-capable binary): Open
-// loads libcuda.so.1, libcudart.so.{13,12} and libcublas.so.{13,12} with dlopen at run
+// loads libcuda.so.1, libcudart.so.{13,12,11.0} and libcublas.so.{13,12,11} with dlopen at run
 // time and fails fast, with a one-line *LoadError, on machines without them.
 //
 // Threads: driver contexts belong to OS threads, so every Device method locks its

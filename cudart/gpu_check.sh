@@ -30,7 +30,7 @@ run)
 		ldconfig -p | grep -E 'libcuda\.so|libcudart|libcublas' 2>&1
 		if command -v ptxas >/dev/null || [[ -x /usr/local/cuda/bin/ptxas ]]; then
 			PTXAS=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
-			for m in elementwise philox; do for a in sm_70 sm_90; do
+			for m in elementwise philox nn; do for a in sm_70 sm_90; do
 				"$PTXAS" -arch=$a -o /dev/null cudart/ptx/$m.ptx && echo "ptxas $a: $m.ptx OK"
 			done; done 2>&1
 		fi

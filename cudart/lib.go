@@ -118,15 +118,17 @@ func sym(h uintptr, names ...string) (uintptr, error) {
 	return 0, fmt.Errorf("symbol %s not found", strings.Join(names, "/"))
 }
 
+// binding is a function variable of Lib and the symbols (first found wins) it calls.
 type binding struct {
 	fptr  any
 	names []string
 }
 
+// bindAll binds every b in h, the library file lib, or says which symbol is missing.
 func bindAll(lib string, h uintptr, bs []binding) error {
 	for _, b := range bs {
 		if err := bind(h, b.fptr, b.names...); err != nil {
-			return &LoadError{Msg: fmt.Sprintf("cuda: %s is too old or not a CUDA library: %v (install CUDA 12 or 13, or set OCM_CUDA_PATH to another folder)", lib, err)}
+			return &LoadError{Msg: fmt.Sprintf("cuda: %s is too old or not a CUDA library: %v (install CUDA 11, 12 or 13, or set OCM_CUDA_PATH to another folder)", lib, err)}
 		}
 	}
 	return nil
@@ -134,34 +136,167 @@ func bindAll(lib string, h uintptr, bs []binding) error {
 
 func versionString(v int) string { return fmt.Sprintf("%d.%d", v/1000, v%1000/10) }
 
+// cudaMajors are the CUDA major versions whose runtime and cuBLAS ocm loads, newest
+// first; the PTX (ISA 7.0) runs on drivers from CUDA 11.0 on.
+var cudaMajors = []int{13, 12, 11}
+
+// runtimeSonames returns the sonames of the runtime, cuBLAS and cuBLASLt of one CUDA
+// major: CUDA 11's runtime is libcudart.so.11.0, later ones libcudart.so.<major>.
+func runtimeSonames(major int) (rt, blas, blasLt string) {
+	rt = fmt.Sprintf("libcudart.so.%d", major)
+	if major == 11 {
+		rt = "libcudart.so.11.0"
+	}
+	return rt, fmt.Sprintf("libcublas.so.%d", major), fmt.Sprintf("libcublasLt.so.%d", major)
+}
+
 // Open loads the CUDA driver, runtime and cuBLAS and checks that a device is usable.
 // On a machine without them it returns quickly with a *LoadError whose message is one
-// line saying what was tried and what to do.
+// line saying what was tried and what to do (and naming OCM_CUDA_PATH).
 func Open(opts Options) (*Lib, error) {
-	dir := ""
-	if opts.Path != "" {
-		st, err := os.Stat(opts.Path)
-		if err != nil {
-			return nil, &LoadError{Msg: fmt.Sprintf("cuda: OCM_CUDA_PATH=%s does not exist (set it to the folder holding libcudart.so and libcublas.so, or unset it)", opts.Path)}
-		}
-		dir = opts.Path
-		if !st.IsDir() {
-			dir = filepath.Dir(opts.Path)
-		}
-	}
-	where := "the default library path"
-	if dir != "" {
-		where = dir + " or the default library path"
+	dir, where, err := libraryDir(opts.Path)
+	if err != nil {
+		return nil, err
 	}
 	l := &Lib{opts: opts}
+	if err := l.openDriver(dir, where); err != nil {
+		return nil, err
+	}
+	hrt, hblas, err := l.openRuntime(dir, where)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.bindRuntime(hrt, hblas); err != nil {
+		return nil, err
+	}
+	if err := l.checkVersions(); err != nil {
+		return nil, err
+	}
+	var n int32
+	if rc := l.cudaGetDeviceCount(&n); rc != 0 || n == 0 {
+		return nil, &LoadError{Msg: fmt.Sprintf("cuda: no CUDA device found (cudaGetDeviceCount: %s, %d devices; check nvidia-smi and the container's GPU access, or set OCM_CUDA_PATH to the folder of matching CUDA libraries)", statusName(cudaErrorNames, "cudaError", rc), n)}
+	}
+	l.DeviceCount = int(n)
+	return l, nil
+}
 
-	// Driver.
+// libraryDir turns the OCM_CUDA_PATH override into the folder to look in first and a
+// phrase for messages saying where was looked.
+func libraryDir(path string) (dir, where string, err error) {
+	where = "the default library path"
+	if path == "" {
+		return "", where, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", "", &LoadError{Msg: fmt.Sprintf("cuda: OCM_CUDA_PATH=%s does not exist (set it to the folder holding libcudart.so and libcublas.so, or unset it)", path)}
+	}
+	dir = path
+	if !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	return dir, dir + " or the default library path", nil
+}
+
+// openDriver loads libcuda, binds the driver API, initializes it and reads its version.
+func (l *Lib) openDriver(dir, where string) error {
 	name, hcuda := dlopenFirst(candidates(dir, "libcuda.so.1", "libcuda.so"))
 	if hcuda == 0 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: libcuda.so.1 (the NVIDIA driver) not found in %s (install the NVIDIA driver, or set OCM_CUDA_PATH to the folder holding libcuda.so.1)", where)}
+		return &LoadError{Msg: fmt.Sprintf("cuda: libcuda.so.1 (the NVIDIA driver) not found in %s (install the NVIDIA driver, or set OCM_CUDA_PATH to the folder holding libcuda.so.1)", where)}
 	}
 	l.cudaFile = name
-	if err := bindAll(name, hcuda, []binding{
+	if err := bindAll(name, hcuda, l.driverBindings()); err != nil {
+		return err
+	}
+	var err error
+	if l.cuLaunchKernel, err = sym(hcuda, "cuLaunchKernel"); err != nil {
+		return &LoadError{Msg: fmt.Sprintf("cuda: %s: %v (update the NVIDIA driver, or set OCM_CUDA_PATH to the folder of another libcuda.so.1)", name, err)}
+	}
+	if rc := l.cuInit(0); rc != 0 {
+		return &LoadError{Msg: fmt.Sprintf("cuda: cuInit failed: %s (%d) with %s (no usable GPU: check nvidia-smi and the container's GPU access, or set OCM_CUDA_PATH to the folder of the driver's libcuda.so.1)", statusName(cuResultNames, "CUDA_ERROR_", rc), rc, name)}
+	}
+	var dv int32
+	if rc := l.cuDriverGetVersion(&dv); rc != 0 {
+		return &LoadError{Msg: fmt.Sprintf("cuda: cuDriverGetVersion failed: %s (%d) with %s (reinstall the NVIDIA driver, or set OCM_CUDA_PATH to the folder of another libcuda.so.1)", statusName(cuResultNames, "CUDA_ERROR_", rc), rc, name)}
+	}
+	l.DriverVersion = int(dv)
+	if oldest := cudaMajors[len(cudaMajors)-1]; int(dv) < oldest*1000 {
+		return &LoadError{Msg: fmt.Sprintf("cuda: the NVIDIA driver supports CUDA %s, ocm needs CUDA %d or newer (update the driver to R450 or newer, or set OCM_CUDA_PATH to the folder of a newer libcuda.so.1)", versionString(int(dv)), oldest)}
+	}
+	return nil
+}
+
+// openRuntime loads the runtime and cuBLAS of one CUDA major, the newest the driver's
+// major supports (CUDA's minor-version compatibility: any 12.x runtime runs on any
+// 12.x driver).
+func (l *Lib) openRuntime(dir, where string) (hrt, hblas uintptr, err error) {
+	var tried []string // what was not found
+	for _, major := range cudaMajors {
+		if l.DriverVersion/1000 < major {
+			continue
+		}
+		rt, blas, blasLt := runtimeSonames(major)
+		rtName, h := dlopenFirst(candidates(dir, rt))
+		if h == 0 {
+			tried = append(tried, rt)
+			continue
+		}
+		if dir != "" { // libcublas needs libcublasLt beside it: load it by path first.
+			dlopenFirst([]string{filepath.Join(dir, blasLt)})
+		}
+		blasName, hb := dlopenFirst(candidates(dir, blas))
+		if hb == 0 {
+			tried = append(tried, blas)
+			continue
+		}
+		l.cudartFile, l.cublasFile = rtName, blasName
+		return h, hb, nil
+	}
+	major := l.DriverVersion / 1000
+	return 0, 0, &LoadError{Msg: fmt.Sprintf("cuda: driver %s found but %s not found in %s (install the CUDA runtime and cuBLAS of CUDA %d or older, from the CUDA toolkit or pip install nvidia-cuda-runtime-cu%d nvidia-cublas-cu%d, and set OCM_CUDA_PATH to the folder holding libcudart.so and libcublas.so)", versionString(l.DriverVersion), strings.Join(tried, ", "), where, major, major, major)}
+}
+
+// bindRuntime binds the runtime API and cuBLAS and reads cuBLAS's version.
+func (l *Lib) bindRuntime(hrt, hblas uintptr) error {
+	if err := bindAll(l.cudartFile, hrt, l.runtimeBindings()); err != nil {
+		return err
+	}
+	if err := bindAll(l.cublasFile, hblas, l.blasBindings()); err != nil {
+		return err
+	}
+	var err error
+	if l.cublasSgemmStridedBatched, err = sym(hblas, "cublasSgemmStridedBatched"); err != nil {
+		return &LoadError{Msg: fmt.Sprintf("cuda: %s: %v (install cuBLAS 11 or newer, or set OCM_CUDA_PATH to the folder of another libcublas.so)", l.cublasFile, err)}
+	}
+	var getProp func(typ int32, v *int32) int32
+	if bind(hblas, &getProp, "cublasGetProperty") == nil {
+		var a, b, c int32
+		if getProp(libPropertyMajorVersion, &a) == 0 && getProp(libPropertyMinorVersion, &b) == 0 && getProp(libPropertyPatchLevel, &c) == 0 {
+			l.CublasVersion = int(a)*10000 + int(b)*100 + int(c)
+		}
+	}
+	return nil
+}
+
+// checkVersions reads the runtime's version and refuses a runtime of a newer CUDA
+// major than the driver. Within a major, CUDA's minor-version compatibility lets a
+// newer runtime (12.9) run on an older driver (12.2); what the PTX needs is checked by
+// the driver's JIT when the modules load (ModuleErrors).
+func (l *Lib) checkVersions() error {
+	var rv int32
+	if rc := l.cudaRuntimeGetVersion(&rv); rc != 0 {
+		return &LoadError{Msg: fmt.Sprintf("cuda: cudaRuntimeGetVersion failed: %s (%d) with %s (set OCM_CUDA_PATH to the folder of another libcudart.so)", statusName(cudaErrorNames, "cudaError", rc), rc, l.cudartFile)}
+	}
+	l.RuntimeVersion = int(rv)
+	if l.DriverVersion/1000 < l.RuntimeVersion/1000 {
+		return &LoadError{Msg: fmt.Sprintf("cuda: the NVIDIA driver supports CUDA %s but %s is CUDA %s, a newer major (update the driver, or set OCM_CUDA_PATH to a folder with CUDA %d libraries)", versionString(l.DriverVersion), l.cudartFile, versionString(l.RuntimeVersion), l.DriverVersion/1000)}
+	}
+	return nil
+}
+
+// driverBindings lists the driver API functions ocm binds, each with its symbol names.
+func (l *Lib) driverBindings() []binding {
+	return []binding{
 		{&l.cuInit, []string{"cuInit"}},
 		{&l.cuDriverGetVersion, []string{"cuDriverGetVersion"}},
 		{&l.cuDeviceGet, []string{"cuDeviceGet"}},
@@ -173,53 +308,12 @@ func Open(opts Options) (*Lib, error) {
 		{&l.cuModuleLoadDataEx, []string{"cuModuleLoadDataEx"}},
 		{&l.cuModuleGetFunction, []string{"cuModuleGetFunction"}},
 		{&l.cuMemsetD32Async, []string{"cuMemsetD32Async"}},
-	}); err != nil {
-		return nil, err
 	}
-	var err error
-	if l.cuLaunchKernel, err = sym(hcuda, "cuLaunchKernel"); err != nil {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: %s: %v (update the NVIDIA driver)", name, err)}
-	}
-	if rc := l.cuInit(0); rc != 0 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: cuInit failed: %s (%d) with %s (no usable GPU: check nvidia-smi and the container's GPU access)", statusName(cuResultNames, "CUDA_ERROR_", rc), rc, name)}
-	}
-	var dv int32
-	if rc := l.cuDriverGetVersion(&dv); rc != 0 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: cuDriverGetVersion failed: %s (%d)", statusName(cuResultNames, "CUDA_ERROR_", rc), rc)}
-	}
-	l.DriverVersion = int(dv)
-	if dv < 12000 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: the NVIDIA driver supports CUDA %s, ocm needs CUDA 12 or 13 (update the driver to R525 or newer)", versionString(int(dv)))}
-	}
+}
 
-	// Runtime and cuBLAS of one CUDA major, the newest the driver supports.
-	var tried []string // what was not found
-	var hrt, hblas uintptr
-	for _, major := range []int{13, 12} {
-		if int(dv) < major*1000 {
-			continue
-		}
-		so := func(base string) string { return fmt.Sprintf("%s.so.%d", base, major) }
-		rtName, h := dlopenFirst(candidates(dir, so("libcudart")))
-		if h == 0 {
-			tried = append(tried, so("libcudart"))
-			continue
-		}
-		if dir != "" { // libcublas needs libcublasLt beside it: load it by path first.
-			dlopenFirst([]string{filepath.Join(dir, so("libcublasLt"))})
-		}
-		blasName, hb := dlopenFirst(candidates(dir, so("libcublas")))
-		if hb == 0 {
-			tried = append(tried, so("libcublas"))
-			continue
-		}
-		l.cudartFile, l.cublasFile, hrt, hblas = rtName, blasName, h, hb
-		break
-	}
-	if hrt == 0 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: driver %s found but %s not found in %s (install the CUDA runtime and cuBLAS of the same version, from the CUDA toolkit or pip install nvidia-cuda-runtime-cu12 nvidia-cublas-cu12, and set OCM_CUDA_PATH to the folder holding libcudart.so and libcublas.so)", versionString(int(dv)), strings.Join(tried, ", "), where)}
-	}
-	if err := bindAll(l.cudartFile, hrt, []binding{
+// runtimeBindings lists the runtime API functions ocm binds.
+func (l *Lib) runtimeBindings() []binding {
+	return []binding{
 		{&l.cudaRuntimeGetVersion, []string{"cudaRuntimeGetVersion"}},
 		{&l.cudaGetDeviceCount, []string{"cudaGetDeviceCount"}},
 		{&l.cudaSetDevice, []string{"cudaSetDevice"}},
@@ -234,41 +328,16 @@ func Open(opts Options) (*Lib, error) {
 		{&l.cudaStreamSynchronize, []string{"cudaStreamSynchronize"}},
 		{&l.cudaMemGetInfo, []string{"cudaMemGetInfo"}},
 		{&l.cudaGetLastError, []string{"cudaGetLastError"}},
-	}); err != nil {
-		return nil, err
 	}
-	if err := bindAll(l.cublasFile, hblas, []binding{
+}
+
+// blasBindings lists the cuBLAS functions ocm binds (besides the GEMM, called with SyscallN).
+func (l *Lib) blasBindings() []binding {
+	return []binding{
 		{&l.cublasCreate, []string{"cublasCreate_v2"}},
 		{&l.cublasSetStream, []string{"cublasSetStream_v2"}},
 		{&l.cublasSetMathMode, []string{"cublasSetMathMode"}},
-	}); err != nil {
-		return nil, err
 	}
-	if l.cublasSgemmStridedBatched, err = sym(hblas, "cublasSgemmStridedBatched"); err != nil {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: %s: %v (install cuBLAS 12 or 13)", l.cublasFile, err)}
-	}
-	var getProp func(typ int32, v *int32) int32
-	if bind(hblas, &getProp, "cublasGetProperty") == nil {
-		var a, b, c int32
-		if getProp(0, &a) == 0 && getProp(1, &b) == 0 && getProp(2, &c) == 0 {
-			l.CublasVersion = int(a)*10000 + int(b)*100 + int(c)
-		}
-	}
-
-	var rv int32
-	if rc := l.cudaRuntimeGetVersion(&rv); rc != 0 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: cudaRuntimeGetVersion failed: %s (%d) with %s", statusName(cudaErrorNames, "cudaError", rc), rc, l.cudartFile)}
-	}
-	l.RuntimeVersion = int(rv)
-	if l.DriverVersion < l.RuntimeVersion {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: the NVIDIA driver supports CUDA %s but %s is CUDA %s (update the driver, or set OCM_CUDA_PATH to a folder with CUDA %d libraries)", versionString(l.DriverVersion), l.cudartFile, versionString(l.RuntimeVersion), l.DriverVersion/1000)}
-	}
-	var n int32
-	if rc := l.cudaGetDeviceCount(&n); rc != 0 || n == 0 {
-		return nil, &LoadError{Msg: fmt.Sprintf("cuda: no CUDA device found (cudaGetDeviceCount: %s, %d devices; check nvidia-smi and the container's GPU access)", statusName(cudaErrorNames, "cudaError", rc), n)}
-	}
-	l.DeviceCount = int(n)
-	return l, nil
 }
 
 // deviceInfo reads the name, memory, compute capability and SM count of device 0.
@@ -282,9 +351,9 @@ func (l *Lib) deviceInfo() (name string, mem uint64, major, minor, sms int32) {
 		}
 	}
 	l.cuDeviceTotalMem(&mem, dev)
-	l.cuDeviceGetAttribute(&major, 75, dev)
-	l.cuDeviceGetAttribute(&minor, 76, dev)
-	l.cuDeviceGetAttribute(&sms, 16, dev)
+	l.cuDeviceGetAttribute(&major, cuDeviceAttributeComputeCapabilityMajor, dev)
+	l.cuDeviceGetAttribute(&minor, cuDeviceAttributeComputeCapabilityMinor, dev)
+	l.cuDeviceGetAttribute(&sms, cuDeviceAttributeMultiprocessorCount, dev)
 	return
 }
 

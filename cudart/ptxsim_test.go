@@ -24,6 +24,8 @@ type ptxEntry struct {
 	regs   map[string]int // prefix ("%r") -> count declared
 	stmts  []string
 	labels map[string]int
+	code   []simIns // compiled stmts (on first run)
+	nregs  int
 }
 
 func parseEntries(src string) map[string]*ptxEntry {
@@ -84,17 +86,325 @@ func (m *simMem) at(addr uint64) *float32 {
 	return &b[off/4]
 }
 
+// simThread is the state of the one simulated thread of a launch.
+type simThread struct {
+	e    *ptxEntry
+	args []uint64
+	mem  *simMem
+	regs []uint64
+	in   *simIns
+	pc   int
+}
+
+func (s *simThread) val(i int) uint64 {
+	switch x := s.in.args[i]; x.kind {
+	case argReg:
+		return s.regs[x.idx]
+	case argParam:
+		return s.args[x.idx]
+	default:
+		return x.imm
+	}
+}
+
+func (s *simThread) f(i int) float32  { return math.Float32frombits(uint32(s.val(i))) }
+func (s *simThread) d(i int) float64  { return math.Float64frombits(s.val(i)) }
+func (s *simThread) u32(i int) uint32 { return uint32(s.val(i)) }
+func (s *simThread) set(v uint64)     { s.regs[s.in.args[0].idx] = v }
+func fb(v float32) uint64             { return uint64(math.Float32bits(v)) }
+func db(v float64) uint64             { return math.Float64bits(v) }
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 	t.Helper()
 	if len(args) != len(e.params) {
 		t.Fatalf("%d args for %d params", len(args), len(e.params))
 	}
-	param := map[string]uint64{}
-	for i, p := range e.params {
-		param[p] = args[i]
+	if e.code == nil {
+		e.compile(t)
 	}
-	reg := map[string]uint64{}
-	checkReg := func(r string) {
+	s := &simThread{e: e, args: args, mem: mem, regs: make([]uint64, e.nregs)}
+	for steps := 0; s.pc < len(e.code); steps++ {
+		if steps > 1e8 {
+			t.Fatal("runaway kernel")
+		}
+		s.in = &e.code[s.pc]
+		s.pc++
+		if s.in.pred >= 0 && s.regs[s.in.pred] == 0 {
+			continue
+		}
+		if s.in.opc == "ret" {
+			return
+		}
+		if !s.execInt(s.in.opc) && !s.execMem(s.in.opc) && !s.execCvt(s.in.opc) && !s.execF32(s.in.opc) && !s.execF64(s.in.opc) {
+			t.Fatalf("simulator: unknown instruction %q", s.in.src)
+		}
+	}
+	t.Fatal("fell off the end of the kernel")
+}
+
+// execInt runs control flow, integer and predicate instructions.
+func (s *simThread) execInt(opc string) bool {
+	switch opc {
+	case "bra":
+		s.pc = int(s.in.args[0].imm)
+	case "cvta.to.global.u64", "mov.u32", "mov.f32", "mov.b32":
+		s.set(s.val(1))
+	case "min.u32":
+		s.set(uint64(min(s.u32(1), s.u32(2))))
+	case "mad.lo.u32":
+		s.set(uint64(s.u32(1)*s.u32(2) + s.u32(3)))
+	case "mul.lo.u32":
+		s.set(uint64(s.u32(1) * s.u32(2)))
+	case "mul.hi.u32":
+		s.set(uint64((uint64(s.u32(1)) * uint64(s.u32(2))) >> 32))
+	case "mul.wide.u32":
+		s.set(uint64(s.u32(1)) * uint64(s.u32(2)))
+	case "add.u32":
+		s.set(uint64(s.u32(1) + s.u32(2)))
+	case "sub.u32":
+		s.set(uint64(s.u32(1) - s.u32(2)))
+	case "or.pred":
+		s.set(s.val(1) | s.val(2))
+	case "setp.lt.s32":
+		s.set(b2u(int32(s.u32(1)) < int32(s.u32(2))))
+	case "setp.ne.u32":
+		s.set(b2u(s.u32(1) != s.u32(2)))
+	case "add.s64":
+		s.set(s.val(1) + s.val(2))
+	case "rem.u32":
+		s.set(uint64(s.u32(1) % s.u32(2)))
+	case "div.u32":
+		s.set(uint64(s.u32(1) / s.u32(2)))
+	case "xor.b32":
+		s.set(uint64(s.u32(1) ^ s.u32(2)))
+	case "and.b32":
+		s.set(uint64(s.u32(1) & s.u32(2)))
+	case "shr.u32":
+		s.set(uint64(s.u32(1) >> s.u32(2)))
+	case "shr.u64":
+		s.set(s.val(1) >> s.val(2))
+	case "shl.b64":
+		s.set(s.val(1) << s.val(2))
+	case "or.b64":
+		s.set(s.val(1) | s.val(2))
+	case "setp.ge.u32":
+		s.set(b2u(s.u32(1) >= s.u32(2)))
+	case "setp.eq.u32":
+		s.set(b2u(s.u32(1) == s.u32(2)))
+	case "and.pred":
+		s.set(s.val(1) & s.val(2))
+	case "mov.b64":
+		s.set(s.val(1))
+	case "and.b64":
+		s.set(s.val(1) & s.val(2))
+	case "setp.gt.u32":
+		s.set(b2u(s.u32(1) > s.u32(2)))
+	case "setp.ge.s32":
+		s.set(b2u(int32(s.u32(1)) >= int32(s.u32(2))))
+	case "xor.pred":
+		s.set(s.val(1) ^ s.val(2))
+	case "setp.eq.u64":
+		s.set(b2u(s.val(1) == s.val(2)))
+	case "shl.b32":
+		s.set(uint64(s.u32(1) << s.u32(2)))
+	default:
+		return false
+	}
+	return true
+}
+
+// execMem runs loads and stores (parameters and global memory).
+func (s *simThread) execMem(opc string) bool {
+	switch opc {
+	case "ld.param.u64", "ld.param.u32", "ld.param.f32":
+		v := s.val(1)
+		if s.in.opc != "ld.param.u64" {
+			v &= math.MaxUint32
+		}
+		s.set(v)
+	case "ld.global.f32":
+		s.set(fb(*s.mem.at(s.val(1))))
+	case "ld.global.f64": // two float32 slots of simMem, low word first
+		a := s.val(1)
+		s.set(uint64(math.Float32bits(*s.mem.at(a))) | uint64(math.Float32bits(*s.mem.at(a + 4)))<<32)
+	case "st.global.f64":
+		a, v := s.val(0), s.val(1)
+		*s.mem.at(a), *s.mem.at(a + 4) = math.Float32frombits(uint32(v)), math.Float32frombits(uint32(v>>32))
+	case "st.global.f32":
+		*s.mem.at(s.val(0)) = s.f(1)
+	default:
+		return false
+	}
+	return true
+}
+
+// execCvt runs conversions between integer and float registers.
+func (s *simThread) execCvt(opc string) bool {
+	switch opc {
+	case "cvt.u64.u32":
+		s.set(uint64(s.u32(1)))
+	case "cvt.u32.u64":
+		s.set(uint64(s.u32(1)))
+	default:
+		return false
+	}
+	return true
+}
+
+// execF32 runs float32 arithmetic.
+func (s *simThread) execF32(opc string) bool {
+	switch opc {
+	case "cvt.rn.f32.u32":
+		s.set(fb(float32(s.u32(1))))
+	case "cvt.rni.f32.f32":
+		s.set(fb(float32(math.RoundToEven(float64(s.f(1))))))
+	case "setp.gt.f32":
+		s.set(b2u(s.f(1) > s.f(2)))
+	case "setp.lt.f32":
+		s.set(b2u(s.f(1) < s.f(2)))
+	case "setp.ge.f32":
+		s.set(b2u(s.f(1) >= s.f(2)))
+	case "selp.f32", "selp.b32":
+		if s.val(3) != 0 {
+			s.set(s.val(1))
+		} else {
+			s.set(s.val(2))
+		}
+	case "neg.f32":
+		s.set(fb(-s.f(1)))
+	case "abs.f32":
+		s.set(fb(float32(math.Abs(float64(s.f(1))))))
+	case "add.f32", "add.rn.f32":
+		s.set(fb(s.f(1) + s.f(2)))
+	case "sub.f32", "sub.rn.f32":
+		s.set(fb(s.f(1) - s.f(2)))
+	case "mul.f32", "mul.rn.f32":
+		s.set(fb(s.f(1) * s.f(2)))
+	case "div.rn.f32":
+		s.set(fb(s.f(1) / s.f(2)))
+	case "fma.rn.f32":
+		s.set(fb(float32(math.FMA(float64(s.f(1)), float64(s.f(2)), float64(s.f(3))))))
+	case "max.f32":
+		s.set(fb(ptxMinMax(s.f(1), s.f(2), true)))
+	case "min.f32":
+		s.set(fb(ptxMinMax(s.f(1), s.f(2), false)))
+	case "setp.nan.f32":
+		s.set(b2u(s.f(1) != s.f(1) || s.f(2) != s.f(2)))
+	case "cvt.rzi.s32.f32":
+		s.set(uint64(uint32(int32(s.f(1)))))
+	case "cvt.rn.f32.s32":
+		s.set(fb(float32(int32(s.u32(1)))))
+	case "sqrt.rn.f32":
+		s.set(fb(float32(math.Sqrt(float64(s.f(1))))))
+	case "rcp.rn.f32":
+		s.set(fb(1 / s.f(1)))
+	case "ex2.approx.f32":
+		s.set(fb(float32(math.Exp2(float64(s.f(1))))))
+	case "lg2.approx.f32":
+		s.set(fb(float32(math.Log2(float64(s.f(1))))))
+	case "sin.approx.f32":
+		s.set(fb(float32(math.Sin(float64(s.f(1))))))
+	case "cos.approx.f32":
+		s.set(fb(float32(math.Cos(float64(s.f(1))))))
+	case "copysign.f32": // sign of a into b
+		s.set(fb(float32(math.Copysign(float64(s.f(2)), float64(s.f(1))))))
+	default:
+		return false
+	}
+	return true
+}
+
+// execF64 runs float64 arithmetic.
+func (s *simThread) execF64(opc string) bool {
+	switch opc {
+	case "cvt.rn.f64.s32":
+		s.set(db(float64(int32(s.u32(1)))))
+	case "cvt.rzi.u32.f64":
+		s.set(uint64(uint32(s.d(1))))
+	case "setp.lt.f64":
+		s.set(b2u(s.d(1) < s.d(2)))
+	case "neg.f64":
+		s.set(db(-s.d(1)))
+	case "cvt.f64.f32":
+		s.set(db(float64(s.f(1))))
+	case "cvt.rn.f32.f64":
+		s.set(fb(float32(s.d(1))))
+	case "cvt.rn.f64.u32":
+		s.set(db(float64(s.u32(1))))
+	case "mov.f64":
+		s.set(s.val(1))
+	case "add.rn.f64":
+		s.set(db(s.d(1) + s.d(2)))
+	case "sub.rn.f64":
+		s.set(db(s.d(1) - s.d(2)))
+	case "mul.rn.f64":
+		s.set(db(s.d(1) * s.d(2)))
+	case "div.rn.f64":
+		s.set(db(s.d(1) / s.d(2)))
+	case "sqrt.rn.f64":
+		s.set(db(math.Sqrt(s.d(1))))
+	case "rcp.rn.f64":
+		s.set(db(1 / s.d(1)))
+	case "max.f64":
+		a, b := s.d(1), s.d(2)
+		switch {
+		case a != a:
+			s.set(db(b))
+		case b != b:
+			s.set(db(a))
+		default:
+			s.set(db(max(a, b)))
+		}
+	case "setp.nan.f64":
+		s.set(b2u(s.d(1) != s.d(1) || s.d(2) != s.d(2)))
+	case "selp.f64":
+		if s.val(3) != 0 {
+			s.set(s.val(1))
+		} else {
+			s.set(s.val(2))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// Operand kinds of a compiled instruction.
+const (
+	argImm   = iota // a literal, or a special register (%tid.x, ...) of the one thread
+	argReg          // a register, by index
+	argParam        // a kernel parameter, by index
+)
+
+type simArg struct {
+	kind int
+	idx  int
+	imm  uint64
+}
+
+// simIns is one statement, parsed once: guard predicate (-1: none), opcode, operands.
+type simIns struct {
+	pred int
+	opc  string
+	args []simArg
+	src  string
+}
+
+// compile parses e's statements into e.code, checking that every register is declared.
+func (e *ptxEntry) compile(t *testing.T) {
+	t.Helper()
+	regIdx := map[string]int{}
+	paramIdx := map[string]int{}
+	for i, p := range e.params {
+		paramIdx[p] = i
+	}
+	reg := func(r string) int {
 		i := len(r)
 		for i > 0 && r[i-1] >= '0' && r[i-1] <= '9' {
 			i--
@@ -103,186 +413,81 @@ func runEntry(t *testing.T, e *ptxEntry, args []uint64, mem *simMem) {
 		if err != nil || n >= e.regs[r[:i]] {
 			t.Fatalf("register %s not declared (.reg %s<%d>)", r, r[:i], e.regs[r[:i]])
 		}
+		if _, ok := regIdx[r]; !ok {
+			regIdx[r] = len(regIdx)
+		}
+		return regIdx[r]
 	}
-	val := func(op string) uint64 {
+	operand := func(op string, isLabel bool) simArg {
+		op = strings.Trim(op, "[]")
 		switch {
-		case op == "%ctaid.x" || op == "%tid.x":
-			return 0
-		case op == "%ntid.x" || op == "%nctaid.x":
-			return 1
-		case strings.HasPrefix(op, "%"):
-			checkReg(op)
-			return reg[op]
-		case strings.HasPrefix(op, "0f"):
-			v, err := strconv.ParseUint(op[2:], 16, 32)
-			if err != nil {
-				t.Fatalf("bad float literal %s", op)
+		case isLabel:
+			pc, ok := e.labels[op]
+			if !ok {
+				t.Fatalf("unknown label %s", op)
 			}
-			return v
-		case strings.HasPrefix(op, "0x"):
-			v, _ := strconv.ParseUint(op[2:], 16, 64)
-			return v
+			return simArg{imm: uint64(pc)}
+		case op == "%ctaid.x" || op == "%tid.x":
+			return simArg{imm: 0}
+		case op == "%ntid.x" || op == "%nctaid.x":
+			return simArg{imm: 1}
+		case strings.HasPrefix(op, "%"):
+			return simArg{kind: argReg, idx: reg(op)}
+		case strings.HasPrefix(op, "p_"):
+			i, ok := paramIdx[op]
+			if !ok {
+				t.Fatalf("unknown param %s", op)
+			}
+			return simArg{kind: argParam, idx: i}
+		case strings.HasPrefix(op, "0f"), strings.HasPrefix(op, "0d"), strings.HasPrefix(op, "0x"):
+			v, err := strconv.ParseUint(op[2:], 16, 64)
+			if err != nil || (op[1] == 'f' && v > math.MaxUint32) {
+				t.Fatalf("bad literal %s", op)
+			}
+			return simArg{imm: v}
 		}
 		v, err := strconv.ParseInt(op, 10, 64)
 		if err != nil {
 			t.Fatalf("bad operand %q", op)
 		}
-		return uint64(v)
+		return simArg{imm: uint64(v)}
 	}
-	f := func(op string) float32 { return math.Float32frombits(uint32(val(op))) }
-	fb := func(v float32) uint64 { return uint64(math.Float32bits(v)) }
-	b2u := func(b bool) uint64 {
-		if b {
-			return 1
-		}
-		return 0
-	}
-	for pc, steps := 0, 0; pc < len(e.stmts); steps++ {
-		if steps > 1e7 {
-			t.Fatal("runaway kernel")
-		}
-		s := e.stmts[pc]
-		pc++
+	e.code = make([]simIns, len(e.stmts))
+	for i, s := range e.stmts {
+		in := simIns{pred: -1, src: s}
 		if strings.HasPrefix(s, "@") { // @%p1 bra L
 			sp := strings.IndexByte(s, ' ')
-			if val(s[1:sp]) == 0 {
-				continue
-			}
+			in.pred = reg(s[1:sp])
 			s = strings.TrimSpace(s[sp:])
 		}
 		sp := strings.IndexAny(s, " \t")
-		opc, rest := s, ""
+		rest := ""
+		in.opc = s
 		if sp >= 0 {
-			opc, rest = s[:sp], strings.TrimSpace(s[sp:])
+			in.opc, rest = s[:sp], strings.TrimSpace(s[sp:])
 		}
-		var ops []string
 		for _, o := range strings.Split(rest, ",") {
 			if o = strings.TrimSpace(o); o != "" {
-				ops = append(ops, o)
+				in.args = append(in.args, operand(o, in.opc == "bra"))
 			}
 		}
-		set := func(v uint64) { checkReg(ops[0]); reg[ops[0]] = v }
-		u32 := func(i int) uint32 { return uint32(val(ops[i])) }
-		switch opc {
-		case "ret":
-			return
-		case "bra":
-			pc = e.labels[ops[0]]
-		case "ld.param.u64", "ld.param.u32", "ld.param.f32":
-			p := strings.Trim(ops[1], "[]")
-			v, ok := param[p]
-			if !ok {
-				t.Fatalf("unknown param %s", p)
-			}
-			if opc != "ld.param.u64" {
-				v &= math.MaxUint32
-			}
-			set(v)
-		case "cvta.to.global.u64", "mov.u32", "mov.f32", "mov.b32":
-			set(val(ops[1]))
-		case "ld.global.f32":
-			set(fb(*mem.at(val(strings.Trim(ops[1], "[]")))))
-		case "st.global.f32":
-			*mem.at(val(strings.Trim(ops[0], "[]"))) = f(ops[1])
-		case "mad.lo.u32":
-			set(uint64(u32(1)*u32(2) + u32(3)))
-		case "mul.lo.u32":
-			set(uint64(u32(1) * u32(2)))
-		case "mul.hi.u32":
-			set(uint64((uint64(u32(1)) * uint64(u32(2))) >> 32))
-		case "mul.wide.u32":
-			set(uint64(u32(1)) * uint64(u32(2)))
-		case "add.u32":
-			set(uint64(u32(1) + u32(2)))
-		case "sub.u32":
-			set(uint64(u32(1) - u32(2)))
-		case "or.pred":
-			set(val(ops[1]) | val(ops[2]))
-		case "setp.lt.s32":
-			set(b2u(int32(u32(1)) < int32(u32(2))))
-		case "setp.ne.u32":
-			set(b2u(u32(1) != u32(2)))
-		case "add.s64":
-			set(val(ops[1]) + val(ops[2]))
-		case "rem.u32":
-			set(uint64(u32(1) % u32(2)))
-		case "div.u32":
-			set(uint64(u32(1) / u32(2)))
-		case "xor.b32":
-			set(uint64(u32(1) ^ u32(2)))
-		case "and.b32":
-			set(uint64(u32(1) & u32(2)))
-		case "shr.u32":
-			set(uint64(u32(1) >> u32(2)))
-		case "shr.u64":
-			set(val(ops[1]) >> val(ops[2]))
-		case "shl.b64":
-			set(val(ops[1]) << val(ops[2]))
-		case "or.b64":
-			set(val(ops[1]) | val(ops[2]))
-		case "cvt.u64.u32":
-			set(uint64(u32(1)))
-		case "cvt.u32.u64":
-			set(uint64(u32(1)))
-		case "cvt.rn.f32.u32":
-			set(fb(float32(u32(1))))
-		case "cvt.rni.f32.f32":
-			set(fb(float32(math.RoundToEven(float64(f(ops[1]))))))
-		case "setp.ge.u32":
-			set(b2u(u32(1) >= u32(2)))
-		case "setp.eq.u32":
-			set(b2u(u32(1) == u32(2)))
-		case "setp.gt.f32":
-			set(b2u(f(ops[1]) > f(ops[2])))
-		case "setp.lt.f32":
-			set(b2u(f(ops[1]) < f(ops[2])))
-		case "setp.ge.f32":
-			set(b2u(f(ops[1]) >= f(ops[2])))
-		case "and.pred":
-			set(val(ops[1]) & val(ops[2]))
-		case "selp.f32", "selp.b32":
-			if val(ops[3]) != 0 {
-				set(val(ops[1]))
-			} else {
-				set(val(ops[2]))
-			}
-		case "neg.f32":
-			set(fb(-f(ops[1])))
-		case "abs.f32":
-			set(fb(float32(math.Abs(float64(f(ops[1]))))))
-		case "add.f32", "add.rn.f32":
-			set(fb(f(ops[1]) + f(ops[2])))
-		case "sub.f32", "sub.rn.f32":
-			set(fb(f(ops[1]) - f(ops[2])))
-		case "mul.f32", "mul.rn.f32":
-			set(fb(f(ops[1]) * f(ops[2])))
-		case "div.rn.f32":
-			set(fb(f(ops[1]) / f(ops[2])))
-		case "fma.rn.f32":
-			set(fb(float32(math.FMA(float64(f(ops[1])), float64(f(ops[2])), float64(f(ops[3]))))))
-		case "max.f32":
-			set(fb(max(f(ops[1]), f(ops[2]))))
-		case "min.f32":
-			set(fb(min(f(ops[1]), f(ops[2]))))
-		case "sqrt.rn.f32":
-			set(fb(float32(math.Sqrt(float64(f(ops[1]))))))
-		case "rcp.rn.f32":
-			set(fb(1 / f(ops[1])))
-		case "ex2.approx.f32":
-			set(fb(float32(math.Exp2(float64(f(ops[1]))))))
-		case "lg2.approx.f32":
-			set(fb(float32(math.Log2(float64(f(ops[1]))))))
-		case "sin.approx.f32":
-			set(fb(float32(math.Sin(float64(f(ops[1]))))))
-		case "cos.approx.f32":
-			set(fb(float32(math.Cos(float64(f(ops[1]))))))
-		case "copysign.f32": // sign of a into b
-			set(fb(float32(math.Copysign(float64(f(ops[2])), float64(f(ops[1]))))))
-		default:
-			t.Fatalf("simulator: unknown instruction %q", s)
-		}
+		e.code[i] = in
 	}
-	t.Fatal("fell off the end of the kernel")
+	e.nregs = len(regIdx)
+}
+
+// ptxMinMax is PTX max.f32 (isMax) or min.f32: a NaN operand is dropped in favour
+// of the other one; only two NaNs give NaN. (Go's max and min keep a NaN.)
+func ptxMinMax(a, b float32, isMax bool) float32 {
+	switch {
+	case a != a:
+		return b
+	case b != b:
+		return a
+	case isMax:
+		return max(a, b)
+	}
+	return min(a, b)
 }
 
 func simModules() map[string]*ptxEntry {
@@ -344,6 +549,43 @@ func TestPTXSimUnary(t *testing.T) {
 	}
 }
 
+// NaN must survive max, min and clamp as on the CPU (a diverging model must show).
+func TestPTXSimNaN(t *testing.T) {
+	entries := simModules()
+	cpu := runtime.NewCPU(runtime.CPUOptions{Threads: 1})
+	nan := float32(math.NaN())
+	x := []float32{nan, 1, nan, -2, 0.5}
+	y := []float32{2, nan, nan, -3, 0.25}
+	run := func(what string, entry string, args func(po, px, py uintptr) []uint64, want func(co, cx, cy runtime.Buffer)) {
+		mem := &simMem{bufs: map[uint64][]float32{}}
+		out := make([]float32, len(x))
+		po, px, py := mem.add(out), mem.add(append([]float32(nil), x...)), mem.add(append([]float32(nil), y...))
+		runEntry(t, entries[entry], args(uintptr(po), uintptr(px), uintptr(py)), mem)
+		cx, cy, co := cpu.Alloc(len(x), false), cpu.Alloc(len(y), false), cpu.Alloc(len(x), false)
+		cpu.Upload(cx, x)
+		cpu.Upload(cy, y)
+		want(co, cx, cy)
+		w := make([]float32, len(x))
+		cpu.Download(w, co)
+		for i := range w {
+			if math.IsNaN(float64(w[i])) != math.IsNaN(float64(out[i])) {
+				t.Errorf("%s: [%d] of %v, %v: ptx %v, cpu %v", what, i, x, y, out[i], w[i])
+			}
+		}
+		simCompare(t, what, out, w, 0, 0)
+	}
+	l := layout([]int{len(x)}, []int{len(y)})
+	meta, _ := broadcastArgs(l, l.YStrides)
+	for _, op := range []runtime.BinaryOp{runtime.OpMax, runtime.OpMin} {
+		run("binary "+op.String(), "binary_"+op.String(), func(po, px, py uintptr) []uint64 {
+			return binaryArgs(po, px, py, len(x), meta)
+		}, func(co, cx, cy runtime.Buffer) { cpu.Binary(op, co, cx, cy, l) })
+	}
+	run("unary clamp", "unary_clamp", func(po, px, _ uintptr) []uint64 {
+		return unaryArgs(po, px, len(x), -1, 1)
+	}, func(co, cx, _ runtime.Buffer) { cpu.Unary(runtime.OpClamp, co, cx, -1, 1) })
+}
+
 func TestPTXSimBinary(t *testing.T) {
 	entries := simModules()
 	r := rand.New(rand.NewPCG(13, 14))
@@ -392,17 +634,21 @@ func TestPTXSimPhilox(t *testing.T) {
 		key    philox.Key
 		offset uint64
 		n      int
-	}{{philox.Key{Seed: 42, Stream: 7}, 5, 103}, {philox.Key{Seed: 1<<63 + 12345, Stream: 1<<40 + 3}, 1<<34 - 6, 37}, {philox.Key{}, math.MaxUint64 - 2, 9}} {
-		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher} {
+	}{{philox.Key{Seed: 42, Stream: 7}, 5, 103}, {philox.Key{Seed: 1<<63 + 12345, Stream: 1<<40 + 3}, 1<<34 - 6, 37},
+		{philox.Key{}, math.MaxUint64 - 2, 9}, {philox.Key{Seed: 9, Stream: 1}, 3, 4001}} {
+		for _, dist := range []runtime.Distribution{runtime.Uniform, runtime.Rademacher, runtime.Normal} {
 			mem := &simMem{bufs: map[uint64][]float32{}}
 			out := make([]float32, c.n)
 			po := mem.add(out)
 			runEntry(t, entries["random_"+dist.String()], randomArgs(uintptr(po), c.n, c.key, c.offset), mem)
 			want := make([]float32, c.n)
-			if dist == runtime.Uniform {
+			switch dist {
+			case runtime.Uniform:
 				c.key.Uniform(want, c.offset)
-			} else {
+			case runtime.Rademacher:
 				c.key.Rademacher(want, c.offset)
+			default: // Box–Muller in float64: Go's log, sin and cos, operation for operation
+				c.key.Normal(want, c.offset)
 			}
 			simCompare(t, fmt.Sprintf("random %s %+v", dist, c), out, want, 0, 0)
 		}

@@ -39,7 +39,7 @@ UNARY(square, __fmul_rn(x, x))
 UNARY(abs, fabsf(x))
 UNARY(sign, x < 0 ? -1.0f : (x > 0 ? 1.0f : 0.0f))
 UNARY(affine, __fadd_rn(__fmul_rn(p0, x), p1))
-UNARY(clamp, fminf(fmaxf(x, p0), p1))
+UNARY(clamp, isnan(x) ? x : fminf(fmaxf(x, p0), p1)) // fmaxf/fminf drop a NaN operand
 UNARY(inrange, (x > p0 && x < p1) ? 1.0f : 0.0f)
 UNARY(dropmask, x >= p0 ? p1 : 0.0f)
 
@@ -70,8 +70,8 @@ BINARY(add, __fadd_rn(x, y))
 BINARY(sub, __fsub_rn(x, y))
 BINARY(mul, __fmul_rn(x, y))
 BINARY(div, __fdiv_rn(x, y))
-BINARY(max, fmaxf(x, y))
-BINARY(min, fminf(x, y))
+BINARY(max, (isnan(x) || isnan(y)) ? x + y : fmaxf(x, y)) // keep NaN, as the CPU does
+BINARY(min, (isnan(x) || isnan(y)) ? x + y : fminf(x, y))
 BINARY(silugrad, (y * sigm(x)) * fmaf(x, 1.0f - sigm(x), 1.0f))
 BINARY(copy, x) // Expand: y is x with zero strides
 

@@ -5,14 +5,19 @@
 //   - elementwise.ptx: one entry per unary op (unary_<op>) and per binary op
 //     (binary_<op>, with rank-6 broadcasting), adam, and im2col/col2im for conv2d;
 //     elementwise.cu is the same in CUDA C;
-//   - philox.ptx: random_uniform and random_rademacher, the Philox-4x32-10 stream of
-//     package ocm/runtime/philox; philox.cu is the same in CUDA C.
+//   - philox.ptx: random_uniform, random_rademacher and random_normal, the
+//     Philox-4x32-10 stream of package ocm/runtime/philox (one block per thread, each
+//     computed once); philox.cu is the same in CUDA C;
+//   - nn.ptx: reduce_sum/max (and their two-pass form for long reductions), softmax and its backward, groupnorm, groupnorm_backward,
+//     groupnorm_param_grads_part/_final and groupnorm_tangent (one thread per row, float64
+//     accumulation in runtime.CPU's order); nn.cu is the same in CUDA C.
 //
 // Run: go run gen.go (regen.sh does it).
 package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 )
@@ -47,6 +52,12 @@ const sigmoid = `	mul.f32 %f3, %f1, ` + mlog2e + `;
 	rcp.rn.f32 %f5, %f4;
 `
 
+// keepNaN makes dst NaN when a or b is (their sum is then NaN), using tmp and %p2:
+// PTX max.f32 and min.f32 drop a NaN operand where Go's max and min keep it.
+func keepNaN(dst, a, b, tmp string) string {
+	return fmt.Sprintf("\tsetp.nan.f32 %%p2, %[2]s, %[3]s;\n\tadd.f32 %[4]s, %[2]s, %[3]s;\n\tselp.f32 %[1]s, %[4]s, %[1]s, %%p2;\n", dst, a, b, tmp)
+}
+
 // Unary bodies: input %f1, parameters %f10 (p0), %f11 (p1), output %f2.
 var unary = []struct{ name, body string }{
 	{"neg", "\tneg.f32 %f2, %f1;\n"},
@@ -68,7 +79,9 @@ var unary = []struct{ name, body string }{
 	{"sign", "\tsetp.gt.f32 %p2, %f1, " + zero + ";\n\tselp.f32 %f3, " + one + ", " + zero + ", %p2;\n" +
 		"\tsetp.lt.f32 %p3, %f1, " + zero + ";\n\tselp.f32 %f2, " + mone + ", %f3, %p3;\n"},
 	{"affine", "\tmul.rn.f32 %f3, %f10, %f1;\n\tadd.rn.f32 %f2, %f3, %f11;\n"},
-	{"clamp", "\tmax.f32 %f3, %f1, %f10;\n\tmin.f32 %f2, %f3, %f11;\n"},
+	// max.f32/min.f32 return the non-NaN operand (max.NaN needs sm_80): a NaN input
+	// is put back with setp.nan + selp, as the CPU's min(max(x, lo), hi) keeps it.
+	{"clamp", "\tmax.f32 %f3, %f1, %f10;\n\tmin.f32 %f2, %f3, %f11;\n" + keepNaN("%f2", "%f1", "%f1", "%f4")},
 	{"inrange", "\tsetp.gt.f32 %p2, %f1, %f10;\n\tsetp.lt.f32 %p3, %f1, %f11;\n\tand.pred %p2, %p2, %p3;\n" +
 		"\tselp.f32 %f2, " + one + ", " + zero + ", %p2;\n"},
 	{"dropmask", "\tsetp.ge.f32 %p2, %f1, %f10;\n\tselp.f32 %f2, %f11, " + zero + ", %p2;\n"},
@@ -80,8 +93,8 @@ var binary = []struct{ name, body string }{
 	{"sub", "\tsub.rn.f32 %f9, %f1, %f2;\n"},
 	{"mul", "\tmul.rn.f32 %f9, %f1, %f2;\n"},
 	{"div", "\tdiv.rn.f32 %f9, %f1, %f2;\n"},
-	{"max", "\tmax.f32 %f9, %f1, %f2;\n"},
-	{"min", "\tmin.f32 %f9, %f1, %f2;\n"},
+	{"max", "\tmax.f32 %f9, %f1, %f2;\n" + keepNaN("%f9", "%f1", "%f2", "%f3")},
+	{"min", "\tmin.f32 %f9, %f1, %f2;\n" + keepNaN("%f9", "%f1", "%f2", "%f3")},
 	// y · s · (1 + x·(1 − s)), s = sigmoid(x)
 	{"silugrad", sigmoid + "\tmov.f32 %f10, " + one + ";\n\tsub.f32 %f6, %f10, %f5;\n\tfma.rn.f32 %f7, %f1, %f6, %f10;\n" +
 		"\tmul.f32 %f8, %f2, %f5;\n\tmul.f32 %f9, %f8, %f7;\n"},
@@ -452,10 +465,9 @@ C_DONE:
 }
 `
 
-// philoxEntry: random_<dist>(float* dst, u32 n, u32 offLo, u32 offHi, u32 seedLo,
-// u32 seedHi, u32 streamLo, u32 streamHi): dst[j] = conv(word e%4 of Philox block e/4)
-// with e = offset + j (mod 2^64). Each thread computes the whole block of its element.
-func philoxEntry(name, conv string) string {
+// philoxRounds is Philox-4x32-10 on the counter %r8–%r11 under the key %r12, %r13
+// (bumped in place), leaving the four words in %r8–%r11; it uses %r14–%r18.
+func philoxRounds() string {
 	var rounds strings.Builder
 	for r := range 10 {
 		if r > 0 {
@@ -473,6 +485,19 @@ func philoxEntry(name, conv string) string {
 	mov.u32 %r11, %r15;
 `)
 	}
+	return rounds.String()
+}
+
+// philoxEntry: random_<dist>(float* dst, u32 n, u32 offLo, u32 offHi, u32 seedLo,
+// u32 seedHi, u32 streamLo, u32 streamHi): dst[j] = conv(word e%4 of Philox block e/4)
+// with e = offset + j (mod 2^64). Each thread computes one block, once, and writes the
+// (up to four) elements it covers; conv turns the words %r8–%r11 into %f21–%f24.
+func philoxEntry(name, conv string) string {
+	var stores strings.Builder
+	for w := range 4 {
+		fmt.Fprintf(&stores, "\tadd.u32 %%r41, %%r40, %[1]d;\n\tsetp.lt.s32 %%p2, %%r41, 0;\n\tsetp.ge.s32 %%p3, %%r41, %%r19;\n\tor.pred %%p2, %%p2, %%p3;\n"+
+			"\t@%%p2 bra R_%[2]s_W%[1]d;\n\tmul.wide.u32 %%rd8, %%r41, 4;\n\tadd.s64 %%rd9, %%rd1, %%rd8;\n\tst.global.f32 [%%rd9], %%f%[3]d;\nR_%[2]s_W%[1]d:\n", w, name, 21+w)
+	}
 	return fmt.Sprintf(`
 .visible .entry random_%[1]s(
 	.param .u64 p_dst,
@@ -486,13 +511,14 @@ func philoxEntry(name, conv string) string {
 )
 .maxntid 256, 1, 1
 {
-	.reg .pred %%p<4>;
-	.reg .b32 %%r<40>;
-	.reg .f32 %%f<4>;
-	.reg .b64 %%rd<10>;
+	.reg .pred %%p<16>;
+	.reg .b32 %%r<64>;
+	.reg .f32 %%f<32>;
+	.reg .f64 %%fd<40>;
+	.reg .b64 %%rd<32>;
 
 	ld.param.u64 %%rd1, [p_dst];
-	ld.param.u32 %%r1, [p_n];
+	ld.param.u32 %%r19, [p_n];
 	ld.param.u32 %%r20, [p_off_lo];
 	ld.param.u32 %%r21, [p_off_hi];
 	ld.param.u32 %%r22, [p_seed_lo];
@@ -504,6 +530,11 @@ func philoxEntry(name, conv string) string {
 	cvt.u64.u32 %%rd3, %%r21;
 	shl.b64 %%rd3, %%rd3, 32;
 	or.b64 %%rd2, %%rd2, %%rd3;
+	shr.u64 %%rd2, %%rd2, 2;
+	and.b32 %%r30, %%r20, 3;
+	add.u32 %%r1, %%r19, %%r30;
+	add.u32 %%r1, %%r1, 3;
+	shr.u32 %%r1, %%r1, 2;
 	mov.u32 %%r2, %%ctaid.x;
 	mov.u32 %%r3, %%ntid.x;
 	mov.u32 %%r4, %%tid.x;
@@ -515,31 +546,100 @@ R_%[1]s_LOOP:
 	@%%p1 bra R_%[1]s_DONE;
 	cvt.u64.u32 %%rd4, %%r5;
 	add.s64 %%rd5, %%rd2, %%rd4;
-	cvt.u32.u64 %%r30, %%rd5;
-	and.b32 %%r30, %%r30, 3;
-	shr.u64 %%rd6, %%rd5, 2;
-	cvt.u32.u64 %%r8, %%rd6;
-	shr.u64 %%rd7, %%rd6, 32;
-	cvt.u32.u64 %%r9, %%rd7;
+	and.b64 %%rd5, %%rd5, 0x3FFFFFFFFFFFFFFF;
+	cvt.u32.u64 %%r8, %%rd5;
+	shr.u64 %%rd6, %%rd5, 32;
+	cvt.u32.u64 %%r9, %%rd6;
 	mov.u32 %%r10, %%r24;
 	mov.u32 %%r11, %%r25;
 	mov.u32 %%r12, %%r22;
 	mov.u32 %%r13, %%r23;
-%[2]s	setp.eq.u32 %%p2, %%r30, 2;
-	selp.b32 %%r31, %%r10, %%r11, %%p2;
-	setp.eq.u32 %%p2, %%r30, 1;
-	selp.b32 %%r31, %%r9, %%r31, %%p2;
-	setp.eq.u32 %%p2, %%r30, 0;
-	selp.b32 %%r31, %%r8, %%r31, %%p2;
-%[3]s	mul.wide.u32 %%rd8, %%r5, 4;
-	add.s64 %%rd9, %%rd1, %%rd8;
-	st.global.f32 [%%rd9], %%f1;
-	add.u32 %%r5, %%r5, %%r7;
+%[2]s%[3]s	shl.b32 %%r40, %%r5, 2;
+	sub.u32 %%r40, %%r40, %%r30;
+%[4]s	add.u32 %%r5, %%r5, %%r7;
 	bra R_%[1]s_LOOP;
 R_%[1]s_DONE:
 	ret;
 }
-`, name, rounds.String(), conv)
+`, name, philoxRounds(), conv, stores.String())
+}
+
+// perWord applies the conversion body (word %r31 → %f1) to each of the four words.
+func perWord(body string) string {
+	var b strings.Builder
+	for w := range 4 {
+		fmt.Fprintf(&b, "\tmov.u32 %%r31, %%r%d;\n%s\tmov.f32 %%f%d, %%f1;\n", 8+w, body, 21+w)
+	}
+	return b.String()
+}
+
+// logF64 is Go's math.Log (FreeBSD's algorithm, operation for operation) of the
+// positive normal %fd1 into %fd3, using %fd10–%fd24, %rd20–%rd22, %r43 and %p8.
+func logF64() string {
+	c := map[string]float64{"L1": 6.666666666666735130e-01, "L2": 3.999999999940941908e-01, "L3": 2.857142874366239149e-01,
+		"L4": 2.222219843214978396e-01, "L5": 1.818357216161805012e-01, "L6": 1.531383769920937332e-01, "L7": 1.479819860511658591e-01}
+	return "\tmov.b64 %rd20, %fd1;\n\tshr.u64 %rd21, %rd20, 52;\n\tcvt.u32.u64 %r43, %rd21;\n\tand.b32 %r43, %r43, 2047;\n\tsub.u32 %r43, %r43, 1022;\n" +
+		"\tand.b64 %rd22, %rd20, 0x000FFFFFFFFFFFFF;\n\tor.b64 %rd22, %rd22, 0x3FE0000000000000;\n\tmov.b64 %fd10, %rd22;\n" +
+		"\tcvt.rn.f64.s32 %fd11, %r43;\n\tsetp.lt.f64 %p8, %fd10, " + f64c(math.Sqrt2/2) + ";\n" +
+		"\tmul.rn.f64 %fd12, %fd10, " + f64c(2) + ";\n\tselp.f64 %fd10, %fd12, %fd10, %p8;\n" +
+		"\tsub.rn.f64 %fd12, %fd11, " + f64c(1) + ";\n\tselp.f64 %fd11, %fd12, %fd11, %p8;\n" +
+		"\tsub.rn.f64 %fd13, %fd10, " + f64c(1) + ";\n\tadd.rn.f64 %fd14, %fd13, " + f64c(2) + ";\n\tdiv.rn.f64 %fd15, %fd13, %fd14;\n" +
+		"\tmul.rn.f64 %fd16, %fd15, %fd15;\n\tmul.rn.f64 %fd17, %fd16, %fd16;\n" +
+		"\tmul.rn.f64 %fd18, %fd17, " + f64c(c["L7"]) + ";\n\tadd.rn.f64 %fd18, %fd18, " + f64c(c["L5"]) + ";\n" +
+		"\tmul.rn.f64 %fd18, %fd17, %fd18;\n\tadd.rn.f64 %fd18, %fd18, " + f64c(c["L3"]) + ";\n" +
+		"\tmul.rn.f64 %fd18, %fd17, %fd18;\n\tadd.rn.f64 %fd18, %fd18, " + f64c(c["L1"]) + ";\n\tmul.rn.f64 %fd18, %fd16, %fd18;\n" +
+		"\tmul.rn.f64 %fd19, %fd17, " + f64c(c["L6"]) + ";\n\tadd.rn.f64 %fd19, %fd19, " + f64c(c["L4"]) + ";\n" +
+		"\tmul.rn.f64 %fd19, %fd17, %fd19;\n\tadd.rn.f64 %fd19, %fd19, " + f64c(c["L2"]) + ";\n\tmul.rn.f64 %fd19, %fd17, %fd19;\n" +
+		"\tadd.rn.f64 %fd20, %fd18, %fd19;\n\tmul.rn.f64 %fd21, %fd13, " + f64c(0.5) + ";\n\tmul.rn.f64 %fd21, %fd21, %fd13;\n" +
+		"\tadd.rn.f64 %fd22, %fd21, %fd20;\n\tmul.rn.f64 %fd22, %fd15, %fd22;\n\tmul.rn.f64 %fd23, %fd11, " + f64c(1.90821492927058770002e-10) + ";\n" +
+		"\tadd.rn.f64 %fd22, %fd22, %fd23;\n\tsub.rn.f64 %fd22, %fd21, %fd22;\n\tsub.rn.f64 %fd22, %fd22, %fd13;\n" +
+		"\tmul.rn.f64 %fd24, %fd11, " + f64c(6.93147180369123816490e-01) + ";\n\tsub.rn.f64 %fd3, %fd24, %fd22;\n"
+}
+
+// horner evaluates ((((c0·z + c1)·z + c2)·z + c3)·z + c4)·z + c5 of z into dst.
+func horner(dst, z string, c []float64) string {
+	s := fmt.Sprintf("\tmul.rn.f64 %s, %s, %s;\n", dst, z, f64c(c[0]))
+	for i, v := range c[1:] {
+		s += fmt.Sprintf("\tadd.rn.f64 %s, %s, %s;\n", dst, dst, f64c(v))
+		if i < len(c)-2 {
+			s += fmt.Sprintf("\tmul.rn.f64 %s, %s, %s;\n", dst, dst, z)
+		}
+	}
+	return s
+}
+
+// sinCosF64 is Go's math.Sin and math.Cos (Cody–Waite reduction by π/4, operation for
+// operation) of %fd5 in [0, 2π) into %fd6 (sin) and %fd7 (cos), using %fd25–%fd39,
+// %r44–%r47 and %p9–%p13.
+func sinCosF64() string {
+	sinC := []float64{1.58962301576546568060e-10, -2.50507477628578072866e-8, 2.75573136213857245213e-6,
+		-1.98412698295895385996e-4, 8.33333333332211858878e-3, -1.66666666666666307295e-1}
+	cosC := []float64{-1.13585365213876817300e-11, 2.08757008419747316778e-9, -2.75573141792967388112e-7,
+		2.48015872888517045348e-5, -1.38888888888730564116e-3, 4.16666666666665929218e-2}
+	return "\tmul.rn.f64 %fd25, %fd5, " + f64c(4/math.Pi) + ";\n\tcvt.rzi.u32.f64 %r44, %fd25;\n\tcvt.rn.f64.u32 %fd26, %r44;\n" +
+		"\tand.b32 %r45, %r44, 1;\n\tsetp.eq.u32 %p9, %r45, 1;\n\tadd.u32 %r46, %r44, 1;\n\tselp.b32 %r44, %r46, %r44, %p9;\n" +
+		"\tadd.rn.f64 %fd27, %fd26, " + f64c(1) + ";\n\tselp.f64 %fd26, %fd27, %fd26, %p9;\n\tand.b32 %r44, %r44, 7;\n" +
+		"\tmul.rn.f64 %fd28, %fd26, " + f64c(7.85398125648498535156e-1) + ";\n\tsub.rn.f64 %fd28, %fd5, %fd28;\n" +
+		"\tmul.rn.f64 %fd29, %fd26, " + f64c(3.77489470793079817668e-8) + ";\n\tsub.rn.f64 %fd28, %fd28, %fd29;\n" +
+		"\tmul.rn.f64 %fd29, %fd26, " + f64c(2.69515142907905952645e-15) + ";\n\tsub.rn.f64 %fd28, %fd28, %fd29;\n" +
+		"\tmul.rn.f64 %fd29, %fd28, %fd28;\n" +
+		horner("%fd30", "%fd29", sinC) + "\tmul.rn.f64 %fd31, %fd28, %fd29;\n\tmul.rn.f64 %fd31, %fd31, %fd30;\n\tadd.rn.f64 %fd30, %fd28, %fd31;\n" +
+		horner("%fd32", "%fd29", cosC) + "\tmul.rn.f64 %fd33, %fd29, " + f64c(0.5) + ";\n\tsub.rn.f64 %fd34, " + f64c(1) + ", %fd33;\n" +
+		"\tmul.rn.f64 %fd35, %fd29, %fd29;\n\tmul.rn.f64 %fd35, %fd35, %fd32;\n\tadd.rn.f64 %fd32, %fd34, %fd35;\n" +
+		"\tsetp.gt.u32 %p10, %r44, 3;\n\tsub.u32 %r47, %r44, 4;\n\tselp.b32 %r47, %r47, %r44, %p10;\n" +
+		"\tsetp.eq.u32 %p11, %r47, 1;\n\tsetp.eq.u32 %p12, %r47, 2;\n\tor.pred %p11, %p11, %p12;\n" +
+		"\tselp.f64 %fd36, %fd32, %fd30, %p11;\n\tneg.f64 %fd37, %fd36;\n\tselp.f64 %fd6, %fd37, %fd36, %p10;\n" +
+		"\tselp.f64 %fd38, %fd30, %fd32, %p11;\n\tsetp.gt.u32 %p13, %r47, 1;\n\txor.pred %p13, %p13, %p10;\n" +
+		"\tneg.f64 %fd39, %fd38;\n\tselp.f64 %fd7, %fd39, %fd38, %p13;\n"
+}
+
+// boxMuller is package philox's boxMuller of the words a, c into fx, fy (float64, then
+// rounded): u1 = ((a>>8)+1)·2^-24, u2 = (c>>8)·2^-24, r = √(−2 ln u1), θ = 2π·u2.
+func boxMuller(a, c, fx, fy string) string {
+	return fmt.Sprintf("\tshr.u32 %%r41, %[1]s, 8;\n\tcvt.rn.f64.u32 %%fd1, %%r41;\n\tadd.rn.f64 %%fd1, %%fd1, %[5]s;\n\tmul.rn.f64 %%fd1, %%fd1, %[6]s;\n"+
+		"\tshr.u32 %%r42, %[2]s, 8;\n\tcvt.rn.f64.u32 %%fd2, %%r42;\n\tmul.rn.f64 %%fd2, %%fd2, %[6]s;\n", a, c, fx, fy, f64c(1), f64c(1.0/(1<<24))) +
+		logF64() + "\tmul.rn.f64 %fd3, %fd3, " + f64c(-2) + ";\n\tsqrt.rn.f64 %fd4, %fd3;\n\tmul.rn.f64 %fd5, %fd2, " + f64c(2*math.Pi) + ";\n" +
+		sinCosF64() + fmt.Sprintf("\tmul.rn.f64 %%fd8, %%fd4, %%fd7;\n\tcvt.rn.f32.f64 %s, %%fd8;\n\tmul.rn.f64 %%fd9, %%fd4, %%fd6;\n\tcvt.rn.f32.f64 %s, %%fd9;\n", fx, fy)
 }
 
 func main() {
@@ -561,9 +661,20 @@ func main() {
 	b.Reset()
 	fmt.Fprintf(&b, header, "philox.cu")
 	// uniform: float32(w>>8) * 2^-24; rademacher: +1 if bit 31 is clear, else -1.
-	b.WriteString(philoxEntry("uniform", "\tshr.u32 %r32, %r31, 8;\n\tcvt.rn.f32.u32 %f1, %r32;\n\tmul.f32 %f1, %f1, 0f33800000;\n"))
-	b.WriteString(philoxEntry("rademacher", "\tshr.u32 %r32, %r31, 31;\n\tsetp.eq.u32 %p3, %r32, 0;\n\tselp.f32 %f1, "+one+", "+mone+", %p3;\n"))
+	b.WriteString(philoxEntry("uniform", perWord("\tshr.u32 %r32, %r31, 8;\n\tcvt.rn.f32.u32 %f1, %r32;\n\tmul.f32 %f1, %f1, 0f33800000;\n")))
+	b.WriteString(philoxEntry("rademacher", perWord("\tshr.u32 %r32, %r31, 31;\n\tsetp.eq.u32 %p3, %r32, 0;\n\tselp.f32 %f1, "+one+", "+mone+", %p3;\n")))
+	// normal: Box–Muller on the word pairs (0, 1) and (2, 3), in float64 as package philox.
+	b.WriteString(philoxEntry("normal", boxMuller("%r8", "%r9", "%f21", "%f22")+boxMuller("%r10", "%r11", "%f23", "%f24")))
 	write(dir+"/philox.ptx", b.String())
+	b.Reset()
+	fmt.Fprintf(&b, header, "nn.cu")
+	b.WriteString(reduceEntry("sum"))
+	b.WriteString(reduceEntry("max"))
+	b.WriteString(reducePartEntry("sum"))
+	b.WriteString(reducePartEntry("max"))
+	b.WriteString(softmaxEntries())
+	b.WriteString(groupNormEntries())
+	write(dir+"/nn.ptx", b.String())
 }
 
 func write(path, text string) {
@@ -571,4 +682,352 @@ func write(path, text string) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// ---- nn.ptx: reductions, softmax and GroupNorm, one thread per output row ----
+//
+// Each thread owns one row (an output of a reduction, a softmax row, a (sample, group)
+// of GroupNorm, a channel of GroupNorm's parameter gradients) and walks it serially in
+// the order runtime.CPU does, accumulating in float64 like the CPU (no fused
+// multiply-adds, as Go on amd64 computes): results equal the CPU's up to the rare last
+// bit of a float64 → float32 rounding. nn.cu is the same in CUDA C.
+
+// f32c and f64c format constants as PTX hex literals.
+func f32c(v float64) string { return fmt.Sprintf("0f%08X", math.Float32bits(float32(v))) }
+func f64c(v float64) string { return fmt.Sprintf("0d%016X", math.Float64bits(v)) }
+
+// param is one kernel parameter: its PTX type, name, and the register it is loaded into
+// (pointers are converted to global addresses; for a pointer that may be null, pred
+// names a predicate set when it is).
+type param struct{ typ, name, reg, pred string }
+
+// rowKernel wraps body in a grid-stride loop over rows: %r5 is the row, %r1 the count
+// (loaded from the parameter whose register is %r1).
+func rowKernel(name string, params []param, body string) string {
+	var sig, loads strings.Builder
+	for i, p := range params {
+		if i > 0 {
+			sig.WriteString(",\n")
+		}
+		fmt.Fprintf(&sig, "\t.param .%s p_%s", p.typ, p.name)
+		fmt.Fprintf(&loads, "\tld.param.%s %s, [p_%s];\n", p.typ, p.reg, p.name)
+		if p.pred != "" {
+			fmt.Fprintf(&loads, "\tsetp.eq.u64 %s, %s, 0;\n", p.pred, p.reg)
+		}
+		if p.typ == "u64" {
+			fmt.Fprintf(&loads, "\tcvta.to.global.u64 %s, %s;\n", p.reg, p.reg)
+		}
+	}
+	return fmt.Sprintf(`
+.visible .entry %[1]s(
+%[2]s
+)
+.maxntid 256, 1, 1
+{
+	.reg .pred %%p<16>;
+	.reg .b32 %%r<64>;
+	.reg .f32 %%f<40>;
+	.reg .f64 %%fd<40>;
+	.reg .b64 %%rd<40>;
+
+%[3]s	mov.u32 %%r2, %%ctaid.x;
+	mov.u32 %%r3, %%ntid.x;
+	mov.u32 %%r4, %%tid.x;
+	mad.lo.u32 %%r5, %%r2, %%r3, %%r4;
+	mov.u32 %%r6, %%nctaid.x;
+	mul.lo.u32 %%r7, %%r6, %%r3;
+%[1]s_ROW:
+	setp.ge.u32 %%p1, %%r5, %%r1;
+	@%%p1 bra %[1]s_END;
+%[4]s	add.u32 %%r5, %%r5, %%r7;
+	bra %[1]s_ROW;
+%[1]s_END:
+	ret;
+}
+`, name, sig.String(), loads.String(), body)
+}
+
+// loop runs body for idx = from, from+1, ... while idx < count (registers), using %p2.
+func loop(label, idx, from, count, body string) string {
+	return fmt.Sprintf("\tmov.u32 %[2]s, %[3]s;\n%[1]s:\n\tsetp.ge.u32 %%p2, %[2]s, %[4]s;\n\t@%%p2 bra %[1]s_X;\n%[5]s\tadd.u32 %[2]s, %[2]s, 1;\n\tbra %[1]s;\n%[1]s_X:\n",
+		label, idx, from, count, body)
+}
+
+// load reads the float at base + 4·idx (base a 64-bit address register) into dst,
+// using the address registers tmp and addr.
+func load(dst, base, idx, tmp, addr string) string {
+	return fmt.Sprintf("\tmul.wide.u32 %[4]s, %[3]s, 4;\n\tadd.s64 %[5]s, %[2]s, %[4]s;\n\tld.global.f32 %[1]s, [%[5]s];\n", dst, base, idx, tmp, addr)
+}
+
+// store writes src to base + 4·idx.
+func store(base, idx, src, tmp, addr string) string {
+	return fmt.Sprintf("\tmul.wide.u32 %[4]s, %[2]s, 4;\n\tadd.s64 %[5]s, %[1]s, %[4]s;\n\tst.global.f32 [%[5]s], %[3]s;\n", base, idx, src, tmp, addr)
+}
+
+// keepNaN64 makes dst NaN when a or b is (max.f64 drops a NaN operand; Go's max keeps it).
+func keepNaN64(dst, a, b, tmp string) string {
+	return fmt.Sprintf("\tsetp.nan.f64 %%p3, %[2]s, %[3]s;\n\tadd.rn.f64 %[4]s, %[2]s, %[3]s;\n\tselp.f64 %[1]s, %[4]s, %[1]s, %%p3;\n", dst, a, b, tmp)
+}
+
+// expNonPos is runtime/cpu's expNonPos32 (Cephes expf, float32, ~2 ulp) of %f3 into %f9,
+// operation for operation; it uses %f4–%f8, %r12, %r13 and %p4.
+func expNonPos() string {
+	poly := []float64{1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\tsetp.lt.f32 %%p4, %%f3, %s;\n", f32c(-87.33654))
+	fmt.Fprintf(&b, "\tmul.rn.f32 %%f4, %%f3, %s;\n\tsub.rn.f32 %%f4, %%f4, %s;\n", f32c(1.44269504088896341), f32c(0.5))
+	b.WriteString("\tcvt.rzi.s32.f32 %r12, %f4;\n\tcvt.rn.f32.s32 %f5, %r12;\n")
+	fmt.Fprintf(&b, "\tmul.rn.f32 %%f6, %%f5, %s;\n\tsub.rn.f32 %%f6, %%f3, %%f6;\n", f32c(0.693359375))
+	fmt.Fprintf(&b, "\tmul.rn.f32 %%f7, %%f5, %s;\n\tadd.rn.f32 %%f6, %%f6, %%f7;\n", f32c(2.12194440e-4))
+	fmt.Fprintf(&b, "\tmov.f32 %%f7, %s;\n", f32c(poly[0]))
+	for _, c := range poly[1:] {
+		fmt.Fprintf(&b, "\tmul.rn.f32 %%f7, %%f7, %%f6;\n\tadd.rn.f32 %%f7, %%f7, %s;\n", f32c(c))
+	}
+	fmt.Fprintf(&b, "\tmul.rn.f32 %%f7, %%f7, %%f6;\n\tmul.rn.f32 %%f7, %%f7, %%f6;\n\tadd.rn.f32 %%f7, %%f7, %%f6;\n\tadd.rn.f32 %%f7, %%f7, %s;\n", one)
+	b.WriteString("\tadd.u32 %r13, %r12, 127;\n\tshl.b32 %r13, %r13, 23;\n\tmov.b32 %f8, %r13;\n\tmul.rn.f32 %f9, %f7, %f8;\n")
+	fmt.Fprintf(&b, "\tselp.f32 %%f9, %s, %%f9, %%p4;\n", zero)
+	return b.String()
+}
+
+// softmaxEntries: softmax(y, x, rows, cols) and softmax_backward(dx, y, g, rows, cols),
+// runtime/cpu.Softmax and SoftmaxBackward for one row per thread.
+func softmaxEntries() string {
+	fwd := "\tmul.lo.u32 %r10, %r5, %r8;\n\tmul.wide.u32 %rd3, %r10, 4;\n\tadd.s64 %rd4, %rd2, %rd3;\n\tadd.s64 %rd5, %rd1, %rd3;\n" +
+		"\tld.global.f32 %f1, [%rd4];\n" +
+		loop("SM_MAX", "%r11", "1", "%r8", load("%f2", "%rd4", "%r11", "%rd6", "%rd7")+
+			"\tsetp.gt.f32 %p3, %f2, %f1;\n\tselp.f32 %f1, %f2, %f1, %p3;\n") +
+		"\tmov.f64 %fd1, " + f64c(0) + ";\n" +
+		loop("SM_EXP", "%r11", "0", "%r8", load("%f2", "%rd4", "%r11", "%rd6", "%rd7")+
+			"\tsub.rn.f32 %f3, %f2, %f1;\n"+expNonPos()+
+			"\tcvt.f64.f32 %fd2, %f9;\n\tadd.rn.f64 %fd1, %fd1, %fd2;\n"+store("%rd5", "%r11", "%f9", "%rd6", "%rd8")) +
+		"\trcp.rn.f64 %fd3, %fd1;\n\tcvt.rn.f32.f64 %f10, %fd3;\n" +
+		loop("SM_SCALE", "%r11", "0", "%r8", load("%f2", "%rd5", "%r11", "%rd6", "%rd7")+
+			"\tmul.rn.f32 %f2, %f2, %f10;\n"+store("%rd5", "%r11", "%f2", "%rd6", "%rd8"))
+	bwd := "\tmul.lo.u32 %r10, %r5, %r8;\n\tmul.wide.u32 %rd4, %r10, 4;\n\tadd.s64 %rd5, %rd2, %rd4;\n\tadd.s64 %rd6, %rd3, %rd4;\n\tadd.s64 %rd7, %rd1, %rd4;\n" +
+		"\tmov.f64 %fd1, " + f64c(0) + ";\n" +
+		loop("SB_DOT", "%r11", "0", "%r8", load("%f1", "%rd5", "%r11", "%rd8", "%rd9")+load("%f2", "%rd6", "%r11", "%rd8", "%rd10")+
+			"\tcvt.f64.f32 %fd2, %f1;\n\tcvt.f64.f32 %fd3, %f2;\n\tmul.rn.f64 %fd4, %fd2, %fd3;\n\tadd.rn.f64 %fd1, %fd1, %fd4;\n") +
+		"\tcvt.rn.f32.f64 %f3, %fd1;\n" +
+		loop("SB_OUT", "%r11", "0", "%r8", load("%f1", "%rd5", "%r11", "%rd8", "%rd9")+load("%f2", "%rd6", "%r11", "%rd8", "%rd10")+
+			"\tsub.rn.f32 %f4, %f2, %f3;\n\tmul.rn.f32 %f5, %f1, %f4;\n"+store("%rd7", "%r11", "%f5", "%rd8", "%rd11"))
+	return rowKernel("softmax", []param{{"u64", "y", "%rd1", ""}, {"u64", "x", "%rd2", ""}, {"u32", "rows", "%r1", ""}, {"u32", "cols", "%r8", ""}}, fwd) +
+		rowKernel("softmax_backward", []param{{"u64", "dx", "%rd1", ""}, {"u64", "y", "%rd2", ""}, {"u64", "g", "%rd3", ""},
+			{"u32", "rows", "%r1", ""}, {"u32", "cols", "%r8", ""}}, bwd)
+}
+
+// reduceEntry: reduce_<op>(dst, src, nOut, nRed, inner, k0..k5, ks0..ks5, r0..r5,
+// rs0..rs5): dst[i] = Σ (or max) of src over the reduced axes (shape r, strides rs) at
+// the offset of output i over the kept axes (shape k, strides ks), in memory order,
+// summing each run of inner consecutive values first as runtime.CPU's Reduce does.
+func reduceEntry(op string) string {
+	params := []param{{"u64", "dst", "%rd1", ""}, {"u64", "src", "%rd2", ""}, {"u32", "n_out", "%r1", ""},
+		{"u32", "n_red", "%r8", ""}, {"u32", "inner", "%r9", ""}}
+	for _, g := range []struct {
+		p    string
+		base int
+	}{{"k", 10}, {"ks", 20}, {"r", 30}, {"rs", 40}} {
+		for a := range 6 {
+			params = append(params, param{"u32", fmt.Sprintf("%s%d", g.p, a), fmt.Sprintf("%%r%d", g.base+a), ""})
+		}
+	}
+	var base, off strings.Builder
+	base.WriteString("\tmov.u32 %r50, %r5;\n\tmov.u32 %r51, 0;\n")
+	off.WriteString("\tadd.u32 %r56, %r54, %r55;\n\tmov.u32 %r57, 0;\n")
+	for a := 5; a >= 0; a-- {
+		fmt.Fprintf(&base, "\trem.u32 %%r53, %%r50, %%r%d;\n\tdiv.u32 %%r50, %%r50, %%r%d;\n\tmad.lo.u32 %%r51, %%r53, %%r%d, %%r51;\n", 10+a, 10+a, 20+a)
+		fmt.Fprintf(&off, "\trem.u32 %%r58, %%r56, %%r%d;\n\tdiv.u32 %%r56, %%r56, %%r%d;\n\tmad.lo.u32 %%r57, %%r58, %%r%d, %%r57;\n", 30+a, 30+a, 40+a)
+	}
+	off.WriteString("\tadd.u32 %r59, %r51, %r57;\n" + load("%f1", "%rd2", "%r59", "%rd3", "%rd4") + "\tcvt.f64.f32 %fd3, %f1;\n")
+	init, acc, flush := f64c(0), "\tadd.rn.f64 %fd2, %fd2, %fd3;\n", "\tadd.rn.f64 %fd1, %fd1, %fd2;\n"
+	if op == "max" {
+		init, acc, flush = f64c(math.Inf(-1)), "\tmax.f64 %fd4, %fd1, %fd3;\n"+keepNaN64("%fd4", "%fd1", "%fd3", "%fd5")+"\tmov.f64 %fd1, %fd4;\n", ""
+	}
+	body := base.String() + "\tmov.f64 %fd1, " + init + ";\n\tmov.u32 %r54, 0;\nRD_" + op + "_RUN:\n" +
+		"\tsetp.ge.u32 %p5, %r54, %r8;\n\t@%p5 bra RD_" + op + "_STORE;\n\tmov.f64 %fd2, " + f64c(0) + ";\n" +
+		loop("RD_"+op+"_IN", "%r55", "0", "%r9", off.String()+acc) + flush +
+		"\tadd.u32 %r54, %r54, %r9;\n\tbra RD_" + op + "_RUN;\nRD_" + op + "_STORE:\n" +
+		"\tcvt.rn.f32.f64 %f2, %fd1;\n" + store("%rd1", "%r5", "%f2", "%rd5", "%rd6")
+	return rowKernel("reduce_"+op, params, body)
+}
+
+// reducePartEntry: reduce_<op>_part(part, src, rows, nRed, parts, chunk, k.., ks.., r..,
+// rs..): for a long reduction, thread row = o·parts + p sums (or maximises) chunk
+// consecutive reduced values, [p·chunk, min((p+1)·chunk, nRed)), of output o into the
+// double part[row]; reduce_<op>_final adds the parts of each output in order. The sum
+// stays in float64 throughout, so it equals the one-thread order to float32 rounding.
+func reducePartEntry(op string) string {
+	params := []param{{"u64", "part", "%rd1", ""}, {"u64", "src", "%rd2", ""}, {"u32", "rows", "%r1", ""},
+		{"u32", "n_red", "%r8", ""}, {"u32", "parts", "%r60", ""}, {"u32", "chunk", "%r61", ""}}
+	for _, g := range []struct {
+		p    string
+		base int
+	}{{"k", 10}, {"ks", 20}, {"r", 30}, {"rs", 40}} {
+		for a := range 6 {
+			params = append(params, param{"u32", fmt.Sprintf("%s%d", g.p, a), fmt.Sprintf("%%r%d", g.base+a), ""})
+		}
+	}
+	var base, off strings.Builder
+	base.WriteString("\tdiv.u32 %r50, %r5, %r60;\n\trem.u32 %r63, %r5, %r60;\n\tmov.u32 %r51, 0;\n")
+	off.WriteString("\tmov.u32 %r56, %r54;\n\tmov.u32 %r57, 0;\n")
+	for a := 5; a >= 0; a-- {
+		fmt.Fprintf(&base, "\trem.u32 %%r53, %%r50, %%r%d;\n\tdiv.u32 %%r50, %%r50, %%r%d;\n\tmad.lo.u32 %%r51, %%r53, %%r%d, %%r51;\n", 10+a, 10+a, 20+a)
+		fmt.Fprintf(&off, "\trem.u32 %%r58, %%r56, %%r%d;\n\tdiv.u32 %%r56, %%r56, %%r%d;\n\tmad.lo.u32 %%r57, %%r58, %%r%d, %%r57;\n", 30+a, 30+a, 40+a)
+	}
+	off.WriteString("\tadd.u32 %r59, %r51, %r57;\n" + load("%f1", "%rd2", "%r59", "%rd3", "%rd4") + "\tcvt.f64.f32 %fd3, %f1;\n")
+	init, acc := f64c(0), "\tadd.rn.f64 %fd1, %fd1, %fd3;\n"
+	if op == "max" {
+		init, acc = f64c(math.Inf(-1)), "\tmax.f64 %fd4, %fd1, %fd3;\n"+keepNaN64("%fd4", "%fd1", "%fd3", "%fd5")+"\tmov.f64 %fd1, %fd4;\n"
+	}
+	body := base.String() + "\tmul.lo.u32 %r54, %r63, %r61;\n\tadd.u32 %r9, %r54, %r61;\n\tmin.u32 %r9, %r9, %r8;\n" +
+		"\tmov.f64 %fd1, " + init + ";\nRP_" + op + "_RUN:\n\tsetp.ge.u32 %p5, %r54, %r9;\n\t@%p5 bra RP_" + op + "_STORE;\n" +
+		off.String() + acc + "\tadd.u32 %r54, %r54, 1;\n\tbra RP_" + op + "_RUN;\nRP_" + op + "_STORE:\n" +
+		"\tmul.wide.u32 %rd5, %r5, 8;\n\tadd.s64 %rd6, %rd1, %rd5;\n\tst.global.f64 [%rd6], %fd1;\n"
+	fin := "\tmul.lo.u32 %r10, %r5, %r60;\n\tmov.f64 %fd1, " + init + ";\n" +
+		loop("RF_"+op, "%r11", "0", "%r60", "\tadd.u32 %r12, %r10, %r11;\n\tmul.wide.u32 %rd5, %r12, 8;\n\tadd.s64 %rd6, %rd2, %rd5;\n"+
+			"\tld.global.f64 %fd3, [%rd6];\n"+acc) +
+		"\tcvt.rn.f32.f64 %f2, %fd1;\n" + store("%rd1", "%r5", "%f2", "%rd7", "%rd8")
+	return rowKernel("reduce_"+op+"_part", params, body) +
+		rowKernel("reduce_"+op+"_final", []param{{"u64", "dst", "%rd1", ""}, {"u64", "part", "%rd2", ""}, {"u32", "n_out", "%r1", ""},
+			{"u32", "parts", "%r60", ""}}, fin)
+}
+
+// sumDot is runtime/cpu's sumDot64: Σ d and Σ d·(x−m) over the hw values from index o
+// (%r19) of d and x (address registers), with m in %fd1, accumulated in float64 in two
+// interleaved partial sums each; it leaves them in %fd5 and %fd6, using %fd7–%fd14,
+// %r21–%r23, %f30–%f33 and %rd30–%rd35.
+func sumDot(label, d, x string) string {
+	pair := "\tadd.u32 %r22, %r19, %r21;\n\tadd.u32 %r23, %r22, 1;\n" +
+		load("%f30", d, "%r22", "%rd30", "%rd31") + load("%f31", x, "%r22", "%rd30", "%rd32") +
+		load("%f32", d, "%r23", "%rd33", "%rd34") + load("%f33", x, "%r23", "%rd33", "%rd35") +
+		"\tcvt.f64.f32 %fd11, %f30;\n\tcvt.f64.f32 %fd12, %f32;\n\tadd.rn.f64 %fd7, %fd7, %fd11;\n\tadd.rn.f64 %fd8, %fd8, %fd12;\n" +
+		"\tcvt.f64.f32 %fd13, %f31;\n\tsub.rn.f64 %fd13, %fd13, %fd1;\n\tmul.rn.f64 %fd13, %fd11, %fd13;\n\tadd.rn.f64 %fd9, %fd9, %fd13;\n" +
+		"\tcvt.f64.f32 %fd14, %f33;\n\tsub.rn.f64 %fd14, %fd14, %fd1;\n\tmul.rn.f64 %fd14, %fd12, %fd14;\n\tadd.rn.f64 %fd10, %fd10, %fd14;\n" +
+		"\tadd.u32 %r21, %r21, 2;\n"
+	tail := "\tadd.u32 %r22, %r19, %r21;\n" + load("%f30", d, "%r22", "%rd30", "%rd31") + load("%f31", x, "%r22", "%rd30", "%rd32") +
+		"\tcvt.f64.f32 %fd11, %f30;\n\tadd.rn.f64 %fd7, %fd7, %fd11;\n" +
+		"\tcvt.f64.f32 %fd13, %f31;\n\tsub.rn.f64 %fd13, %fd13, %fd1;\n\tmul.rn.f64 %fd13, %fd11, %fd13;\n\tadd.rn.f64 %fd9, %fd9, %fd13;\n"
+	z := f64c(0)
+	return fmt.Sprintf("\tmov.f64 %%fd7, %[2]s;\n\tmov.f64 %%fd8, %[2]s;\n\tmov.f64 %%fd9, %[2]s;\n\tmov.f64 %%fd10, %[2]s;\n\tmov.u32 %%r21, 0;\n"+
+		"%[1]s_PAIR:\n\tadd.u32 %%r22, %%r21, 1;\n\tsetp.ge.u32 %%p2, %%r22, %%r9;\n\t@%%p2 bra %[1]s_TAIL;\n%[3]s\tbra %[1]s_PAIR;\n"+
+		"%[1]s_TAIL:\n\tsetp.ge.u32 %%p2, %%r21, %%r9;\n\t@%%p2 bra %[1]s_SUM;\n%[4]s%[1]s_SUM:\n"+
+		"\tadd.rn.f64 %%fd5, %%fd7, %%fd8;\n\tadd.rn.f64 %%fd6, %%fd9, %%fd10;\n", label, z, pair, tail)
+}
+
+// gnRow loads, for the (sample, group) row %r5 with cpg in %r8, hw in %r9 and groups in
+// %r10: gs (%r11), the row's first index (%r12), c0 = its first channel (%r16), and
+// mean and rstd (%f1, %f2; as float64 %fd1, %fd2) from the address registers mean, rstd.
+func gnRow(mean, rstd string) string {
+	return "\tmul.lo.u32 %r11, %r8, %r9;\n\tmul.lo.u32 %r12, %r5, %r11;\n\trem.u32 %r15, %r5, %r10;\n\tmul.lo.u32 %r16, %r15, %r8;\n" +
+		load("%f1", mean, "%r5", "%rd20", "%rd21") + load("%f2", rstd, "%r5", "%rd20", "%rd22") +
+		"\tcvt.f64.f32 %fd1, %f1;\n\tcvt.f64.f32 %fd2, %f2;\n"
+}
+
+// gnCombine writes dst = a·d + b·(x−m) + c (runtime/cpu's gnCombine) over the hw values
+// of channel j (%r17) of the row: a %f11, b %f9, c %f10, m %f1; it uses %r19–%r22.
+func gnCombine(label, dst, d, x string) string {
+	return "\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + loop(label, "%r21", "0", "%r9", "\tadd.u32 %r22, %r19, %r21;\n"+
+		load("%f13", d, "%r22", "%rd23", "%rd24")+load("%f14", x, "%r22", "%rd23", "%rd25")+
+		"\tmul.rn.f32 %f15, %f11, %f13;\n\tsub.rn.f32 %f16, %f14, %f1;\n\tmul.rn.f32 %f16, %f9, %f16;\n"+
+		"\tadd.rn.f32 %f15, %f15, %f16;\n\tadd.rn.f32 %f15, %f15, %f10;\n"+store(dst, "%r22", "%f15", "%rd23", "%rd26"))
+}
+
+// optLoad reads base[idx] into dst unless the predicate null is set (then dst keeps
+// its value).
+func optLoad(label, null, dst, base, idx string) string {
+	return fmt.Sprintf("\t@%s bra %s;\n%s%s:\n", null, label, load(dst, base, idx, "%rd27", "%rd28"), label)
+}
+
+// gnForward is the body of the groupnorm kernel: the shifted moments of the row (shift
+// x[row start], two interleaved float64 sums each), mean and rstd, then y.
+func gnForward() string {
+	z := f64c(0)
+	// Forward: shifted moments (shift x[row start]) in two interleaved float64 sums.
+	moments := "\tmul.lo.u32 %r11, %r8, %r9;\n\tmul.lo.u32 %r12, %r5, %r11;\n\trem.u32 %r15, %r5, %r10;\n\tmul.lo.u32 %r16, %r15, %r8;\n" +
+		load("%f1", "%rd4", "%r12", "%rd20", "%rd21") + "\tcvt.f64.f32 %fd1, %f1;\n" +
+		"\tmov.f64 %fd2, " + z + ";\n\tmov.f64 %fd3, " + z + ";\n\tmov.f64 %fd4, " + z + ";\n\tmov.f64 %fd5, " + z + ";\n\tmov.u32 %r13, 0;\n" +
+		"GN_PAIR:\n\tadd.u32 %r14, %r13, 1;\n\tsetp.ge.u32 %p2, %r14, %r11;\n\t@%p2 bra GN_TAIL;\n" +
+		"\tadd.u32 %r22, %r12, %r13;\n\tadd.u32 %r23, %r22, 1;\n" + load("%f2", "%rd4", "%r22", "%rd22", "%rd23") + load("%f3", "%rd4", "%r23", "%rd22", "%rd24") +
+		"\tcvt.f64.f32 %fd6, %f2;\n\tsub.rn.f64 %fd6, %fd6, %fd1;\n\tcvt.f64.f32 %fd7, %f3;\n\tsub.rn.f64 %fd7, %fd7, %fd1;\n" +
+		"\tadd.rn.f64 %fd2, %fd2, %fd6;\n\tadd.rn.f64 %fd3, %fd3, %fd7;\n\tmul.rn.f64 %fd8, %fd6, %fd6;\n\tadd.rn.f64 %fd4, %fd4, %fd8;\n" +
+		"\tmul.rn.f64 %fd9, %fd7, %fd7;\n\tadd.rn.f64 %fd5, %fd5, %fd9;\n\tadd.u32 %r13, %r13, 2;\n\tbra GN_PAIR;\n" +
+		"GN_TAIL:\n\tsetp.ge.u32 %p2, %r13, %r11;\n\t@%p2 bra GN_SUM;\n\tadd.u32 %r22, %r12, %r13;\n" + load("%f2", "%rd4", "%r22", "%rd22", "%rd23") +
+		"\tcvt.f64.f32 %fd6, %f2;\n\tsub.rn.f64 %fd6, %fd6, %fd1;\n\tadd.rn.f64 %fd2, %fd2, %fd6;\n\tmul.rn.f64 %fd8, %fd6, %fd6;\n\tadd.rn.f64 %fd4, %fd4, %fd8;\n" +
+		"GN_SUM:\n\tadd.rn.f64 %fd10, %fd2, %fd3;\n\tadd.rn.f64 %fd11, %fd4, %fd5;\n" +
+		"\tcvt.rn.f64.u32 %fd12, %r11;\n\tdiv.rn.f64 %fd13, %fd10, %fd12;\n\tadd.rn.f64 %fd14, %fd1, %fd13;\n" +
+		"\tdiv.rn.f64 %fd15, %fd11, %fd12;\n\tmul.rn.f64 %fd16, %fd13, %fd13;\n\tsub.rn.f64 %fd15, %fd15, %fd16;\n" +
+		"\tmax.f64 %fd17, %fd15, " + z + ";\n" + keepNaN64("%fd17", "%fd15", "%fd15", "%fd19") +
+		"\tcvt.f64.f32 %fd18, %f20;\n\tadd.rn.f64 %fd17, %fd17, %fd18;\n\tsqrt.rn.f64 %fd17, %fd17;\n\trcp.rn.f64 %fd17, %fd17;\n" +
+		"\tcvt.rn.f32.f64 %f1, %fd14;\n\tcvt.rn.f32.f64 %f2, %fd17;\n" +
+		store("%rd2", "%r5", "%f1", "%rd25", "%rd26") + store("%rd3", "%r5", "%f2", "%rd25", "%rd26")
+	fwdCh := "\tadd.u32 %r18, %r16, %r17;\n\tmov.f32 %f11, %f2;\n\tmov.f32 %f10, " + zero + ";\n\tmov.f32 %f9, " + zero + ";\n" +
+		optLoad("GN_G", "%p5", "%f12", "%rd5", "%r18") + "\t@%p5 bra GN_G2;\n\tmul.rn.f32 %f11, %f11, %f12;\nGN_G2:\n" +
+		optLoad("GN_B", "%p6", "%f10", "%rd6", "%r18") +
+		// y = (x−m)·a + b: gnCombine's form with d = x, a = 0 would round differently, so
+		// the forward has its own loop.
+		"\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + loop("GN_Y", "%r21", "0", "%r9", "\tadd.u32 %r22, %r19, %r21;\n"+
+		load("%f14", "%rd4", "%r22", "%rd23", "%rd24")+"\tsub.rn.f32 %f15, %f14, %f1;\n\tmul.rn.f32 %f15, %f15, %f11;\n\tadd.rn.f32 %f15, %f15, %f10;\n"+
+		store("%rd1", "%r22", "%f15", "%rd23", "%rd26"))
+	return moments + loop("GN_CH", "%r17", "0", "%r8", fwdCh)
+}
+
+// groupNormEntries: runtime/cpu's GroupNormForward, GroupNormBackward (dx per row; the
+// parameter gradients per channel) and GroupNormTangent, one thread per row.
+func groupNormEntries() string {
+	shape := []param{{"u32", "cpg", "%r8", ""}, {"u32", "hw", "%r9", ""}, {"u32", "groups", "%r10", ""}}
+	z := f64c(0)
+	fwd := gnForward()
+
+	// Backward dx: Σ g and Σ g·xhat over the row, then dx = a·dy + b·(x−m) + c.
+	bwdSum := "\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + sumDot("GB_SD", "%rd2", "%rd3") + "\tmul.rn.f64 %fd6, %fd6, %fd2;\n" +
+		"\tadd.u32 %r18, %r16, %r17;\n\t@%p5 bra GB_NOG;\n" + load("%f5", "%rd6", "%r18", "%rd20", "%rd23") +
+		"\tcvt.f64.f32 %fd15, %f5;\n\tmul.rn.f64 %fd5, %fd5, %fd15;\n\tmul.rn.f64 %fd6, %fd6, %fd15;\nGB_NOG:\n" +
+		"\tadd.rn.f64 %fd3, %fd3, %fd5;\n\tadd.rn.f64 %fd4, %fd4, %fd6;\n"
+	bwdOut := "\tadd.u32 %r18, %r16, %r17;\n\tmov.f32 %f11, %f2;\n" + optLoad("GB_G", "%p5", "%f12", "%rd6", "%r18") +
+		"\t@%p5 bra GB_G2;\n\tmul.rn.f32 %f11, %f11, %f12;\nGB_G2:\n" + gnCombine("GB_DX", "%rd1", "%rd2", "%rd3")
+	bwd := gnRow("%rd4", "%rd5") + "\tmov.f64 %fd3, " + z + ";\n\tmov.f64 %fd4, " + z + ";\n" + loop("GB_CH", "%r17", "0", "%r8", bwdSum) +
+		"\tcvt.rn.f64.u32 %fd16, %r11;\n\tdiv.rn.f64 %fd17, %fd3, %fd16;\n\tcvt.rn.f32.f64 %f6, %fd17;\n\tdiv.rn.f64 %fd18, %fd4, %fd16;\n\tcvt.rn.f32.f64 %f7, %fd18;\n" +
+		"\tneg.f32 %f8, %f2;\n\tmul.rn.f32 %f9, %f8, %f2;\n\tmul.rn.f32 %f9, %f9, %f7;\n\tmul.rn.f32 %f10, %f8, %f6;\n" +
+		loop("GB_CH2", "%r17", "0", "%r8", bwdOut)
+
+	// Parameter gradients in two passes: one (sample, channel) row per thread stores
+	// Σ dy·xhat and Σ dy as doubles (the CPU's sdg and sdb), then one channel per
+	// thread adds them over the samples in order into dgamma and dbeta.
+	paramsPart := "\trem.u32 %r14, %r5, %r8;\n\tdiv.u32 %r13, %r5, %r8;\n\tdiv.u32 %r11, %r8, %r10;\n\tdiv.u32 %r15, %r14, %r11;\n" +
+		"\tmad.lo.u32 %r18, %r13, %r10, %r15;\n" + load("%f1", "%rd5", "%r18", "%rd20", "%rd21") + load("%f2", "%rd6", "%r18", "%rd20", "%rd22") +
+		"\tcvt.f64.f32 %fd1, %f1;\n\tcvt.f64.f32 %fd2, %f2;\n\tmul.lo.u32 %r19, %r5, %r9;\n" + sumDot("GP_SD", "%rd3", "%rd4") +
+		"\tmul.rn.f64 %fd6, %fd6, %fd2;\n\tmul.wide.u32 %rd23, %r5, 16;\n\tadd.s64 %rd24, %rd1, %rd23;\n" +
+		"\tst.global.f64 [%rd24], %fd6;\n\tadd.s64 %rd24, %rd24, 8;\n\tst.global.f64 [%rd24], %fd5;\n"
+	paramsFinal := "\tmov.f64 %fd20, " + z + ";\n\tmov.f64 %fd21, " + z + ";\n" +
+		loop("GP_N", "%r17", "0", "%r8", "\tmad.lo.u32 %r18, %r17, %r1, %r5;\n\tmul.wide.u32 %rd23, %r18, 16;\n\tadd.s64 %rd24, %rd3, %rd23;\n"+
+			"\tld.global.f64 %fd6, [%rd24];\n\tadd.s64 %rd24, %rd24, 8;\n\tld.global.f64 %fd5, [%rd24];\n"+
+			"\tadd.rn.f64 %fd20, %fd20, %fd6;\n\tadd.rn.f64 %fd21, %fd21, %fd5;\n") +
+		"\t@%p5 bra GP_NODG;\n" + load("%f3", "%rd1", "%r5", "%rd25", "%rd26") + "\tcvt.rn.f32.f64 %f4, %fd20;\n\tadd.rn.f32 %f3, %f3, %f4;\n" +
+		store("%rd1", "%r5", "%f3", "%rd25", "%rd26") + "GP_NODG:\n" +
+		"\t@%p6 bra GP_NODB;\n" + load("%f3", "%rd2", "%r5", "%rd25", "%rd26") + "\tcvt.rn.f32.f64 %f4, %fd21;\n\tadd.rn.f32 %f3, %f3, %f4;\n" +
+		store("%rd2", "%r5", "%f3", "%rd25", "%rd26") + "GP_NODB:\n"
+
+	// Tangent: Σ tx and Σ tx·(x−m), then ty = a·tx + b·(x−m) + c.
+	tanSum := "\tmad.lo.u32 %r19, %r17, %r9, %r12;\n" + sumDot("GT_SD", "%rd2", "%rd5") + "\tadd.rn.f64 %fd3, %fd3, %fd5;\n\tadd.rn.f64 %fd4, %fd4, %fd6;\n"
+	tanOut := "\tadd.u32 %r18, %r16, %r17;\n\tmov.f32 %f12, " + one + ";\n\tmov.f32 %f13, " + zero + ";\n\tmov.f32 %f10, " + zero + ";\n" +
+		optLoad("GT_G", "%p5", "%f12", "%rd8", "%r18") + optLoad("GT_TG", "%p6", "%f13", "%rd3", "%r18") + optLoad("GT_TB", "%p7", "%f10", "%rd4", "%r18") +
+		"\tmul.rn.f32 %f11, %f12, %f2;\n\tmul.rn.f32 %f16, %f11, %f7;\n\tsub.rn.f32 %f16, %f13, %f16;\n\tmul.rn.f32 %f9, %f2, %f16;\n" +
+		"\tmul.rn.f32 %f18, %f11, %f6;\n\tsub.rn.f32 %f10, %f10, %f18;\n" + gnCombine("GT_TY", "%rd1", "%rd2", "%rd5")
+	tan := gnRow("%rd6", "%rd7") + "\tmov.f64 %fd3, " + z + ";\n\tmov.f64 %fd4, " + z + ";\n" + loop("GT_CH", "%r17", "0", "%r8", tanSum) +
+		"\tcvt.rn.f64.u32 %fd16, %r11;\n\tdiv.rn.f64 %fd17, %fd3, %fd16;\n\tcvt.rn.f32.f64 %f6, %fd17;\n" +
+		"\tmul.rn.f64 %fd18, %fd4, %fd2;\n\tdiv.rn.f64 %fd18, %fd18, %fd16;\n\tcvt.rn.f32.f64 %f7, %fd18;\n" +
+		loop("GT_CH2", "%r17", "0", "%r8", tanOut)
+
+	rows := param{"u32", "rows", "%r1", ""}
+	return rowKernel("groupnorm", append([]param{{"u64", "y", "%rd1", ""}, {"u64", "mean", "%rd2", ""}, {"u64", "rstd", "%rd3", ""},
+		{"u64", "x", "%rd4", ""}, {"u64", "gamma", "%rd5", "%p5"}, {"u64", "beta", "%rd6", "%p6"}, rows}, append(shape, param{"f32", "eps", "%f20", ""})...), fwd) +
+		rowKernel("groupnorm_backward", append([]param{{"u64", "dx", "%rd1", ""}, {"u64", "dy", "%rd2", ""}, {"u64", "x", "%rd3", ""},
+			{"u64", "mean", "%rd4", ""}, {"u64", "rstd", "%rd5", ""}, {"u64", "gamma", "%rd6", "%p5"}, rows}, shape...), bwd) +
+		rowKernel("groupnorm_param_grads_part", []param{{"u64", "part", "%rd1", ""}, {"u64", "dy", "%rd3", ""}, {"u64", "x", "%rd4", ""},
+			{"u64", "mean", "%rd5", ""}, {"u64", "rstd", "%rd6", ""}, {"u32", "rows", "%r1", ""}, {"u32", "c", "%r8", ""},
+			{"u32", "hw", "%r9", ""}, {"u32", "groups", "%r10", ""}}, paramsPart) +
+		rowKernel("groupnorm_param_grads_final", []param{{"u64", "dgamma", "%rd1", "%p5"}, {"u64", "dbeta", "%rd2", "%p6"},
+			{"u64", "part", "%rd3", ""}, {"u32", "c", "%r1", ""}, {"u32", "n", "%r8", ""}}, paramsFinal) +
+		rowKernel("groupnorm_tangent", append([]param{{"u64", "ty", "%rd1", ""}, {"u64", "tx", "%rd2", ""}, {"u64", "tgamma", "%rd3", "%p6"},
+			{"u64", "tbeta", "%rd4", "%p7"}, {"u64", "x", "%rd5", ""}, {"u64", "mean", "%rd6", ""}, {"u64", "rstd", "%rd7", ""},
+			{"u64", "gamma", "%rd8", "%p5"}, rows}, shape...), tan)
 }
