@@ -88,6 +88,7 @@ type Sampling struct {
 	K       int
 	Spacing sampler.TimestepSpacing
 	Cov     Covariance
+	Probes  int // Rademacher probes per denoiser call of ocm-probe (0: DefaultProbes)
 }
 
 // Variances maps each estimator to its sampler variance family.
