@@ -1,6 +1,7 @@
 package images
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,13 +9,14 @@ import (
 	"path/filepath"
 
 	"ocm/nn/safetensors"
+	"ocm/ocm"
 	"ocm/sampler/imagefile"
 )
 
 // SampleRecord is every setting of a sampling run of m, for the JSON sidecar and the
 // PNG's text chunks. model names the bundle (a path, or "embedded NAME").
 func SampleRecord(m *Model, cfg SampleConfig, model, weightsSHA, version string) map[string]string {
-	return map[string]string{
+	rec := map[string]string{
 		"Software": "ocm " + version, "ocm.model": model, "ocm.dataset": m.Dataset,
 		"ocm.weights_sha256": weightsSHA, "ocm.weights": "EMA (exponential moving average) of the training weights",
 		"ocm.sampler": cfg.Method.String(), "ocm.eta": fmt.Sprint(cfg.Eta), "ocm.steps": fmt.Sprint(cfg.K),
@@ -24,6 +26,10 @@ func SampleRecord(m *Model, cfg SampleConfig, model, weightsSHA, version string)
 		"ocm.num_samples": fmt.Sprint(cfg.N), "ocm.schedule": m.Sched.Kind.String(),
 		"ocm.diffusion_steps": fmt.Sprint(m.Sched.N),
 	}
+	if cfg.Cov == ocm.CovOCMProbe {
+		rec["ocm.probes"] = fmt.Sprint(cmp.Or(cfg.Probes, ocm.DefaultProbes))
+	}
+	return rec
 }
 
 // Exports chooses the files WriteSamples adds to the grid and the record.
