@@ -208,7 +208,7 @@ func (s *session) saveToy(m *toy.Model) error {
 
 // sampling is how --sample steps back from noise.
 func sampling(o *options) ocm.Sampling {
-	return ocm.Sampling{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing, Cov: o.variance}
+	return ocm.Sampling{Method: o.method, Eta: o.eta, K: o.steps, Spacing: o.spacing, Cov: o.variance, Probes: o.probes}
 }
 
 // budgetFlags is the part of a run's budget the flags set (0: the data kind's default).

@@ -28,14 +28,23 @@ const defaultImageBundleName = "ocm-images.safetensors"
 // Fashion-MNIST samples with.
 const featureClassifierModel = "fashion-mnist-classifier"
 
-// readImages reads the images spec names: the training split, or with test the
-// evaluation split.
-func readImages(o *options, spec string, test bool) (*data.Images, error) {
-	ds, err := data.Open(spec, o.dataDir, test)
+// readImages reads the images spec names: the training part of its split.
+func readImages(o *options, spec string) (*data.Images, error) {
+	sp, err := readSplit(o, spec)
+	if err != nil {
+		return nil, err
+	}
+	return sp.Train, nil
+}
+
+// readSplit reads spec's training and evaluation images (--eval-data, the data set's
+// test split, or a held-out part that training never sees).
+func readSplit(o *options, spec string) (*data.Split, error) {
+	sp, err := data.OpenSplit(spec, o.evalData, o.dataDir)
 	if err != nil {
 		return nil, inputErr(fmt.Errorf("--data %s: %w", spec, err))
 	}
-	return ds, nil
+	return sp, nil
 }
 
 // images runs the modes for an image model: train, fit, sample, eval. b is the
@@ -75,7 +84,7 @@ func newImageRun(o *options) (*imageRun, error) {
 		if !data.IsImageSpec(o.data) {
 			return nil, userErr("--data %s is not an image data set, but the model is an image model: give --data fashion-mnist (or idx:, cifar10:, png:)", o.data)
 		}
-		if r.train, err = readImages(o, o.data, false); err != nil {
+		if r.train, err = readImages(o, o.data); err != nil {
 			return nil, err
 		}
 	}
@@ -277,20 +286,20 @@ func (s *session) evalImages(m *images.Model) error {
 	if o.evalKsSet && slices.Min(o.evalKs) < 2 {
 		return userErr("--eval-steps %d: the NLL needs K ≥ 2, a trajectory from step 1 to N", slices.Min(o.evalKs))
 	}
-	train, err := readImages(o, spec, false)
+	sp, err := readSplit(o, spec)
 	if err != nil {
 		return err
 	}
-	test, err := readImages(o, spec, true)
-	if err != nil {
-		return err
-	}
+	train, test := sp.Train, sp.Eval
 	clf, err := s.featureClassifier(spec, train, test)
 	if err != nil {
 		return err
 	}
 	cfg := images.DefaultEvalConfig()
-	cfg.TestImages, cfg.FDSamples, cfg.Seed = o.evalImages, o.fdSamples, o.seed
+	cfg.TestImages, cfg.FDSamples, cfg.Seed, cfg.Split = o.evalImages, o.fdSamples, o.seed, sp.Describe()
+	if o.set["probes"] || o.variance == ocm.CovOCMProbe {
+		cfg.Probes = o.probes // the head-free row: M JVPs per NLL term
+	}
 	if o.evalKsSet {
 		cfg.Ks = o.evalKs
 	}

@@ -24,16 +24,18 @@ type options struct {
 	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
 	benchRounds             int
 
-	data    string            // mog9, mog40, a mixture JSON file, or an image data set (training)
-	dataSet bool              // --data was given explicitly
-	dataDir string            // folder of --data fashion-mnist
-	model   string            // embedded model used without --weights
-	unet    string            // UNet preset of --train on images
-	head    string            // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
-	config  string            // run configuration file of image training (images.Config)
-	set     map[string]bool   // flags given on the command line
-	given   map[string]string // their values, as parsed
-	args    []string          // the command line after the program name, as typed
+	data     string            // mog9, mog40, a mixture JSON file, or an image data set (training)
+	evalData string            // image data set of --eval ("": the test split or a held-out part)
+	probes   int               // Rademacher probes per denoiser call of ocm-probe
+	dataSet  bool              // --data was given explicitly
+	dataDir  string            // folder of --data fashion-mnist
+	model    string            // embedded model used without --weights
+	unet     string            // UNet preset of --train on images
+	head     string            // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
+	config   string            // run configuration file of image training (images.Config)
+	set      map[string]bool   // flags given on the command line
+	given    map[string]string // their values, as parsed
+	args     []string          // the command line after the program name, as typed
 
 	weights   string // bundle to read (and, when training, to write)
 	save      string // bundle --train/--fit write ("": see savePath)
@@ -147,7 +149,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.IntVar(&o.steps, "steps", 10, "sampling steps K")
 	fs.Var(&o.method, "sampler", "reverse process: ddpm or ddim")
 	fs.Float64Var(&o.eta, "eta", 0, "DDIM's η in [0, 1]")
-	fs.Var(&o.variance, "variance-type", "reverse variance: small, large, ocm, sn, npr, analytic, exact-diag, exact-full")
+	fs.Var(&o.variance, "variance-type", "reverse variance: small, large, ocm, sn, npr, analytic, exact-diag, exact-full, ocm-probe (no head; --probes JVPs per step)")
 	fs.Var(&o.spacing, "timestep-spacing", "sampling step sequence: even or quadratic")
 	fs.IntVar(&o.numSamples, "num-samples", 0, "samples to draw (0: 2000 for mixtures, a grid of 64 for images)")
 	fs.BoolVar(&o.exactScore, "exact-score", false, "use the mixture's exact score and the heads fitted on it (toy models)")
@@ -155,6 +157,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.IntVar(&o.clipSigmaIdx, "clip-sigma-idx", -1, "images: cap σ² in transitions with s ≤ timesteps[k] (0: off; -1: the paper's 1, with 2 pixels for DDPM and 1 for DDIM)")
 	fs.BoolVar(&o.saveEach, "save-each", false, "images: also write one PNG per sample (samples_0000.png …)")
 	fs.BoolVar(&o.npz, "npz", false, "images: also write samples.npz (uint8 NHWC, key arr_0) for external FID tools")
+	evalFlags(fs, o)
 	fs.IntVar(&o.evalImages, "eval-images", 100, "images: test images whose NLL --eval measures")
 	fs.StringVar(&o.classifier, "classifier", "", "images: feature classifier `file` of --eval (default: the embedded one for fashion-mnist, else one trained and written to --out)")
 	fs.IntVar(&o.fdSamples, "fd-samples", 100, "images: samples per Fréchet distance and precision/recall in --eval")
@@ -226,6 +229,8 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag --checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
 	case o.head != "" && !validHead(o.head):
 		return fmt.Errorf("invalid value %q for flag --head: want simple or complex", o.head)
+	case o.probes < 1 || o.probes > 100000:
+		return fmt.Errorf("invalid value %d for flag --probes: want 1 to 100000", o.probes)
 	case o.benchRounds < 1 || o.benchRounds > 100:
 		return fmt.Errorf("invalid value %d for flag --bench-rounds: want 1 to 100", o.benchRounds)
 	}

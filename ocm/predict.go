@@ -26,10 +26,11 @@ const (
 	CovAnalytic                    // c = (B/A)(1 − ms_eps[t]), isotropic (Analytic-DPM)
 	CovExactDiag                   // c = diag Cov[x0|x_t] of a Gaussian mixture, with the exact mean
 	CovExactFull                   // the full Cov[x0|x_t] of a Gaussian mixture, with the exact mean
+	CovOCMProbe                    // c = (B/A)(1 + B·diag H), diag H from fresh Rademacher probes (no head)
 	numCovariances
 )
 
-var covNames = [numCovariances]string{"small", "large", "ocm", "sn", "npr", "analytic", "exact-diag", "exact-full"}
+var covNames = [numCovariances]string{"small", "large", "ocm", "sn", "npr", "analytic", "exact-diag", "exact-full", "ocm-probe"}
 
 // String is the estimator's name, as --variance-type takes it.
 func (c Covariance) String() string {
@@ -87,6 +88,7 @@ type Sampling struct {
 	K       int
 	Spacing sampler.TimestepSpacing
 	Cov     Covariance
+	Probes  int // Rademacher probes per denoiser call of ocm-probe (0: DefaultProbes)
 }
 
 // Variances maps each estimator to its sampler variance family.
@@ -110,6 +112,10 @@ type Predictor struct {
 	// CovMax clamps c_t to at most CovMax (0: no upper clamp); c_t ≥ 0 always. The
 	// reference code's clip_cov_x0 is CovMax = 1 for data in [−1, 1] (ocm-math §4.5).
 	CovMax float64
+	// Probes is the number M of Rademacher probes per call of ocm-probe
+	// (0: DefaultProbes), Seed keys them (ProbeKey).
+	Probes int
+	Seed   uint64
 }
 
 // Predict evaluates the teacher and the covariance estimator at step t.
@@ -136,6 +142,8 @@ func (p *Predictor) Predict(x *rt.Tensor, t int) (*sampler.Prediction, error) {
 			return nil, fmt.Errorf("ocm: analytic covariance needs an ms_eps table of %d values", p.Sched.N+1)
 		}
 		c = rt.Full(x.Device(), ratio*float32(1-p.MsEps[t]), x.Shape()...)
+	case CovOCMProbe:
+		c = rt.Affine(p.probeDiag(x, n), ratio, ratio)
 	case CovExactDiag, CovExactFull:
 		if p.Exact == nil {
 			return nil, fmt.Errorf("ocm: %v covariance needs a Gaussian-mixture data set", p.Cov)

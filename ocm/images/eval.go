@@ -29,6 +29,11 @@ type EvalConfig struct {
 	PRK        int    `json:"precision_recall_k"` // k of the k-NN manifolds of precision/recall
 	Seed       uint64 `json:"seed"`               // the noise of the NLL terms and of sampling
 	GridImages int    `json:"grid_images"`        // samples kept per row for the report's grids
+	// Probes adds the head-free ocm-probe covariance with this many probes per call
+	// to the NLL table (0: no ocm-probe row; it costs Probes JVPs per term).
+	Probes int `json:"probes"`
+	// Split says where the test images come from (data.Split.Describe).
+	Split string `json:"split"`
 }
 
 // DefaultEvalConfig is the evaluation of docs/reports/fashion-mnist.
@@ -80,6 +85,7 @@ type Report struct {
 	RealPrecision      float64            `json:"real_precision"`
 	RealRecall         float64            `json:"real_recall"`
 	ClassifierAccuracy float64            `json:"classifier_test_accuracy"`
+	Split              string             `json:"evaluation_split"` // where the test images come from
 	Config             EvalConfig         `json:"config"`
 	Model              map[string]string  `json:"model"`
 	Seconds            float64            `json:"seconds"`
@@ -98,7 +104,7 @@ func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classif
 	if test.C != c || test.H != r || test.W != r || train.C != c || train.H != r || train.W != r {
 		return nil, fmt.Errorf("images: evaluate: data are %d×%d×%d, the model takes %d×%d×%d", test.C, test.H, test.W, c, r, r)
 	}
-	rep := &Report{Config: cfg, Model: m.metadata()}
+	rep := &Report{Config: cfg, Model: m.metadata(), Split: cfg.Split}
 	rep.ClassifierAccuracy = featurenet.Accuracy(dev, clf, test, cfg.Batch)
 	ref := featurenet.Features(dev, clf, firstImages(train, cfg.RefImages), min(cfg.RefImages, train.N), c, r, r, cfg.Batch)
 	realSet := featurenet.Features(dev, clf, firstImages(test, cfg.FDSamples), min(cfg.FDSamples, test.N), c, r, r, cfg.Batch)
@@ -131,8 +137,25 @@ func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classif
 			}
 		}
 	}
+	if cfg.Probes > 0 { // NLL only: sampling with M JVPs per step is left to --sample
+		for _, k := range cfg.Ks {
+			v := nll[nllKey{ocm.CovOCMProbe, k}]
+			rep.Rows = append(rep.Rows, Row{Method: sampler.DDPM.String(), Cov: ocm.CovOCMProbe.String(), K: k,
+				BPD: v[0], BPDErr: v[1], FD: math.NaN(), Precision: math.NaN(), Recall: math.NaN()})
+		}
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// nllCovariances are the covariances of the NLL table: the model's, and ocm-probe
+// when cfg asks for it.
+func nllCovariances(cfg EvalConfig) []ocm.Covariance {
+	covs := Covariances()
+	if cfg.Probes > 0 {
+		covs = append(covs, ocm.CovOCMProbe)
+	}
+	return covs
 }
 
 type nllKey struct {
@@ -145,12 +168,14 @@ type nllKey struct {
 // covariances share each network evaluation.
 func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *Report, prog Progress) (map[nllKey][2]float64, error) {
 	n := min(cfg.TestImages, test.N)
-	covs := Covariances()
+	covs := nllCovariances(cfg)
 	x := firstImages(test, n)
 	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
 	preds := make([]sampler.Denoiser, len(covs))
 	for i, cov := range covs {
-		preds[i] = m.Predictor(cov)
+		p := m.Predictor(cov)
+		p.Probes, p.Seed = cfg.Probes, cfg.Seed
+		preds[i] = p
 	}
 	out := map[nllKey][2]float64{}
 	total, done := 0, 0

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"ocm/nn/safetensors"
+	"ocm/ocm"
 	"ocm/sampler/imagefile"
 )
 
@@ -107,13 +108,20 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 		"(%d samples vs as many training images). Sampling: even trajectory, x̂0 clipped, clip_sigma_idx 1 with "+
 		"clip_pixel 2 (DDPM) and 1 (DDIM), the same noise for every covariance. DDIM has η = 0.\n\n",
 		cfg.TestImages, cfg.FDSamples, cfg.RefImages, rep.ClassifierAccuracy, cfg.PRK, cfg.FDSamples)
+	if rep.Split != "" {
+		fmt.Fprintf(&b, "Test images: %s.\n\n", rep.Split)
+	}
+	if slices.ContainsFunc(rep.Rows, func(r Row) bool { return r.Cov == ocm.CovOCMProbe.String() }) {
+		fmt.Fprintf(&b, "ocm-probe: no head; c_t = (B/A)(1 + B·diag H) with diag H estimated at every step from %d fresh "+
+			"Rademacher probes through the backbone (ocm-math §3.6); NLL only.\n\n", cfg.Probes)
+	}
 	fmt.Fprintf(&b, "The floor: %d test images against the same reference give FD %.2f, P/R %.3f/%.3f; "+
 		"with so few samples FD is biased upwards, so compare rows with each other, not with published FIDs.\n\n",
 		cfg.FDSamples, rep.RealFD, rep.RealPrecision, rep.RealRecall)
 	for _, k := range cfg.Ks {
 		fmt.Fprintf(&b, "## K = %d\n\n| covariance | DDPM NLL (bits/dim) | DDPM FD | DDPM P/R | DDIM FD | DDIM P/R |\n|---|---|---|---|---|---|\n", k)
 		best := rep.bests(k)
-		for _, cov := range Covariances() {
+		for _, cov := range rep.covariances() {
 			ddpm, ok1 := rep.row("ddpm", cov.String(), k)
 			ddim, ok2 := rep.row("ddim", cov.String(), k)
 			cell := func(ok bool, v float64, what string, f string) string {
@@ -131,7 +139,7 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 				nll += fmt.Sprintf(" ± %.3f", ddpm.BPDErr)
 			}
 			pr := func(ok bool, r Row) string {
-				if !ok {
+				if !ok || math.IsNaN(r.Precision) {
 					return "—"
 				}
 				return fmt.Sprintf("%.2f/%.2f", r.Precision, r.Recall)
@@ -160,10 +168,11 @@ func writeTerms(b *bytes.Buffer, rep *Report) {
 	}
 	fmt.Fprintf(b, "## NLL term by term at K = %d\n\nBits/dim of each term of the DDPM NELBO (docs/method.md §6), averaged over the "+
 		"test images; a column adds up to the table's NLL. The largest term of each column is bold.\n\n| term |", rep.TermsK)
-	for _, cov := range Covariances() {
+	covs := rep.covariances()
+	for _, cov := range covs {
 		fmt.Fprintf(b, " %s |", cov)
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(Covariances())) + "\n")
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(covs)) + "\n")
 	largest := map[string]float64{}
 	for _, t := range rep.Terms {
 		for cov, v := range t.BPD {
@@ -172,7 +181,7 @@ func writeTerms(b *bytes.Buffer, rep *Report) {
 	}
 	for _, t := range rep.Terms {
 		fmt.Fprintf(b, "| %s |", t.Name())
-		for _, cov := range Covariances() {
+		for _, cov := range covs {
 			v, ok := t.BPD[cov.String()]
 			switch {
 			case !ok:
@@ -186,6 +195,16 @@ func writeTerms(b *bytes.Buffer, rep *Report) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+}
+
+// covariances lists the report's covariances in table order: the model's, then
+// ocm-probe when the report has its rows.
+func (rep *Report) covariances() []ocm.Covariance {
+	covs := Covariances()
+	if slices.ContainsFunc(rep.Rows, func(r Row) bool { return r.Cov == ocm.CovOCMProbe.String() }) {
+		covs = append(covs, ocm.CovOCMProbe)
+	}
+	return covs
 }
 
 // row finds the row of a sampler, covariance and K.
@@ -224,8 +243,11 @@ func (rep *Report) bests(k int) map[string]string {
 func jsonSafe(rep *Report) any {
 	type row struct {
 		Row
-		BPD    *float64 `json:"nll_bits_per_dim"`
-		BPDErr *float64 `json:"nll_standard_error"`
+		BPD       *float64 `json:"nll_bits_per_dim"`
+		BPDErr    *float64 `json:"nll_standard_error"`
+		FD        *float64 `json:"frechet_distance"`
+		Precision *float64 `json:"precision"`
+		Recall    *float64 `json:"recall"`
 	}
 	opt := func(v float64) *float64 {
 		if math.IsNaN(v) {
@@ -235,7 +257,7 @@ func jsonSafe(rep *Report) any {
 	}
 	rows := make([]row, len(rep.Rows))
 	for i, r := range rep.Rows {
-		rows[i] = row{Row: r, BPD: opt(r.BPD), BPDErr: opt(r.BPDErr)}
+		rows[i] = row{Row: r, BPD: opt(r.BPD), BPDErr: opt(r.BPDErr), FD: opt(r.FD), Precision: opt(r.Precision), Recall: opt(r.Recall)}
 	}
 	return struct {
 		*Report

@@ -54,6 +54,7 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig, prog Progress) (*Samples,
 	c, r := m.Config.InCh, m.Config.Resolution
 	key := philox.Key{Seed: cfg.Seed, Stream: 7}
 	pred := m.Predictor(cfg.Cov)
+	pred.Probes, pred.Seed = cfg.Probes, cfg.Seed
 	out := make([]float32, 0, cfg.N*c*r*r)
 	done, total := 0, cfg.N*len(steps)
 	for lo := 0; lo < cfg.N; lo += batch {

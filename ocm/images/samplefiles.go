@@ -1,6 +1,7 @@
 package images
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 
 	"ocm/nn/safetensors"
+	"ocm/ocm"
 	"ocm/ocm/manifest"
 	"ocm/sampler"
 	"ocm/sampler/imagefile"
@@ -27,6 +29,9 @@ func SampleRecord(m *Model, cfg SampleConfig, model, sha string, mf *manifest.Ma
 	if cfg.Method == sampler.DDIM {
 		eta := cfg.Eta
 		rec.Eta = &eta
+	}
+	if cfg.Cov == ocm.CovOCMProbe {
+		rec.Probes = cmp.Or(cfg.Probes, ocm.DefaultProbes)
 	}
 	return rec
 }

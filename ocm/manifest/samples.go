@@ -18,6 +18,7 @@ type Samples struct {
 	Steps             int               `json:"steps"`
 	TimestepSpacing   string            `json:"timestep_spacing"`
 	VarianceType      string            `json:"variance_type"`
+	Probes            int               `json:"probes,omitempty"` // ocm-probe's probes per denoiser call
 	ExactScore        bool              `json:"exact_score"`
 	ClipX0            bool              `json:"clip_x0"`
 	ClipSigmaIdx      *int              `json:"clip_sigma_idx,omitempty"` // images

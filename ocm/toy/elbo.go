@@ -22,7 +22,7 @@ type ELBORow struct {
 
 // elboCovariances are the DDPM covariances of the likelihood table.
 var elboCovariances = []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalytic, ocm.CovSN, ocm.CovNPR,
-	ocm.CovOCM, ocm.CovExactDiag, ocm.CovExactFull}
+	ocm.CovOCM, ocm.CovOCMProbe, ocm.CovExactDiag, ocm.CovExactFull}
 
 // ELBOTable computes the negative ELBO of every DDPM covariance on n data points.
 func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progress) ([]ELBORow, error) {
@@ -35,7 +35,9 @@ func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progr
 			if err != nil {
 				return nil, err
 			}
-			v, err := sampler.NELBO(m.Predictor(cov, false), m.Sched, x0, steps, cov.Variance(), sampler.NELBOOptions{}, philox.Key{Seed: seed, Stream: 5})
+			p := m.Predictor(cov, false)
+			p.Seed = seed
+			v, err := sampler.NELBO(p, m.Sched, x0, steps, cov.Variance(), sampler.NELBOOptions{}, philox.Key{Seed: seed, Stream: 5})
 			if err != nil {
 				return nil, err
 			}

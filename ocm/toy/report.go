@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ocm/nn/safetensors"
+	"ocm/ocm"
 	"ocm/ocm/manifest"
 	rt "ocm/runtime"
 	"ocm/sampler"
@@ -159,12 +160,21 @@ func markdown(r *Report) []byte {
 		build, device = r.Manifest.Build.String(), r.Manifest.Device
 	}
 	fmt.Fprintf(&b, "# OCM toy study: %s\n\nocm %s on %s, %.0f s. Training: %v\n\n", r.Dataset, build, device, r.Seconds, sortedKV(r.Training))
-	fmt.Fprintf(&b, "## Diagonal-covariance error, mean over t (uniform grid of 100 steps)\n\n| score | ocm | sn | npr | analytic |\n|---|---|---|---|---|\n")
-	for _, score := range []string{"exact_score", "learned_score"} {
-		m := r.MeanCovError[score]
-		fmt.Fprintf(&b, "| %s | %.3e | %.3e | %.3e | %.3e |\n", score, m["ocm"], m["sn"], m["npr"], m["analytic"])
+	names, rule := "", ""
+	for _, est := range errorEstimators {
+		names, rule = names+" "+est.String()+" |", rule+"---|"
 	}
-	fmt.Fprintf(&b, "\n## Diagonal-covariance error per t (exact score / learned score)\n\n| t | mean true var | ocm | sn | npr | analytic | best |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Diagonal-covariance error, mean over t (uniform grid of 100 steps)\n\n"+
+		"ocm-probe has no head: c_t = (B/A)(1 + B·diag H), diag H from %d Rademacher probes per call.\n\n"+
+		"| score |%s\n|---|%s\n", ocm.DefaultProbes, names, rule)
+	for _, score := range []string{"exact_score", "learned_score"} {
+		fmt.Fprintf(&b, "| %s |", score)
+		for _, est := range errorEstimators {
+			fmt.Fprintf(&b, " %.3e |", r.MeanCovError[score][est.String()])
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "\n## Diagonal-covariance error per t (exact score / learned score)\n\n| t | mean true var |%s best |\n|---|---|%s---|\n", names, rule)
 	for _, row := range r.CovErrors {
 		fmt.Fprintf(&b, "| %d | %.3e |", row.T, row.TrueVar)
 		for _, est := range errorEstimators {

@@ -38,7 +38,9 @@ func Sample(dev rt.Device, m *Model, cfg SampleConfig) ([][]float64, error) {
 	opts := &sampler.Options{Method: cfg.Method, Eta: cfg.Eta, Steps: steps, Variance: cfg.Cov.Variance(),
 		ClipX0: cfg.ClipX0, Key: key.Split(1)}
 	x := rt.Random(dev, rt.Normal, key.Split(0), 0, cfg.N, m.Mix.Dim)
-	out, err := sampler.Sample(m.Predictor(cfg.Cov, cfg.ExactScore), m.Sched, x, opts, nil)
+	pred := m.Predictor(cfg.Cov, cfg.ExactScore)
+	pred.Probes, pred.Seed = cfg.Probes, cfg.Seed
+	out, err := sampler.Sample(pred, m.Sched, x, opts, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,9 @@ type MMDResult struct {
 }
 
 // errorEstimators are the diagonal estimators compared in the covariance-error table.
-var errorEstimators = []ocm.Covariance{ocm.CovOCM, ocm.CovSN, ocm.CovNPR, ocm.CovAnalytic}
+// ocm-probe (no head, DefaultProbes JVPs per call) is the reference a fitted OCM
+// head is judged against.
+var errorEstimators = []ocm.Covariance{ocm.CovOCM, ocm.CovSN, ocm.CovNPR, ocm.CovAnalytic, ocm.CovOCMProbe}
 
 // CovErrors measures every estimator against the exact diagonal covariance.
 func CovErrors(dev rt.Device, m *Model, times []int, samples int, seed uint64, prog Progress) ([]CovErrorRow, error) {
@@ -74,7 +76,9 @@ func CovErrors(dev rt.Device, m *Model, times []int, samples int, seed uint64, p
 		row := CovErrorRow{T: t, Learned: map[string]float64{}, Exact: map[string]float64{}, TrueVar: mean(truth)}
 		for _, cov := range errorEstimators {
 			for _, exactScore := range []bool{false, true} {
-				pr, err := m.Predictor(cov, exactScore).Predict(x, t)
+				p := m.Predictor(cov, exactScore)
+				p.Seed = seed
+				pr, err := p.Predict(x, t)
 				if err != nil {
 					return nil, err
 				}
