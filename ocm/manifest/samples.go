@@ -1,9 +1,6 @@
 package manifest
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "encoding/json"
 
 // Samples is samples.json, one schema for toy and image models: the run's manifest,
 // the model sampled and every setting of the reverse process.
@@ -64,9 +61,4 @@ func (s *Samples) TextChunks() map[string]string {
 		out["Software"] = "ocm " + s.Manifest.Build.String()
 	}
 	return out
-}
-
-// Describe is the one-line summary of the sampling settings.
-func (s *Samples) Describe() string {
-	return fmt.Sprintf("%s %s covariance, %d steps", s.Sampler, s.VarianceType, s.Steps)
 }
