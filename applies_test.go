@@ -387,3 +387,36 @@ func TestEveryFlagIsInTheTable(t *testing.T) {
 		t.Errorf("--help shows single-dash flags")
 	}
 }
+
+// TestToyEvalStepsSetTheNELBO: --eval-steps sets the K of the NELBO table too, not
+// only the MMD table's.
+func TestToyEvalStepsSetTheNELBO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a toy study")
+	}
+	inputs, out := tableInputs(t), t.TempDir()
+	args := []string{"--eval", "--weights", filepath.Join(inputs, "small.safetensors"), "--eval-steps", "3,7",
+		"--eval-samples", "20", "--eval-seeds", "1", "--out", out, "--quiet"}
+	if got := runCell(t, args, out); got.code != 0 {
+		t.Fatalf("exit %d: %s", got.code, got.stderr)
+	}
+	raw, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	var rep struct {
+		ELBO []struct {
+			K int `json:"steps"`
+		} `json:"nelbo"`
+		MMD []struct {
+			K int `json:"steps"`
+		} `json:"mmd"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	ks := map[int]bool{}
+	for _, r := range append(rep.ELBO, rep.MMD...) {
+		ks[r.K] = true
+	}
+	if len(rep.ELBO) == 0 || len(ks) != 2 || !ks[3] || !ks[7] {
+		t.Errorf("NELBO and MMD at K %v, want 3 and 7 only", ks)
+	}
+}

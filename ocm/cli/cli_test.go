@@ -146,3 +146,20 @@ func TestFinalLosses(t *testing.T) {
 		t.Errorf("FinalLosses = %v, want train 49.75 only", got)
 	}
 }
+
+// TestNarrowLineDropsWholeParts: a narrow line drops the time left, then the rate,
+// keeping a short bar, and never cuts a word.
+func TestNarrowLineDropsWholeParts(t *testing.T) {
+	p := &Progress{w: &bytes.Buffer{}, perValue: 1, losses: map[string][]float64{}}
+	t0 := time.Now()
+	p.task, p.first, p.firstDone, p.updates = "sample", t0, 64, 2
+	for w, want := range map[int]string{
+		80: "sample [................] 192/6400 image-steps  10.0 image-steps/s  10m21s left",
+		60: "sample [.........] 192/6400 image-steps  10.0 image-steps/s",
+		40: "sample [.........] 192/6400 image-steps", 30: "sample 192/6400 image-steps"} {
+		p.width = func() int { return w }
+		if got := p.line("sample", 192, 6400, math.NaN(), t0.Add(12800*time.Millisecond)); got != want {
+			t.Errorf("width %d: %q, want %q", w, got, want)
+		}
+	}
+}

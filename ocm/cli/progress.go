@@ -101,39 +101,51 @@ func (p *Progress) line(task string, done, total int, loss float64, now time.Tim
 	if plural != "" {
 		count += " " + plural
 	}
-	var parts []string
+	var rate, left, lossText string
 	if el := now.Sub(p.first).Seconds(); p.updates >= 2 && el > 0 && done > p.firstDone {
-		rate := float64(done-p.firstDone) / el
+		r := float64(done-p.firstDone) / el
 		if plural == "" {
 			plural, singular = "units", "unit"
 		}
-		if rate >= 1 {
-			parts = append(parts, fmt.Sprintf("%.1f %s/s", rate, plural))
-		} else {
-			parts = append(parts, fmt.Sprintf("%.2f s/%s", 1/rate, singular))
+		rate = fmt.Sprintf("%.2f s/%s", 1/r, singular)
+		if r >= 1 {
+			rate = fmt.Sprintf("%.1f %s/s", r, plural)
 		}
-		left := time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second)
-		parts = append(parts, left.String()+" left")
+		left = time.Duration(float64(total-done)/r*float64(time.Second)).Round(time.Second).String() + " left"
 	}
 	if isLossTask(task) && !math.IsNaN(loss) {
 		label := "loss"
 		if p.unit != "" {
 			label = "mse/" + p.unit
 		}
-		parts = append(parts, fmt.Sprintf("%s %.4g", label, loss/p.perValue))
-	}
-	rest := count
-	if len(parts) > 0 {
-		rest += "  " + strings.Join(parts, "  ")
+		lossText = fmt.Sprintf("%s %.4g", label, loss/p.perValue)
 	}
 	width := p.width() - 1
-	barW := min(24, width-utf8.RuneCountInString(task)-utf8.RuneCountInString(rest)-5)
-	if barW >= 8 {
-		fill := barW * done / max(total, 1)
-		bar := strings.Repeat("#", fill) + strings.Repeat(".", barW-fill)
-		return fmt.Sprintf("%s [%s] %s", task, bar, rest)
+	// What does not fit goes, in this order: the time left, then the rate (a bar of
+	// at least 8 columns is kept when the rest fits); no word is cut.
+	for _, parts := range [][]string{{count, rate, left, lossText}, {count, rate, lossText}, {count, lossText}} {
+		rest := joinNonEmpty(parts)
+		barW := min(24, width-utf8.RuneCountInString(task)-utf8.RuneCountInString(rest)-4)
+		if barW >= 8 {
+			fill := barW * done / max(total, 1)
+			return fmt.Sprintf("%s [%s] %s", task, strings.Repeat("#", fill)+strings.Repeat(".", barW-fill), rest)
+		}
+		if line := task + " " + rest; utf8.RuneCountInString(line) <= width {
+			return line
+		}
 	}
-	return truncate(task+" "+rest, width)
+	return truncate(task+" "+count, width)
+}
+
+// joinNonEmpty joins the parts that are not empty with two spaces.
+func joinNonEmpty(parts []string) string {
+	var out []string
+	for _, s := range parts {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "  ")
 }
 
 // truncate cuts s to at most n runes.

@@ -25,7 +25,8 @@ func SampleRecord(m *Model, cfg SampleConfig, model, sha string, mf *manifest.Ma
 		Sampler: cfg.Method.String(), Steps: cfg.K, TimestepSpacing: cfg.Spacing.String(),
 		VarianceType: cfg.Cov.String(), ClipX0: true, ClipSigmaIdx: &idx, ClipPixel: &pix,
 		NumSamples: cfg.N, Seed: cfg.Seed, BetaSchedule: m.Sched.Kind.String(),
-		NumTrainTimesteps: m.Sched.N, Training: m.Meta}
+		NumTrainTimesteps: m.Sched.N}
+	rec.SetTraining(m.Meta)
 	if cfg.Method == sampler.DDIM {
 		eta := cfg.Eta
 		rec.Eta = &eta

@@ -1,9 +1,6 @@
 package manifest
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "encoding/json"
 
 // Samples is samples.json, one schema for toy and image models: the run's manifest,
 // the model sampled and every setting of the reverse process.
@@ -27,8 +24,22 @@ type Samples struct {
 	Seed              uint64            `json:"seed"`
 	BetaSchedule      string            `json:"beta_schedule"`
 	NumTrainTimesteps int               `json:"num_train_timesteps"`
-	Training          map[string]string `json:"training,omitempty"` // the bundle's training record
+	Training          map[string]string `json:"training,omitempty"`          // the bundle's training record
+	TrainingManifest  json.RawMessage   `json:"training_manifest,omitempty"` // the manifest of the run that wrote the bundle
 	Files             []string          `json:"files,omitempty"`
+}
+
+// SetTraining records a bundle's training record, with the manifest it holds (under
+// "manifest") as JSON of its own.
+func (s *Samples) SetTraining(meta map[string]string) {
+	s.Training = map[string]string{}
+	for k, v := range meta {
+		if k == "manifest" && json.Valid([]byte(v)) {
+			s.TrainingManifest = json.RawMessage(v)
+			continue
+		}
+		s.Training[k] = v
+	}
 }
 
 // TextChunks flattens s into "ocm.KEY" → value pairs for PNG text chunks (the
@@ -51,9 +62,4 @@ func (s *Samples) TextChunks() map[string]string {
 		out["Software"] = "ocm " + s.Manifest.Build.String()
 	}
 	return out
-}
-
-// Describe is the one-line summary of the sampling settings.
-func (s *Samples) Describe() string {
-	return fmt.Sprintf("%s %s covariance, %d steps", s.Sampler, s.VarianceType, s.Steps)
 }

@@ -64,7 +64,8 @@ func SampleRecord(m *Model, cfg SampleConfig, model, sha string, mf *manifest.Ma
 	rec := &manifest.Samples{Manifest: mf, Model: model, ModelSHA256: sha, Dataset: m.Dataset,
 		Sampler: cfg.Method.String(), Steps: cfg.K, TimestepSpacing: cfg.Spacing.String(),
 		VarianceType: cfg.Cov.String(), ExactScore: cfg.ExactScore, ClipX0: cfg.ClipX0, NumSamples: cfg.N,
-		Seed: cfg.Seed, BetaSchedule: m.Sched.Kind.String(), NumTrainTimesteps: m.Sched.N, Training: m.Meta}
+		Seed: cfg.Seed, BetaSchedule: m.Sched.Kind.String(), NumTrainTimesteps: m.Sched.N}
+	rec.SetTraining(m.Meta)
 	if cfg.Method == sampler.DDIM {
 		eta := cfg.Eta
 		rec.Eta = &eta
