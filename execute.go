@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"time"
 
 	"ocm/ocm"
@@ -58,9 +57,9 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 		return runDoctor(o, stdout)
 	}
 	if o.cpuProf != "" {
-		stop, err := startProfile(o.cpuProf)
+		stop, err := bench.StartCPUProfile(o.cpuProf)
 		if err != nil {
-			return err
+			return userErr("--cpuprofile: %v", err)
 		}
 		defer stop()
 	}
@@ -110,19 +109,6 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 		return s.images(b)
 	}
 	return s.toy(b)
-}
-
-// startProfile starts a Go CPU profile written to path; stop ends it.
-func startProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, userErr("--cpuprofile: %v", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // toy runs the modes for a toy model; b is the bundle read (nil when training).

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"ocm/assets"
-	"ocm/nn"
-	"ocm/nn/safetensors"
 	"ocm/ocm"
 	"ocm/ocm/data"
 	"ocm/ocm/featurenet"
@@ -23,10 +20,6 @@ import (
 // defaultImageBundleName is the bundle --train and --fit write for image data when
 // --weights is empty.
 const defaultImageBundleName = "ocm-images.safetensors"
-
-// featureClassifierModel is the embedded classifier whose features --eval scores
-// Fashion-MNIST samples with.
-const featureClassifierModel = "fashion-mnist-classifier"
 
 // readImages reads the images spec names: the training part of its split.
 func readImages(o *options, spec string) (*data.Images, error) {
@@ -291,9 +284,14 @@ func (s *session) evalImages(m *images.Model) error {
 		return err
 	}
 	train, test := sp.Train, sp.Eval
-	clf, err := s.featureClassifier(spec, train, test)
+	save := filepath.Join(s.o.out, "feature-classifier.safetensors")
+	clf, acc, trained, err := featurenet.Classifier(s.dev, s.o.classifier, spec, save, train, test,
+		func(done, total int, loss float64) { s.prog.update("train classifier", done, total, loss) })
 	if err != nil {
 		return err
+	}
+	if trained {
+		s.prog.done(fmt.Sprintf("trained the feature classifier: test accuracy %.4f → %s", acc, save))
 	}
 	cfg := images.DefaultEvalConfig()
 	cfg.TestImages, cfg.FDSamples, cfg.Seed, cfg.Split = o.evalImages, o.fdSamples, o.seed, sp.Describe()
@@ -315,36 +313,6 @@ func (s *session) evalImages(m *images.Model) error {
 	s.prog.done(fmt.Sprintf("evaluated %s in %.0f s", m.Dataset, rep.Seconds))
 	fmt.Fprintf(s.stdout, "ocm: report → %s\n", strings.Join(paths, ", "))
 	return nil
-}
-
-// featureClassifier returns --classifier, the embedded classifier of the data set,
-// or one trained now (and written to --out for next time).
-func (s *session) featureClassifier(spec string, train, test *data.Images) (*nn.Classifier, error) {
-	if path := s.o.classifier; path != "" {
-		f, err := safetensors.ReadFile(path)
-		if err != nil {
-			return nil, inputErr(fmt.Errorf("--classifier: %w", err))
-		}
-		clf, err := featurenet.Load(s.dev, path, f)
-		return clf, inputErr(err)
-	}
-	if spec == "fashion-mnist" {
-		if raw, info, err := assets.Load(featureClassifierModel); err == nil {
-			f, err := safetensors.Read("embedded "+info.Name, raw)
-			if err != nil {
-				return nil, err
-			}
-			return featurenet.Load(s.dev, "embedded "+info.Name, f)
-		}
-	}
-	path := filepath.Join(s.o.out, "feature-classifier.safetensors")
-	clf, acc, err := featurenet.TrainAndSave(s.dev, train, test, spec, path,
-		func(done, total int, loss float64) { s.prog.update("train classifier", done, total, loss) })
-	if err != nil {
-		return nil, inputErr(fmt.Errorf("--data %s: feature classifier: %w", spec, err))
-	}
-	s.prog.done(fmt.Sprintf("trained the feature classifier: test accuracy %.4f → %s", acc, path))
-	return clf, nil
 }
 
 // imageInitFrom reads the model --train starts from (--init-from), which must take

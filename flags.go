@@ -108,18 +108,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 	fs := flag.NewFlagSet("ocm", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.BoolVar(&o.train, "train", false, "train the score network (backbone) with the denoising loss")
-	fs.BoolVar(&o.fit, "fit", false, "fit the covariance heads (OCM, SN, NPR) and the Analytic-DPM table on the frozen backbone")
-	fs.BoolVar(&o.sample, "sample", false, "draw samples and write them to --out")
-	fs.BoolVar(&o.eval, "eval", false, "measure every covariance estimator and sampler; write a report folder to --out")
-	fs.BoolVar(&o.list, "list", false, "list the embedded models")
-	fs.BoolVar(&o.doctor, "doctor", false, "report the machine as ocm sees it (CPU features, GPU, CUDA libraries) and self-test each device")
-	fs.BoolVar(&o.showVersion, "version", false, "print the version")
-	fs.BoolVar(&o.bench, "bench", false, "time SGEMM and the toy-mlp side by side with the PyTorch CPU reference; write bench.json to --out")
-	fs.StringVar(&o.benchTorch, "bench-torch", "../shared/bench/torch_ref.py", "PyTorch reference `script` of --bench")
-	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
-	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
-
+	modeFlags(fs, o)
 	fs.StringVar(&o.data, "data", "mog9", "training data (`spec`): mog9, mog40, a Gaussian-mixture JSON file, or images: fashion-mnist, idx:IMAGES[,LABELS], cifar10:FILE[,FILE…], png:FOLDER; without it, a bundle's own data set (--train: mog9)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`folder` of the Fashion-MNIST IDX files (default "+data.DefaultFashionMNISTDir+")")
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
@@ -181,7 +170,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
 	}
 	if o.evalKs, err = parseInts(*ks); err != nil {
-		return nil, fmt.Errorf("invalid value %q for flag ---eval-steps: %v", *ks, err)
+		return nil, fmt.Errorf("invalid value %q for flag --eval-steps: %v", *ks, err)
 	}
 	return o, o.check()
 }

@@ -6,6 +6,21 @@ import (
 	"ocm/ocm"
 )
 
+// modeFlags adds the modes and the flags of --bench.
+func modeFlags(fs *flag.FlagSet, o *options) {
+	fs.BoolVar(&o.train, "train", false, "train the score network (backbone) with the denoising loss")
+	fs.BoolVar(&o.fit, "fit", false, "fit the covariance heads (OCM, SN, NPR) and the Analytic-DPM table on the frozen backbone")
+	fs.BoolVar(&o.sample, "sample", false, "draw samples and write them to --out")
+	fs.BoolVar(&o.eval, "eval", false, "measure every covariance estimator and sampler; write a report folder to --out")
+	fs.BoolVar(&o.list, "list", false, "list the embedded models")
+	fs.BoolVar(&o.doctor, "doctor", false, "report the machine as ocm sees it (CPU features, GPU, CUDA libraries) and self-test each device")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version")
+	fs.BoolVar(&o.bench, "bench", false, "time SGEMM and the toy-mlp side by side with the PyTorch CPU reference; write bench.json to --out")
+	fs.StringVar(&o.benchTorch, "bench-torch", "../shared/bench/torch_ref.py", "PyTorch reference `script` of --bench")
+	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
+	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
+}
+
 // evalFlags adds the flags of the evaluation split and of the head-free covariance.
 func evalFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.evalData, "eval-data", "", "images: data set `spec` --eval scores on, as --data (default: its test split, or the last 1/6 of its files, which training then skips)")

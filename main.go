@@ -16,6 +16,7 @@ import (
 	"ocm/cudart"
 	"ocm/nn/safetensors"
 	"ocm/ocm"
+	"ocm/ocm/featurenet"
 	"ocm/ocm/runguard"
 	rt "ocm/runtime"
 )
@@ -64,13 +65,14 @@ func exitCode(err error) int {
 	var fe *safetensors.FormatError
 	var me *ocm.MixtureError
 	var se *ocm.SkipLimitError
+	var bi *featurenet.BadInput
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &stopped):
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &re), errors.As(err, &fe), errors.As(err, &me),
-		errors.As(err, &se), errors.Is(err, ocm.ErrNoCheckpoint):
+		errors.As(err, &se), errors.As(err, &bi), errors.Is(err, ocm.ErrNoCheckpoint):
 		return exitBadUse // the input, the flags or the run's settings are wrong
 	}
 	return exitFailure
@@ -86,7 +88,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			err := deviceFailure(r)
+			err := cudart.DeviceFailure(r)
 			if err == nil {
 				panic(r) // a programming error: keep the trace
 			}
@@ -113,21 +115,6 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "ocm: %v\n", oneLine(err))
 	}
 	return exitCode(err)
-}
-
-// deviceFailure returns the error of a panic raised by the CUDA device (out of device
-// memory, a failed CUDA or cuBLAS call, a kernel error), or nil for any other panic.
-func deviceFailure(r any) error {
-	err, ok := r.(error)
-	if !ok {
-		return nil
-	}
-	var oom *cudart.OutOfMemoryError
-	var ce *cudart.Error
-	if errors.As(err, &oom) || errors.As(err, &ce) {
-		return err
-	}
-	return nil
 }
 
 // oneLine keeps an error message on one line and drops the package prefixes of

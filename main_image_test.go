@@ -202,13 +202,13 @@ func TestImageConfigFile(t *testing.T) {
 // panic on the device becomes a one-line error; other panics are left alone.
 func TestDeviceFailuresAreOneLine(t *testing.T) {
 	oom := &cudart.OutOfMemoryError{Requested: 1 << 30, Free: 1 << 20, Total: 80 << 30}
-	if err := deviceFailure(oom); err == nil || !strings.Contains(oneLine(err), "requested 1.0 GiB, 1.0 MiB free of 80.0 GiB") {
+	if err := cudart.DeviceFailure(oom); err == nil || !strings.Contains(oneLine(err), "requested 1.0 GiB, 1.0 MiB free of 80.0 GiB") {
 		t.Errorf("out of memory: %v", err)
 	}
-	if err := deviceFailure(&cudart.Error{Call: "cudaLaunchKernel", Code: 719, Name: "cudaErrorLaunchFailure"}); err == nil {
+	if err := cudart.DeviceFailure(&cudart.Error{Call: "cudaLaunchKernel", Code: 719, Name: "cudaErrorLaunchFailure"}); err == nil {
 		t.Error("a failed CUDA call is not recognised")
 	}
-	if deviceFailure("index out of range") != nil || deviceFailure(errors.New("other")) != nil {
+	if cudart.DeviceFailure("index out of range") != nil || cudart.DeviceFailure(errors.New("other")) != nil {
 		t.Error("a programming error was turned into a user message")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"ocm/assets"
 	"ocm/ocm/cli"
 	"ocm/ocm/data"
+	"ocm/ocm/featurenet"
 	"ocm/ocm/manifest"
 	"ocm/ocm/modelfile"
 )
@@ -83,7 +84,7 @@ func newManifest(o *options, dev string, b *modelfile.File, kind cli.Kind) (*man
 	} else if err == nil && o.eval && o.data == "fashion-mnist" {
 		models, _ := assets.List()
 		for _, m := range models {
-			if m.Name == featureClassifierModel {
+			if m.Name == featurenet.EmbeddedFashionMNIST {
 				mf.Inputs = append(mf.Inputs, manifest.Input{Role: "classifier", Path: "embedded " + m.Name, SHA256: m.SHA256})
 			}
 		}

@@ -8,6 +8,7 @@ type LoadError struct {
 	Msg string
 }
 
+// Error is the one-line message.
 func (e *LoadError) Error() string { return e.Msg }
 
 // Error is a failed CUDA, driver or cuBLAS call.
@@ -17,6 +18,7 @@ type Error struct {
 	Name string // the status name, "cudaErrorMemoryAllocation"
 }
 
+// Error is the one-line message.
 func (e *Error) Error() string {
 	return fmt.Sprintf("cuda: %s failed: %s (%d)", e.Call, e.Name, e.Code)
 }
@@ -103,6 +105,7 @@ type OutOfMemoryError struct {
 	Requested, Free, Total int64 // bytes
 }
 
+// Error is the one-line message.
 func (e *OutOfMemoryError) Error() string {
 	return fmt.Sprintf("cudart: out of GPU memory: requested %s, %s free of %s (lower --batch or --num-samples, or use --device cpu)",
 		byteSize(e.Requested), byteSize(e.Free), byteSize(e.Total))

@@ -210,6 +210,7 @@ type countingReader struct {
 	n int64
 }
 
+// Read implements io.Reader.
 func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.n += int64(k)
@@ -226,6 +227,7 @@ type zstdReader struct {
 	limit int64
 }
 
+// Read implements io.Reader.
 func (z *zstdReader) Read(p []byte) (int, error) {
 	k, err := z.r.Read(p)
 	z.n += int64(k)

@@ -104,6 +104,7 @@ func (d *dict) set(k any, v any) error {
 	return nil
 }
 
+// String names the value for messages.
 func (g globalRef) String() string { return printable(g.module) + "." + printable(g.name) }
 
 // unpickler runs one pickle. persistentLoad resolves BINPERSID ids; nil refuses them.
@@ -508,6 +509,7 @@ func (u *unpickler) global(op byte) error {
 // byte offset, the name being what matters.
 type refusal struct{ g globalRef }
 
+// Error is the one-line message.
 func (r *refusal) Error() string {
 	return "pickle names " + r.g.String() + ", which a state dict never needs"
 }

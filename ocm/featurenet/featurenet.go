@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 
+	"ocm/assets"
 	ad "ocm/autodiff"
 	"ocm/nn"
 	"ocm/nn/safetensors"
@@ -331,3 +332,50 @@ func TrainAndSave(dev rt.Device, train, test *data.Images, dataset, path string,
 	}
 	return clf, acc, nil
 }
+
+// Classifier returns the feature classifier of an evaluation: the file path when
+// given, else the embedded classifier of Fashion-MNIST for spec "fashion-mnist", else
+// one trained now on train, scored on test and saved to save (for next time); trained
+// says so. Errors of path or of the data are the user's (BadInput).
+func Classifier(dev rt.Device, path, spec, save string, train, test *data.Images,
+	progress func(done, total int, loss float64)) (clf *nn.Classifier, acc float64, trained bool, err error) {
+	if path != "" {
+		f, err := safetensors.ReadFile(path)
+		if err != nil {
+			return nil, 0, false, &BadInput{fmt.Errorf("--classifier: %w", err)}
+		}
+		clf, err := Load(dev, path, f)
+		if err != nil {
+			return nil, 0, false, &BadInput{err}
+		}
+		return clf, 0, false, nil
+	}
+	if spec == "fashion-mnist" {
+		if raw, info, err := assets.Load(EmbeddedFashionMNIST); err == nil {
+			f, err := safetensors.Read("embedded "+info.Name, raw)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			clf, err := Load(dev, "embedded "+info.Name, f)
+			return clf, 0, false, err
+		}
+	}
+	clf, acc, err = TrainAndSave(dev, train, test, spec, save, progress)
+	if err != nil {
+		return nil, 0, false, &BadInput{fmt.Errorf("--data %s: feature classifier: %w", spec, err)}
+	}
+	return clf, acc, true, nil
+}
+
+// EmbeddedFashionMNIST is the embedded classifier whose features --eval scores
+// Fashion-MNIST samples with.
+const EmbeddedFashionMNIST = "fashion-mnist-classifier"
+
+// BadInput is an error of the user's input (a file, a data set).
+type BadInput struct{ Err error }
+
+// Error is the message of the wrapped error.
+func (e *BadInput) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *BadInput) Unwrap() error { return e.Err }

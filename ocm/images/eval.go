@@ -171,12 +171,7 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 	covs := nllCovariances(cfg)
 	x := firstImages(test, n)
 	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
-	preds := make([]sampler.Denoiser, len(covs))
-	for i, cov := range covs {
-		p := m.Predictor(cov)
-		p.Probes, p.Seed = cfg.Probes, cfg.Seed
-		preds[i] = p
-	}
+	preds := m.nllPredictors(covs, cfg)
 	out := map[nllKey][2]float64{}
 	total, done := 0, 0
 	for _, k := range cfg.Ks {
@@ -235,18 +230,33 @@ func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *
 			out[nllKey{cov, k}] = [2]float64{mean * bits, se * bits}
 		}
 		if terms != nil {
-			// The order of the reverse process: the prior, then the transitions from
-			// the last step down to the decoder.
-			order := func(t Term) int {
-				if t.S == t.T {
-					return math.MaxInt
-				}
-				return t.T
-			}
-			rep.Terms = slices.SortedFunc(maps.Values(terms), func(a, b Term) int { return cmp.Compare(order(b), order(a)) })
+			rep.Terms = processOrder(terms)
 		}
 	}
 	return out, nil
+}
+
+// nllPredictors are the denoisers of covs, with ocm-probe's probes and seed.
+func (m *Model) nllPredictors(covs []ocm.Covariance, cfg EvalConfig) []sampler.Denoiser {
+	preds := make([]sampler.Denoiser, len(covs))
+	for i, cov := range covs {
+		p := m.Predictor(cov)
+		p.Probes, p.Seed = cfg.Probes, cfg.Seed
+		preds[i] = p
+	}
+	return preds
+}
+
+// processOrder lists the NLL terms in the order of the reverse process: the prior,
+// then the transitions from the last step down to the decoder.
+func processOrder(terms map[[2]int]Term) []Term {
+	order := func(t Term) int {
+		if t.S == t.T {
+			return math.MaxInt
+		}
+		return t.T
+	}
+	return slices.SortedFunc(maps.Values(terms), func(a, b Term) int { return cmp.Compare(order(b), order(a)) })
 }
 
 // sampleRow draws cfg.FDSamples images and scores them against the reference.
