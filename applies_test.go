@@ -58,6 +58,8 @@ func probes(dir, inputs string) map[string]probe {
 		"save":            p("--save", filepath.Join(dir, "saved.safetensors")),
 		"init-from":       p("--init-from", filepath.Join(inputs, "other.safetensors")),
 		"overwrite":       p("--overwrite"),
+		"probes":          {args: []string{"--probes", "3"}, base: []string{"--variance-type", "ocm-probe"}},
+		"eval-data":       p("--eval-data", "idx:"+filepath.Join(inputs, "train-images")),
 		"bench-torch":     p("--bench-torch", "x.py"), "bench-python": p("--bench-python", "python3"), "bench-rounds": p("--bench-rounds", "1"),
 	}
 }

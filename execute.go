@@ -118,13 +118,18 @@ func (s *session) toy(b *modelfile.File) error {
 		s.prog.clear()
 		return err
 	}
+	return s.sampleAndEval(func() error { return s.sampleToy(m, b) }, func() error { return s.evalToy(m) })
+}
+
+// sampleAndEval runs --sample and --eval, in that order, on the run's model.
+func (s *session) sampleAndEval(sample, eval func() error) error {
 	if s.o.sample {
-		if err := s.sampleToy(m, b); err != nil {
+		if err := sample(); err != nil {
 			return err
 		}
 	}
 	if s.o.eval {
-		return s.evalToy(m)
+		return eval()
 	}
 	return nil
 }
@@ -297,7 +302,7 @@ func (s *session) evalToy(m *toy.Model) error {
 		times = []int{1, m.Sched.N / 100, m.Sched.N / 10, m.Sched.N / 2, m.Sched.N}
 	}
 	cfg := toy.StudyConfig{ErrTimes: times, ErrSamples: 2000, Ks: o.evalKs, Samples: o.evalSamples,
-		Seeds: o.evalSeeds, Seed: o.seed}
+		Seeds: o.evalSeeds, Seed: o.seed, Probes: probesAsked(o)}
 	if o.evalKsSet {
 		cfg.ELBOKs = o.evalKs
 	}
@@ -372,4 +377,13 @@ func (s *session) control() (*ocm.Control, func(), error) {
 		fmt.Fprintf(s.stderr, "ocm: checkpoints in %s\n", dir)
 	}
 	return ctl, func() { undo(); unlock() }, nil
+}
+
+// probesAsked is --probes when given: the evaluations then add the head-free
+// ocm-probe estimator (M JVPs per call), else 0.
+func probesAsked(o *options) int {
+	if o.set["probes"] {
+		return o.probes
+	}
+	return 0
 }

@@ -48,15 +48,7 @@ func (s *session) images(b *modelfile.File) error {
 		s.prog.clear()
 		return err
 	}
-	if s.o.sample {
-		if err := s.sampleImages(m, b); err != nil {
-			return err
-		}
-	}
-	if s.o.eval {
-		return s.evalImages(m)
-	}
-	return nil
+	return s.sampleAndEval(func() error { return s.sampleImages(m, b) }, func() error { return s.evalImages(m) })
 }
 
 // imageRun is what --train and --fit on images are given: the run configuration,

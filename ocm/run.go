@@ -246,3 +246,31 @@ func CheckTensorsFinite(name string, f *safetensors.File) error {
 	}
 	return nil
 }
+
+// FillParams copies the tensors of bundle f (named name) into ps, each found by its
+// name and checked for shape.
+func FillParams(dev rt.Device, name string, f *safetensors.File, ps []*nn.Param) error {
+	for _, p := range ps {
+		t, ok := f.Get(p.Name)
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is missing", name, p.Name)
+		}
+		if !rt.SameShape(t.Shape, p.Value.Shape()) {
+			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", name, p.Name, t.Shape, p.Value.Shape())
+		}
+		rt.CopyInto(p.Value, rt.FromSlice(dev, t.Data, t.Shape...))
+	}
+	return nil
+}
+
+// ResumingFit says whether c resumes a fit checkpoint; a training checkpoint is a
+// *ResumeError (what names the application in the message).
+func (c *Control) ResumingFit(what string) (bool, error) {
+	switch c.Phase() {
+	case "":
+		return false, nil
+	case PhaseTrain:
+		return false, &ResumeError{fmt.Errorf("%s: %s is a checkpoint of training, not of fitting; resume with --train", what, c.ResumePath)}
+	}
+	return true, nil
+}

@@ -314,15 +314,8 @@ func ParamLowerBound(c nn.UNetConfig) int64 {
 
 // fill copies the bundle's tensors into the model, checking names and shapes.
 func (m *Model) fill(dev rt.Device, name string, f *safetensors.File) error {
-	for _, p := range m.params() {
-		t, ok := f.Get(p.Name)
-		if !ok {
-			return fmt.Errorf("%s: tensor %q is missing", name, p.Name)
-		}
-		if !rt.SameShape(t.Shape, p.Value.Shape()) {
-			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", name, p.Name, t.Shape, p.Value.Shape())
-		}
-		rt.CopyInto(p.Value, rt.FromSlice(dev, t.Data, t.Shape...))
+	if err := ocm.FillParams(dev, name, f, m.params()); err != nil {
+		return err
 	}
 	if t, ok := f.Get("analytic.ms_eps"); ok {
 		if len(t.Data) != m.Sched.N+1 {

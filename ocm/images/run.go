@@ -128,11 +128,8 @@ func fitStep(fs []*ocm.HeadFitter) int {
 
 // resumeFit restores the model and every head's state from a fit checkpoint.
 func (m *Model) resumeFit(dev rt.Device, ctl *ocm.Control, st Settings, fitters []*ocm.HeadFitter) error {
-	switch ctl.Phase() {
-	case "":
-		return nil
-	case ocm.PhaseTrain:
-		return &ocm.ResumeError{Err: fmt.Errorf("images: %s is a checkpoint of training, not of fitting; resume with --train", ctl.ResumePath)}
+	if ok, err := ctl.ResumingFit("images"); !ok || err != nil {
+		return err
 	}
 	if err := m.restore(dev, ctl, st); err != nil {
 		return err

@@ -25,18 +25,19 @@ var elboCovariances = []ocm.Covariance{ocm.CovSmall, ocm.CovLarge, ocm.CovAnalyt
 	ocm.CovOCM, ocm.CovOCMProbe, ocm.CovExactDiag, ocm.CovExactFull}
 
 // ELBOTable computes the negative ELBO of every DDPM covariance on n data points.
-func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progress) ([]ELBORow, error) {
+func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, probes int, prog Progress) ([]ELBORow, error) {
 	x0 := ocm.MixtureData{Mix: m.Mix, Seed: seed}.Batch(dev, 0, n)
 	nll := exactNLL(m, x0)
 	var out []ELBORow
-	for _, cov := range elboCovariances {
+	covs := withoutProbe(elboCovariances, probes)
+	for _, cov := range covs {
 		for _, k := range ks {
 			steps, err := sampler.Timesteps(sampler.Even, m.Sched.N, k)
 			if err != nil {
 				return nil, err
 			}
 			p := m.Predictor(cov, false)
-			p.Seed = seed
+			p.Seed, p.Probes = seed, probes
 			v, err := sampler.NELBO(p, m.Sched, x0, steps, cov.Variance(), sampler.NELBOOptions{}, philox.Key{Seed: seed, Stream: 5})
 			if err != nil {
 				return nil, err
@@ -44,7 +45,7 @@ func ELBOTable(dev rt.Device, m *Model, ks []int, n int, seed uint64, prog Progr
 			mu, sd := meanStd(v)
 			out = append(out, ELBORow{Cov: cov.String(), K: k, NELBO: mu, StdErr: sd / math.Sqrt(float64(len(v))), ExactNLL: nll})
 			if prog != nil {
-				prog("likelihood table", len(out), len(ks)*len(elboCovariances), mu)
+				prog("likelihood table", len(out), len(ks)*len(covs), mu)
 			}
 		}
 	}

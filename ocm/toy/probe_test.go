@@ -2,6 +2,7 @@ package toy
 
 import (
 	"math"
+	"ocm/ocm"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ import (
 func TestCovErrorsHasOCMProbe(t *testing.T) {
 	m := smallModel(t)
 	m.MsEps, m.ExactMsEps = make([]float64, m.Sched.N+1), make([]float64, m.Sched.N+1)
-	rows, err := CovErrors(dev, m, []int{30, 300}, 128, 1, nil)
+	rows, err := CovErrors(dev, m, []int{30, 300}, 128, 1, ocm.DefaultProbes, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"ocm/nn/safetensors"
-	"ocm/ocm"
 	"ocm/ocm/manifest"
 	rt "ocm/runtime"
 	"ocm/sampler"
@@ -39,14 +38,14 @@ func Study(dev rt.Device, m *Model, cfg StudyConfig, prog Progress) (*Report, er
 	r := &Report{Dataset: m.Dataset, Training: m.Meta, Config: cfg,
 		BandwidthRule: "median heuristic l = sqrt(median pairwise squared distance / 2) over two independent data samples of the MMD sample size, fixed per data set"}
 	var err error
-	if r.CovErrors, err = CovErrors(dev, m, cfg.ErrTimes, cfg.ErrSamples, cfg.Seed, prog); err != nil {
+	if r.CovErrors, err = CovErrors(dev, m, cfg.ErrTimes, cfg.ErrSamples, cfg.Seed, cfg.Probes, prog); err != nil {
 		return nil, err
 	}
 	uniform := make([]int, 0, 100)
 	for t := m.Sched.N / 100; t <= m.Sched.N; t += max(1, m.Sched.N/100) {
 		uniform = append(uniform, t)
 	}
-	avgRows, err := CovErrors(dev, m, uniform, cfg.ErrSamples/4, cfg.Seed+1, prog)
+	avgRows, err := CovErrors(dev, m, uniform, cfg.ErrSamples/4, cfg.Seed+1, cfg.Probes, prog)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +54,7 @@ func Study(dev rt.Device, m *Model, cfg StudyConfig, prog Progress) (*Report, er
 	if r.MMD, err = MMDTable(dev, m, cfg, r.Bandwidth, prog); err != nil {
 		return nil, err
 	}
-	if r.ELBO, err = ELBOTable(dev, m, cfg.elboKs(), cfg.Samples, cfg.Seed+2, prog); err != nil {
+	if r.ELBO, err = ELBOTable(dev, m, cfg.elboKs(), cfg.Samples, cfg.Seed+2, cfg.Probes, prog); err != nil {
 		return nil, err
 	}
 	r.Seconds = time.Since(start).Seconds()
@@ -110,7 +109,7 @@ func covErrorFigure(r *Report) *plot.Grid {
 	g := &plot.Grid{Title: r.Dataset + ": diagonal-covariance error vs t", Cols: 2}
 	for _, score := range []string{"exact score", "learned score"} {
 		c := &plot.LineChart{Title: score, XLabel: "t", YLabel: "mean squared error of diag Cov[x0|xt]", LogX: true, LogY: true}
-		for _, est := range errorEstimators {
+		for _, est := range withoutProbe(errorEstimators, r.Config.Probes) {
 			s := plot.Series{Name: est.String()}
 			for _, row := range r.CovErrors {
 				v := row.Learned[est.String()]
@@ -161,15 +160,15 @@ func markdown(r *Report) []byte {
 	}
 	fmt.Fprintf(&b, "# OCM toy study: %s\n\nocm %s on %s, %.0f s. Training: %v\n\n", r.Dataset, build, device, r.Seconds, sortedKV(r.Training))
 	names, rule := "", ""
-	for _, est := range errorEstimators {
+	for _, est := range withoutProbe(errorEstimators, r.Config.Probes) {
 		names, rule = names+" "+est.String()+" |", rule+"---|"
 	}
 	fmt.Fprintf(&b, "## Diagonal-covariance error, mean over t (uniform grid of 100 steps)\n\n"+
-		"ocm-probe has no head: c_t = (B/A)(1 + B·diag H), diag H from %d Rademacher probes per call.\n\n"+
-		"| score |%s\n|---|%s\n", ocm.DefaultProbes, names, rule)
+		"ocm-probe (with --probes) has no head: c_t = (B/A)(1 + B·diag H), diag H from %d Rademacher probes per call.\n\n"+
+		"| score |%s\n|---|%s\n", r.Config.Probes, names, rule)
 	for _, score := range []string{"exact_score", "learned_score"} {
 		fmt.Fprintf(&b, "| %s |", score)
-		for _, est := range errorEstimators {
+		for _, est := range withoutProbe(errorEstimators, r.Config.Probes) {
 			fmt.Fprintf(&b, " %.3e |", r.MeanCovError[score][est.String()])
 		}
 		b.WriteByte('\n')
@@ -177,7 +176,7 @@ func markdown(r *Report) []byte {
 	fmt.Fprintf(&b, "\n## Diagonal-covariance error per t (exact score / learned score)\n\n| t | mean true var |%s best |\n|---|---|%s---|\n", names, rule)
 	for _, row := range r.CovErrors {
 		fmt.Fprintf(&b, "| %d | %.3e |", row.T, row.TrueVar)
-		for _, est := range errorEstimators {
+		for _, est := range withoutProbe(errorEstimators, r.Config.Probes) {
 			fmt.Fprintf(&b, " %.2e / %.2e |", row.Exact[est.String()], row.Learned[est.String()])
 		}
 		fmt.Fprintf(&b, " %s / %s |\n", argmin(row.Exact), argmin(row.Learned))

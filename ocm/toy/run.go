@@ -205,11 +205,8 @@ func (m *Model) saveFit(dir string, st Settings, jobs []*headJob) (string, error
 
 // resumeFit restores the model and every head's state from a fit checkpoint.
 func (m *Model) resumeFit(dev rt.Device, ctl *ocm.Control, st Settings, jobs []*headJob) error {
-	switch ctl.Phase() {
-	case "":
-		return nil
-	case ocm.PhaseTrain:
-		return &ocm.ResumeError{Err: fmt.Errorf("toy: %s is a checkpoint of training, not of fitting; resume with --train", ctl.ResumePath)}
+	if ok, err := ctl.ResumingFit("toy"); !ok || err != nil {
+		return err
 	}
 	if err := m.restore(dev, ctl, st); err != nil {
 		return err

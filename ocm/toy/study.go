@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"ocm/ocm"
 	rt "ocm/runtime"
@@ -21,6 +22,18 @@ type StudyConfig struct {
 	Samples    int    `json:"mmd_samples"`              // samples per MMD measurement
 	Seeds      int    `json:"mmd_seeds"`                // sampling seeds per MMD measurement
 	Seed       uint64 `json:"seed"`
+	// Probes adds the head-free ocm-probe estimator with this many probes per call to
+	// the covariance-error and NELBO tables (0: not measured; it costs Probes JVPs
+	// per call).
+	Probes int `json:"probes,omitempty"`
+}
+
+// withoutProbe is covs without ocm-probe unless probes > 0.
+func withoutProbe(covs []ocm.Covariance, probes int) []ocm.Covariance {
+	if probes > 0 {
+		return covs
+	}
+	return slices.DeleteFunc(slices.Clone(covs), func(c ocm.Covariance) bool { return c == ocm.CovOCMProbe })
 }
 
 // DefaultELBOKs are the step counts of the NELBO table when StudyConfig.ELBOKs is nil.
@@ -59,12 +72,12 @@ type MMDResult struct {
 }
 
 // errorEstimators are the diagonal estimators compared in the covariance-error table.
-// ocm-probe (no head, DefaultProbes JVPs per call) is the reference a fitted OCM
-// head is judged against.
+// ocm-probe (no head, StudyConfig.Probes JVPs per call; only when asked) is the
+// reference a fitted OCM head is judged against.
 var errorEstimators = []ocm.Covariance{ocm.CovOCM, ocm.CovSN, ocm.CovNPR, ocm.CovAnalytic, ocm.CovOCMProbe}
 
 // CovErrors measures every estimator against the exact diagonal covariance.
-func CovErrors(dev rt.Device, m *Model, times []int, samples int, seed uint64, prog Progress) ([]CovErrorRow, error) {
+func CovErrors(dev rt.Device, m *Model, times []int, samples int, seed uint64, probes int, prog Progress) ([]CovErrorRow, error) {
 	exact := m.ExactTeacher()
 	var rowsOut []CovErrorRow
 	for i, t := range times {
@@ -74,10 +87,10 @@ func CovErrors(dev rt.Device, m *Model, times []int, samples int, seed uint64, p
 		x := diffusedSample(dev, m, t, samples, seed+uint64(t))
 		truth := exactDiag(exact.At(t), x)
 		row := CovErrorRow{T: t, Learned: map[string]float64{}, Exact: map[string]float64{}, TrueVar: mean(truth)}
-		for _, cov := range errorEstimators {
+		for _, cov := range withoutProbe(errorEstimators, probes) {
 			for _, exactScore := range []bool{false, true} {
 				p := m.Predictor(cov, exactScore)
-				p.Seed = seed
+				p.Seed, p.Probes = seed, probes
 				pr, err := p.Predict(x, t)
 				if err != nil {
 					return nil, err
