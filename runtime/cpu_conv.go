@@ -65,8 +65,37 @@ func (p *convPlan) columns(col, x []float32, n0, gN int) {
 	})
 }
 
-// Conv2d computes y = w ⋆ x by im2col and one GEMM per group of images.
+// Conv2d computes y = w ⋆ x: stride-1 convolutions as implicit GEMMs on the padded
+// input (cpu.GridConv), others (and all with CPUOptions.Im2col) by im2col.
 func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dGrid(y, x, w, c)
+		return
+	}
+	d.conv2dIm2col(y, x, w, c)
+}
+
+// Conv2dInputGrad computes dx from dy and w (see Conv2d for the paths).
+func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dInputGradGrid(dx, dy, w, c)
+		return
+	}
+	d.conv2dInputGradIm2col(dx, dy, w, c)
+}
+
+// Conv2dWeightGrad computes dw from dy and x (see Conv2d for the paths).
+func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dWeightGradGrid(dw, dy, x, c)
+		return
+	}
+	d.conv2dWeightGradIm2col(dw, dy, x, c)
+}
+
+// conv2dIm2col computes y = w ⋆ x by im2col and one GEMM per group of images: the
+// reference path.
+func (d *CPU) conv2dIm2col(y, x, w Buffer, c *ConvArgs) {
 	p := planConv(c)
 	yd, xd, wd := data(y), data(x), data(w)
 	col, tmp, release := p.scratch()
@@ -84,8 +113,8 @@ func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 	}
 }
 
-// Conv2dInputGrad computes dx = Wᵀ·dy scattered back by col2im.
-func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
+// conv2dInputGradIm2col computes dx = Wᵀ·dy scattered back by col2im.
+func (d *CPU) conv2dInputGradIm2col(dx, dy, w Buffer, c *ConvArgs) {
 	p := planConv(c)
 	dxd, dyd, wd := data(dx), data(dy), data(w)
 	col, tmp, release := p.scratch()
@@ -105,8 +134,8 @@ func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
 	}
 }
 
-// Conv2dWeightGrad computes dw = Σ dy·colᵀ over all images.
-func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
+// conv2dWeightGradIm2col computes dw = Σ dy·colᵀ over all images.
+func (d *CPU) conv2dWeightGradIm2col(dw, dy, x Buffer, c *ConvArgs) {
 	p := planConv(c)
 	dwd, dyd, xd := data(dw), data(dy), data(x)
 	col, tmp, release := p.scratch()

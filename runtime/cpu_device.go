@@ -13,6 +13,7 @@ import (
 type CPU struct {
 	gemm    cpu.Gemm
 	threads int
+	im2col  bool // every convolution by im2col (the reference path)
 }
 
 // CPUOptions selects the GEMM kernel and thread count of a CPU device.
@@ -20,6 +21,9 @@ type CPUOptions struct {
 	Kernel  cpu.Kernel // cpu.BestKernel() when ForceKernel is false
 	Force   bool       // use Kernel even if a faster one exists
 	Threads int        // ≤ 0: all cores (GOMAXPROCS)
+	// Im2col computes every convolution by im2col and a GEMM (the reference the
+	// implicit-GEMM path of stride-1 convolutions is tested against).
+	Im2col bool
 }
 
 // NewCPU returns a CPU device.
@@ -35,7 +39,7 @@ func NewCPU(o CPUOptions) *CPU {
 	if t <= 0 {
 		t = goruntime.GOMAXPROCS(0)
 	}
-	return &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t}
+	return &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t, im2col: o.Im2col}
 }
 
 // Name describes the device and its GEMM kernel.

@@ -1,0 +1,96 @@
+package nn
+
+import (
+	goruntime "runtime"
+	"testing"
+
+	ad "ocm/autodiff"
+	rt "ocm/runtime"
+	"ocm/runtime/philox"
+)
+
+// The unet-s items of shared/bench/torch_ref.py at its batches (forward 16, training
+// step, JVP and VJP 32) and the small Fashion-MNIST UNet's training step at 64, with
+// the heap's peak reported beside the time:
+//
+//	go test ./nn -run '^$' -bench 'UNetS(Fwd16|Train32|JVP32|VJP32)|UNetSmallTrain64' -benchtime 5x
+
+// unetSmallConfig is the "small" preset of ocm/images (the Fashion-MNIST model).
+func unetSmallConfig() UNetConfig {
+	return UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2, 2}, NumRes: 1, Resolution: 28, TembIn: 32}
+}
+
+func unetBenchModel(cfg UNetConfig, batch int) (rt.Device, *UNet, *rt.Tensor, []float64) {
+	dev := rt.NewCPU(rt.CPUOptions{})
+	m := NewUNet(dev, cfg, philox.Key{Seed: 1})
+	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, batch, cfg.InCh, cfg.Resolution, cfg.Resolution)
+	t := make([]float64, batch)
+	for i := range t {
+		t[i] = float64(1 + (37*i)%1000)
+	}
+	return dev, m, x, t
+}
+
+// reportHeap adds the heap in use after the loop and the process's peak
+// (Sys, what the Go runtime has obtained from the OS) in MiB.
+func reportHeap(b *testing.B) {
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+	b.ReportMetric(float64(ms.Sys)/(1<<20), "sys-MiB")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+}
+
+// UNetTrainStep returns one training step of m on x: forward with dropout, MSE on a
+// fixed ε, backward, Adam.
+func unetTrainStep(dev rt.Device, m *UNet, x *rt.Tensor, t []float64) func() {
+	eps := rt.Random(dev, rt.Normal, philox.Key{Seed: 3}, 0, x.Shape()...)
+	opt := NewAdam(1e-4)
+	params := m.Params()
+	return func() {
+		c := NewCtx(true, true, philox.Key{Seed: 4})
+		out, _ := m.Forward(c, ad.Const(x), t)
+		loss := ad.Mean(ad.Square(ad.Sub(out, ad.Const(eps))), false)
+		opt.Update(params, c.Grads(loss, params))
+	}
+}
+
+func benchLoop(b *testing.B, step func()) {
+	step() // warm-up: the heap reaches its steady size
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+	reportHeap(b)
+}
+
+func BenchmarkUNetSFwd16(b *testing.B) {
+	_, m, x, t := unetBenchModel(UNetS(), 16)
+	benchLoop(b, func() { m.Forward(Eval(), ad.Const(x), t) })
+}
+
+func BenchmarkUNetSFwd32(b *testing.B) {
+	_, m, x, t := unetBenchModel(UNetS(), 32)
+	benchLoop(b, func() { m.Forward(Eval(), ad.Const(x), t) })
+}
+
+func BenchmarkUNetSTrain32(b *testing.B) {
+	dev, m, x, t := unetBenchModel(UNetS(), 32)
+	benchLoop(b, unetTrainStep(dev, m, x, t))
+}
+
+func unetProbe(b *testing.B, fn func(f func(*ad.Var) *ad.Var, x, v *rt.Tensor) (*rt.Tensor, *rt.Tensor)) {
+	dev, m, x, t := unetBenchModel(UNetS(), 32)
+	v := rt.Random(dev, rt.Rademacher, philox.Key{Seed: 5}, 0, x.Shape()...)
+	f := func(x *ad.Var) *ad.Var { e, _ := m.Forward(Eval(), x, t); return e }
+	benchLoop(b, func() { fn(f, x, v) })
+}
+
+func BenchmarkUNetSJVP32(b *testing.B) { unetProbe(b, ad.JVP) }
+
+func BenchmarkUNetSVJP32(b *testing.B) { unetProbe(b, ad.VJP) }
+
+func BenchmarkUNetSmallTrain64(b *testing.B) {
+	dev, m, x, t := unetBenchModel(unetSmallConfig(), 64)
+	benchLoop(b, unetTrainStep(dev, m, x, t))
+}
