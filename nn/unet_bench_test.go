@@ -2,7 +2,9 @@ package nn
 
 import (
 	goruntime "runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	ad "ocm/autodiff"
 	rt "ocm/runtime"
@@ -20,8 +22,12 @@ func unetSmallConfig() UNetConfig {
 	return UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2, 2}, NumRes: 1, Resolution: 28, TembIn: 32}
 }
 
+// benchIm2col makes the benchmarks' device take the im2col reference path for every
+// convolution (the Im2col variants), to compare the two in one run.
+var benchIm2col bool
+
 func unetBenchModel(cfg UNetConfig, batch int) (rt.Device, *UNet, *rt.Tensor, []float64) {
-	dev := rt.NewCPU(rt.CPUOptions{})
+	dev := rt.NewCPU(rt.CPUOptions{Im2col: benchIm2col})
 	m := NewUNet(dev, cfg, philox.Key{Seed: 1})
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, batch, cfg.InCh, cfg.Resolution, cfg.Resolution)
 	t := make([]float64, batch)
@@ -29,6 +35,16 @@ func unetBenchModel(cfg UNetConfig, batch int) (rt.Device, *UNet, *rt.Tensor, []
 		t[i] = float64(1 + (37*i)%1000)
 	}
 	return dev, m, x, t
+}
+
+// cpuTime is the CPU time the process has used (user + system): on a machine shared
+// with other work it varies less than the wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reportHeap adds the heap in use after the loop and the process's peak
@@ -58,9 +74,11 @@ func unetTrainStep(dev rt.Device, m *UNet, x *rt.Tensor, t []float64) func() {
 func benchLoop(b *testing.B, step func()) {
 	step() // warm-up: the heap reaches its steady size
 	b.ResetTimer()
+	c0 := cpuTime()
 	for b.Loop() {
 		step()
 	}
+	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 	reportHeap(b)
 }
 
@@ -94,3 +112,14 @@ func BenchmarkUNetSmallTrain64(b *testing.B) {
 	dev, m, x, t := unetBenchModel(unetSmallConfig(), 64)
 	benchLoop(b, unetTrainStep(dev, m, x, t))
 }
+
+// im2colBench runs bench with every convolution on the im2col path.
+func im2colBench(b *testing.B, bench func(*testing.B)) {
+	benchIm2col = true
+	defer func() { benchIm2col = false }()
+	bench(b)
+}
+
+func BenchmarkUNetSFwd16Im2col(b *testing.B)       { im2colBench(b, BenchmarkUNetSFwd16) }
+func BenchmarkUNetSTrain32Im2col(b *testing.B)     { im2colBench(b, BenchmarkUNetSTrain32) }
+func BenchmarkUNetSmallTrain64Im2col(b *testing.B) { im2colBench(b, BenchmarkUNetSmallTrain64) }
