@@ -168,7 +168,6 @@ func (buf *sgemmBuf) grow(kn *sgemmKernel, m, n, k int) {
 // panels (the layout of sgemmPackB), with columns past nc zero.
 func (s GridConv) packB(dst, xp []float32, p0, j0, kc, nc, nr int) {
 	g, img := s.Grid(), s.C*s.Hp*s.Wp
-	hw, kk := s.Hp*s.Wp, s.KH*s.KW
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		d := dst[jr*kc : (jr+nr)*kc]
@@ -176,30 +175,70 @@ func (s GridConv) packB(dst, xp []float32, p0, j0, kc, nc, nr int) {
 		n, r := j/g, j%g
 		if cols == nr && r+nr <= g {
 			// One image, full panel: each tap is one contiguous run of nr values.
-			base := xp[n*img+r:]
-			c, q := p0/kk, p0%kk
-			ki, kj := q/s.KW, q%s.KW
-			for p := range kc {
-				copyRun(d[p*nr:p*nr+nr], base[c*hw+ki*s.Wp+kj:], nr)
-				if kj++; kj == s.KW {
-					kj = 0
-					if ki++; ki == s.KH {
-						ki, c = 0, c+1
-					}
-				}
-			}
+			s.packRuns(d, xp[n*img+r:], p0, kc, nr, nr)
 			continue
 		}
 		clear(d)
 		for done := 0; done < cols; {
 			n, r := (j+done)/g, (j+done)%g
 			l := min(cols-done, g-r)
-			base := xp[n*img+r:]
-			for p := range kc {
-				off := s.tapOffset(p0 + p)
-				copy(d[p*nr+done:p*nr+done+l], base[off:off+l])
-			}
+			s.packRuns(d[done:], xp[n*img+r:], p0, kc, nr, l)
 			done += l
+		}
+	}
+}
+
+// packRuns writes d[p·ld : p·ld+l] = base[tapOffset(p0+p):][:l] for p < kc, walking
+// the taps (c, ki, kj) with counters; l of 16 or 32 (full panels of the AVX
+// kernels) are copied with fixed-size moves.
+func (s GridConv) packRuns(d, base []float32, p0, kc, ld, l int) {
+	kk, hw := s.KH*s.KW, s.Hp*s.Wp
+	c, q := p0/kk, p0%kk
+	ki, kj := q/s.KW, q%s.KW
+	o := c*hw + ki*s.Wp // offset of tap row (c, ki)
+	for p := 0; p < kc; {
+		// The taps kj .. KW−1 of row (c, ki) read consecutive offsets.
+		m := min(s.KW-kj, kc-p)
+		src, dp := base[o+kj:], d[p*ld:]
+		switch {
+		case l == 16 && ld == 16:
+			copyRuns16(dp, src, m)
+		case l == 32 && ld == 32:
+			copyRuns32(dp, src, m)
+		default:
+			for t := range m {
+				copy(dp[t*ld:t*ld+l], src[t:t+l])
+			}
+		}
+		p += m
+		kj = 0
+		if ki++; ki == s.KH {
+			ki, c = 0, c+1
+			o = c * hw
+		} else {
+			o += s.Wp
+		}
+	}
+}
+
+// copyRuns16 writes d[t·16 : t·16+16] = src[t : t+16] for t < m.
+func copyRuns16(d, src []float32, m int) {
+	for t := range m {
+		s, dd := src[t:t+16], d[t*16:t*16+16]
+		*(*[4]float32)(dd) = *(*[4]float32)(s)
+		*(*[4]float32)(dd[4:]) = *(*[4]float32)(s[4:])
+		*(*[4]float32)(dd[8:]) = *(*[4]float32)(s[8:])
+		*(*[4]float32)(dd[12:]) = *(*[4]float32)(s[12:])
+	}
+}
+
+// copyRuns32 writes d[t·32 : t·32+32] = src[t : t+32] for t < m.
+func copyRuns32(d, src []float32, m int) {
+	for t := range m {
+		s, dd := src[t:t+32], d[t*32:t*32+32]
+		for o := 0; o < 32; o += 8 {
+			*(*[4]float32)(dd[o:]) = *(*[4]float32)(s[o:])
+			*(*[4]float32)(dd[o+4:]) = *(*[4]float32)(s[o+4:])
 		}
 	}
 }
@@ -248,29 +287,6 @@ func transposeRows(d []float32, rows [][]float32, kc int) bool {
 		}
 	}
 	return true
-}
-
-// copyRun copies the first w values of src into d (len(d) == w) with fixed-size
-// 16-byte moves for the panel widths of the kernels (4, 16, 32).
-func copyRun(d, src []float32, w int) {
-	switch w {
-	case 4:
-		*(*[4]float32)(d) = *(*[4]float32)(src)
-	case 16:
-		s := src[:16]
-		*(*[4]float32)(d) = *(*[4]float32)(s)
-		*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
-		*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
-		*(*[4]float32)(d[12:]) = *(*[4]float32)(s[12:])
-	case 32:
-		s := src[:32]
-		for o := 0; o < 32; o += 8 {
-			*(*[4]float32)(d[o:]) = *(*[4]float32)(s[o:])
-			*(*[4]float32)(d[o+4:]) = *(*[4]float32)(s[o+4:])
-		}
-	default:
-		copy(d, src[:w])
-	}
 }
 
 // PadPlanes writes planes planes of h×w values of x into xp with pad zeros on all
