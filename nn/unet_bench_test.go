@@ -26,8 +26,12 @@ func unetSmallConfig() UNetConfig {
 // convolution (the Im2col variants), to compare the two in one run.
 var benchIm2col bool
 
+// benchPool gives the benchmarks' device a buffer pool (the Pool variants), to
+// measure what it gains.
+var benchPool bool
+
 func unetBenchModel(cfg UNetConfig, batch int) (rt.Device, *UNet, *rt.Tensor, []float64) {
-	dev := rt.NewCPU(rt.CPUOptions{Im2col: benchIm2col})
+	dev := rt.NewCPU(rt.CPUOptions{Im2col: benchIm2col, Pool: benchPool})
 	m := NewUNet(dev, cfg, philox.Key{Seed: 1})
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, batch, cfg.InCh, cfg.Resolution, cfg.Resolution)
 	t := make([]float64, batch)
@@ -71,7 +75,7 @@ func unetTrainStep(dev rt.Device, m *UNet, x *rt.Tensor, t []float64) func() {
 	}
 }
 
-func benchLoop(b *testing.B, step func()) {
+func benchLoop(b *testing.B, dev rt.Device, step func()) {
 	step() // warm-up: the heap reaches its steady size
 	b.ResetTimer()
 	c0 := cpuTime()
@@ -80,28 +84,34 @@ func benchLoop(b *testing.B, step func()) {
 	}
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 	reportHeap(b)
+	if c, ok := dev.(*rt.CPU); ok && benchPool {
+		st := c.PoolStats()
+		b.ReportMetric(float64(st.Hits)/float64(max(st.Gets, 1)), "pool-hit-frac")
+		b.ReportMetric(float64(st.PeakHeld)/(1<<20), "pool-peak-held-MiB")
+		b.ReportMetric(float64(st.PeakOut)/(1<<20), "pool-peak-out-MiB")
+	}
 }
 
 func BenchmarkUNetSFwd16(b *testing.B) {
-	_, m, x, t := unetBenchModel(UNetS(), 16)
-	benchLoop(b, func() { m.Forward(Eval(), ad.Const(x), t) })
+	dev, m, x, t := unetBenchModel(UNetS(), 16)
+	benchLoop(b, dev, func() { m.Forward(Eval(), ad.Const(x), t) })
 }
 
 func BenchmarkUNetSFwd32(b *testing.B) {
-	_, m, x, t := unetBenchModel(UNetS(), 32)
-	benchLoop(b, func() { m.Forward(Eval(), ad.Const(x), t) })
+	dev, m, x, t := unetBenchModel(UNetS(), 32)
+	benchLoop(b, dev, func() { m.Forward(Eval(), ad.Const(x), t) })
 }
 
 func BenchmarkUNetSTrain32(b *testing.B) {
 	dev, m, x, t := unetBenchModel(UNetS(), 32)
-	benchLoop(b, unetTrainStep(dev, m, x, t))
+	benchLoop(b, dev, unetTrainStep(dev, m, x, t))
 }
 
 func unetProbe(b *testing.B, fn func(f func(*ad.Var) *ad.Var, x, v *rt.Tensor) (*rt.Tensor, *rt.Tensor)) {
 	dev, m, x, t := unetBenchModel(UNetS(), 32)
 	v := rt.Random(dev, rt.Rademacher, philox.Key{Seed: 5}, 0, x.Shape()...)
 	f := func(x *ad.Var) *ad.Var { e, _ := m.Forward(Eval(), x, t); return e }
-	benchLoop(b, func() { fn(f, x, v) })
+	benchLoop(b, dev, func() { fn(f, x, v) })
 }
 
 func BenchmarkUNetSJVP32(b *testing.B) { unetProbe(b, ad.JVP) }
@@ -110,7 +120,7 @@ func BenchmarkUNetSVJP32(b *testing.B) { unetProbe(b, ad.VJP) }
 
 func BenchmarkUNetSmallTrain64(b *testing.B) {
 	dev, m, x, t := unetBenchModel(unetSmallConfig(), 64)
-	benchLoop(b, unetTrainStep(dev, m, x, t))
+	benchLoop(b, dev, unetTrainStep(dev, m, x, t))
 }
 
 // im2colBench runs bench with every convolution on the im2col path.
@@ -123,3 +133,13 @@ func im2colBench(b *testing.B, bench func(*testing.B)) {
 func BenchmarkUNetSFwd16Im2col(b *testing.B)       { im2colBench(b, BenchmarkUNetSFwd16) }
 func BenchmarkUNetSTrain32Im2col(b *testing.B)     { im2colBench(b, BenchmarkUNetSTrain32) }
 func BenchmarkUNetSmallTrain64Im2col(b *testing.B) { im2colBench(b, BenchmarkUNetSmallTrain64) }
+
+// poolBench runs bench with the buffer pool on (it then reports its statistics).
+func poolBench(b *testing.B, bench func(*testing.B)) {
+	benchPool = true
+	defer func() { benchPool = false }()
+	bench(b)
+}
+
+func BenchmarkUNetSTrain32Pool(b *testing.B)     { poolBench(b, BenchmarkUNetSTrain32) }
+func BenchmarkUNetSmallTrain64Pool(b *testing.B) { poolBench(b, BenchmarkUNetSmallTrain64) }

@@ -29,9 +29,13 @@ type CPUOptions struct {
 	// Im2col computes every convolution by im2col and a GEMM (the reference the
 	// implicit-GEMM path of stride-1 convolutions is tested against).
 	Im2col bool
-	// NoPool allocates every buffer from the Go heap instead of recycling large ones
-	// through the device's pool (see CPU.Alloc).
-	NoPool bool
+	// Pool recycles large buffers through a pool (see CPU.Alloc) instead of
+	// allocating every one from the Go heap. Off by default: buffers come back only
+	// when the garbage collector finds them unreachable, so the pool needs the heap's
+	// headroom on top of its own; measured on the small UNet's training step (batch
+	// 64, 2 cores) it saved about 6 % of the CPU time and doubled the peak resident
+	// memory (2.9 GB against 1.5 GB).
+	Pool bool
 }
 
 // cpuPoolLimit bounds the free memory a CPU device's pool keeps.
@@ -52,7 +56,7 @@ func NewCPU(o CPUOptions) *CPU {
 	}
 	d := &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t, im2col: o.Im2col,
 		poison: os.Getenv("OCM_CPU_POISON") == "1"}
-	if !o.NoPool {
+	if o.Pool {
 		d.pool = cpu.NewPool(cpuPoolLimit())
 	}
 	return d

@@ -9,7 +9,7 @@ import (
 // TestCPUPoolRecycles checks that a large buffer dropped by its tensor comes back from
 // the pool after a collection, cleared when the new owner asks for zeros.
 func TestCPUPoolRecycles(t *testing.T) {
-	d := NewCPU(CPUOptions{})
+	d := NewCPU(CPUOptions{Pool: true})
 	const n = 1 << 16
 	for i := 0; i < 50 && d.PoolStats().Puts == 0; i++ {
 		x := Full(d, 3, n)
@@ -35,7 +35,7 @@ func TestCPUPoolRecycles(t *testing.T) {
 // TestHostDataNotRecycled checks that a buffer whose slice HostData let out is never
 // handed to another tensor.
 func TestHostDataNotRecycled(t *testing.T) {
-	d := NewCPU(CPUOptions{})
+	d := NewCPU(CPUOptions{Pool: true})
 	const n = 1 << 16
 	s := HostData(Full(d, 5, n))
 	for range 5 {
