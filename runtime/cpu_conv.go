@@ -203,28 +203,12 @@ func padded(x []float32, planes, h, w, pad, kw int) ([]float32, func()) {
 	return xp, func() { putScratch(xp) }
 }
 
-// gridOut returns where a grid product with planes planes of oh×wp grid values
-// writes (y itself when wp == ow) and the function that moves the pixels into y
-// and releases the scratch.
-func gridOut(y []float32, planes, oh, ow, wp int) ([]float32, func()) {
-	if wp == ow {
-		return y, func() {}
-	}
-	yg := getScratch(planes * oh * wp)
-	return yg, func() {
-		cpu.CropGrid(y, yg, planes, oh, ow, wp)
-		putScratch(yg)
-	}
-}
-
 // conv2dGrid computes y = w ⋆ x as one implicit GEMM over all images.
 func (d *CPU) conv2dGrid(y, x, w Buffer, c *ConvArgs) {
 	s := gridOf(c)
 	xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
 	defer release()
-	yg, finish := gridOut(data(y), c.N*c.Cout, c.OutH, c.OutW, s.Wp)
-	d.gemm.ConvGrid(yg, xp, data(w), s, 0)
-	finish()
+	d.gemm.ConvGrid(data(y), xp, data(w), s, 0)
 }
 
 // conv2dInputGradGrid computes dx as the forward convolution of dy, padded by
@@ -237,9 +221,7 @@ func (d *CPU) conv2dInputGradGrid(dx, dy, w Buffer, c *ConvArgs) {
 	cpu.FlipKernel(wf, data(w), c.Cout, c.C, c.KH, c.KW)
 	dyp, release := padded(data(dy), c.N*c.Cout, c.OutH, c.OutW, pb, c.KW)
 	defer release()
-	dxg, finish := gridOut(data(dx), c.N*c.C, c.H, c.W, s.Wp)
-	d.gemm.ConvGrid(dxg, dyp, wf, s, 0)
-	finish()
+	d.gemm.ConvGrid(data(dx), dyp, wf, s, 0)
 }
 
 // conv2dWeightGradGrid computes dw = Σₙ dyₙ·Bₙᵀ with B read from the padded input.
@@ -249,7 +231,7 @@ func (d *CPU) conv2dWeightGradGrid(dw, dy, x Buffer, c *ConvArgs) {
 	defer release()
 	dyg := data(dy)
 	if s.Wp != c.OutW {
-		dyg = getScratch(s.OutLen())
+		dyg = getScratch(s.GridLen())
 		defer putScratch(dyg)
 		cpu.GridPlanes(dyg, data(dy), c.N*c.Cout, c.OutH, c.OutW, s.Wp)
 	}

@@ -14,9 +14,9 @@ import (
 //	B[(c·KH + ki)·KW + kj][n·Grid + r] = xp[n·C·Hp·Wp + c·Hp·Wp + ki·Wp + kj + r]
 //
 // is a contiguous run of the input: B's panels are packed straight from xp with no
-// im2col matrix. The grid has Wp − OutW columns per row more than the output; their
-// values are garbage and dropped by CropGrid (none when KW == 1). xp needs KW − 1
-// readable values past its last plane (see InLen).
+// im2col matrix. The grid has Wp − OutW columns per row more than the output (none
+// when KW == 1); the products computed there are dropped when C is stored. xp needs
+// KW − 1 readable values past its last plane (see InLen).
 type GridConv struct {
 	N, C, Hp, Wp int // images, input channels, padded plane height and width
 	KH, KW, Cout int // kernel height and width, output channels
@@ -34,8 +34,12 @@ func (s GridConv) Grid() int { return s.OutH() * s.Wp }
 // InLen is the number of values xp must have: N·C·Hp·Wp + KW − 1.
 func (s GridConv) InLen() int { return s.N*s.C*s.Hp*s.Wp + s.KW - 1 }
 
-// OutLen is the number of values of the grid output: N·Cout·Grid.
-func (s GridConv) OutLen() int { return s.N * s.Cout * s.Grid() }
+// OutLen is the number of output values, N·Cout·OutH·OutW.
+func (s GridConv) OutLen() int { return s.N * s.Cout * s.OutH() * s.OutW() }
+
+// GridLen is the number of values of an output gradient laid out on the grid
+// (ConvGridWeightGrad's dyg), N·Cout·Grid.
+func (s GridConv) GridLen() int { return s.N * s.Cout * s.Grid() }
 
 // taps is the GEMM's K for the forward pass, C·KH·KW.
 func (s GridConv) taps() int { return s.C * s.KH * s.KW }
@@ -53,9 +57,9 @@ func (s GridConv) tapOffset(p int) int {
 	return c*s.Hp*s.Wp + (q/s.KW)*s.Wp + q%s.KW
 }
 
-// ConvGrid computes the convolution yg = w ⋆ xp on the grid: yg (N, Cout, Grid),
-// w (Cout, C·KH·KW) row-major, xp as GridConv describes. beta is 0 (yg overwritten,
-// not read) or 1 (added to yg). The columns are split among the goroutines.
+// ConvGrid computes the convolution y = w ⋆ xp: y (N, Cout, OutH, OutW), w
+// (Cout, C·KH·KW) row-major, xp as GridConv describes. beta is 0 (y overwritten, not
+// read) or 1 (added to y). The grid columns are split among the goroutines.
 func (g Gemm) ConvGrid(yg, xp, w []float32, s GridConv, beta float32) {
 	s.check("convgrid")
 	if len(xp) < s.InLen() || len(yg) < s.OutLen() || len(w) < s.Cout*s.taps() {
@@ -70,12 +74,13 @@ func (g Gemm) ConvGrid(yg, xp, w []float32, s GridConv, beta float32) {
 }
 
 // ConvGridWeightGrad computes dw = Σₙ dygₙ·Bₙᵀ, the weight gradient of ConvGrid:
-// dw (Cout, C·KH·KW) is overwritten; dyg (N, Cout, Grid) must be zero at the grid
+// dw (Cout, C·KH·KW) is overwritten; dyg (N, Cout, Grid), the output gradient on the
+// grid (see GridPlanes), must be zero at the grid
 // positions that are not output pixels (ow ≥ OutW), where B holds garbage.
 // The kernel taps are split among the goroutines.
 func (g Gemm) ConvGridWeightGrad(dw, dyg, xp []float32, s GridConv) {
 	s.check("convgridweightgrad")
-	if len(xp) < s.InLen() || len(dyg) < s.OutLen() || len(dw) < s.Cout*s.taps() {
+	if len(xp) < s.InLen() || len(dyg) < s.GridLen() || len(dw) < s.Cout*s.taps() {
 		panic("cpu: convgridweightgrad: buffer too short")
 	}
 	kern := g.kernel("convgridweightgrad")
@@ -117,7 +122,7 @@ func gridForward(kern *sgemmKernel, yg, xp, w []float32, s GridConv, j0, j1 int,
 	defer sgemmBufs.Put(buf)
 	m, k := s.Cout, s.taps()
 	buf.grow(kern, m, j1-j0, k)
-	sink := gridSink{m: m, g: s.Grid()}
+	sink := pixelSink{m: m, g: s.Grid(), wp: s.Wp, ow: s.OutW()}
 	for jc := j0; jc < j1; jc += kern.nc {
 		nc := min(kern.nc, j1-jc)
 		for pc := 0; pc < k; pc += kern.kc {
@@ -313,26 +318,9 @@ func PadPlanes(xp, x []float32, planes, h, w, pad int) {
 	clear(xp[planes*hp*wp:])
 }
 
-// CropGrid copies the output pixels of planes grid planes (oh rows of wp values,
-// of which the first ow are pixels) into y (planes × oh × ow). Work is split
+// GridPlanes lays out planes planes of oh×ow values of y on the grid: yg holds oh
+// rows of wp values each, the first ow of them y's and the rest zero. Work is split
 // across planes.
-func CropGrid(y, yg []float32, planes, oh, ow, wp int) {
-	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp {
-		panic("cpu: cropgrid: buffer too short")
-	}
-	ParallelFor(planes, chunkFor(oh*wp), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			d, s := y[pl*oh*ow:], yg[pl*oh*wp:]
-			for r := range oh {
-				copy(d[r*ow:r*ow+ow], s[r*wp:r*wp+ow])
-			}
-		}
-	})
-}
-
-// GridPlanes is the adjoint layout of CropGrid: it copies planes planes of oh×ow
-// values of y into yg (oh rows of wp values each) with zeros in the wp − ow
-// columns past each row's pixels. Work is split across planes.
 func GridPlanes(yg, y []float32, planes, oh, ow, wp int) {
 	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp {
 		panic("cpu: gridplanes: buffer too short")
