@@ -77,6 +77,7 @@ func unetTrainStep(dev rt.Device, m *UNet, x *rt.Tensor, t []float64) func() {
 }
 
 func benchLoop(b *testing.B, dev rt.Device, step func()) {
+	rt.ResetPeakRSS()
 	step() // warm-up: the heap reaches its steady size
 	b.ResetTimer()
 	c0 := cpuTime()
@@ -85,6 +86,7 @@ func benchLoop(b *testing.B, dev rt.Device, step func()) {
 	}
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 	reportHeap(b)
+	b.ReportMetric(float64(rt.PeakRSS())/(1<<20), "peak-rss-MiB")
 	if c, ok := dev.(*rt.CPU); ok && benchPool {
 		st := c.PoolStats()
 		b.ReportMetric(float64(st.Hits)/float64(max(st.Gets, 1)), "pool-hit-frac")
