@@ -14,7 +14,9 @@ import (
 
 // The unet-s items of shared/bench/torch_ref.py at its batches (forward 16, training
 // step, JVP and VJP 32) and the small Fashion-MNIST UNet's training step at 64, with
-// the heap's peak reported beside the time:
+// the CPU time, the heap and the peak resident memory reported beside the time (the
+// Im2col and Pool variants take the reference convolution path or use the buffer
+// pool):
 //
 //	go test ./nn -run '^$' -bench 'UNetS(Fwd16|Train32|JVP32|VJP32)|UNetSmallTrain64' -benchtime 5x
 
