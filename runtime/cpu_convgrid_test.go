@@ -19,7 +19,7 @@ func TestConvPathsMatchIm2col(t *testing.T) {
 	type conv struct{ n, c, hw, cout, k, stride, pad int }
 	cases := []conv{
 		{1, 1, 1, 1, 3, 1, 1}, {1, 3, 3, 5, 3, 1, 1}, {2, 5, 7, 13, 3, 1, 1}, {3, 7, 13, 33, 3, 1, 1},
-		{33, 3, 3, 7, 3, 1, 1}, {4, 40, 13, 70, 3, 1, 1}, {2, 6, 7, 9, 3, 1, 0},
+		{33, 3, 3, 7, 3, 1, 1}, {4, 40, 13, 70, 3, 1, 1}, {2, 6, 7, 9, 3, 1, 0}, {3, 5, 15, 9, 3, 1, 1}, {2, 3, 28, 17, 3, 1, 1},
 		{1, 1, 1, 1, 1, 1, 0}, {5, 13, 7, 19, 1, 1, 0}, {33, 9, 3, 5, 1, 1, 0}, {2, 70, 13, 40, 1, 1, 0},
 		{3, 5, 7, 11, 3, 2, 1}, {2, 9, 13, 17, 3, 2, 1}, {33, 3, 3, 4, 3, 2, 1}, {2, 3, 7, 5, 1, 2, 0},
 	}
@@ -28,6 +28,8 @@ func TestConvPathsMatchIm2col(t *testing.T) {
 			continue
 		}
 		dev := NewCPU(CPUOptions{Kernel: k, Force: true})
+		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
+		grid.forceGrid = true
 		ref := NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%v/%+v", k, c), func(t *testing.T) {
@@ -44,11 +46,14 @@ func TestConvPathsMatchIm2col(t *testing.T) {
 					{"input grad", len(x.d), func(d *CPU, out Buffer) { d.Conv2dInputGrad(out, dy, w, a) }},
 					{"weight grad", len(w.d), func(d *CPU, out Buffer) { d.Conv2dWeightGrad(out, dy, x, a) }},
 				} {
-					got, want := nanBuf(op.size), nanBuf(op.size)
-					op.run(dev, got)
+					want := nanBuf(op.size)
 					op.run(ref, want)
-					if i, d := maxRelDiff(got.d, want.d); d > 1e-5 {
-						t.Errorf("%s: value %d = %g, im2col %g (relative to the largest: %.2g)", op.name, i, got.d[i], want.d[i], d)
+					for _, d := range []*CPU{dev, grid} {
+						got := nanBuf(op.size)
+						op.run(d, got)
+						if i, e := maxRelDiff(got.d, want.d); e > 1e-5 {
+							t.Errorf("%s (forceGrid %v): value %d = %g, im2col %g (relative to the largest: %.2g)", op.name, d.forceGrid, i, got.d[i], want.d[i], e)
+						}
 					}
 				}
 			})

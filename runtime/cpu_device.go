@@ -17,8 +17,11 @@ type CPU struct {
 	gemm    cpu.Gemm
 	threads int
 	im2col  bool // every convolution by im2col (the reference path)
-	pool    *cpu.Pool
-	poison  bool // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
+	// forceGrid takes the implicit-GEMM path for every stride-1 convolution it can
+	// compute, however narrow (tests).
+	forceGrid bool
+	pool      *cpu.Pool
+	poison    bool // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
 }
 
 // CPUOptions selects the GEMM kernel and thread count of a CPU device.
