@@ -60,16 +60,16 @@ func (s GridConv) tapOffset(p int) int {
 // ConvGrid computes the convolution y = w ⋆ xp: y (N, Cout, OutH, OutW), w
 // (Cout, C·KH·KW) row-major, xp as GridConv describes. beta is 0 (y overwritten, not
 // read) or 1 (added to y). The grid columns are split among the goroutines.
-func (g Gemm) ConvGrid(yg, xp, w []float32, s GridConv, beta float32) {
+func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
 	s.check("convgrid")
-	if len(xp) < s.InLen() || len(yg) < s.OutLen() || len(w) < s.Cout*s.taps() {
-		panic(fmt.Sprintf("cpu: convgrid: buffer too short (xp %d/%d, yg %d/%d, w %d/%d)",
-			len(xp), s.InLen(), len(yg), s.OutLen(), len(w), s.Cout*s.taps()))
+	if len(xp) < s.InLen() || len(y) < s.OutLen() || len(w) < s.Cout*s.taps() {
+		panic(fmt.Sprintf("cpu: convgrid: buffer too short (xp %d/%d, y %d/%d, w %d/%d)",
+			len(xp), s.InLen(), len(y), s.OutLen(), len(w), s.Cout*s.taps()))
 	}
 	kern := g.kernel("convgrid")
 	n := s.N * s.Grid()
 	g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
-		gridForward(kern, yg, xp, w, s, j0, j1, beta)
+		gridForward(kern, y, xp, w, s, j0, j1, beta)
 	})
 }
 
@@ -117,7 +117,7 @@ func (g Gemm) splitCols(kern *sgemmKernel, n, work int, body func(j0, j1 int)) {
 }
 
 // gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine.
-func gridForward(kern *sgemmKernel, yg, xp, w []float32, s GridConv, j0, j1 int, beta0 float32) {
+func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, j0, j1 int, beta0 float32) {
 	buf := sgemmBufs.Get().(*sgemmBuf)
 	defer sgemmBufs.Put(buf)
 	m, k := s.Cout, s.taps()
@@ -133,7 +133,7 @@ func gridForward(kern *sgemmKernel, yg, xp, w []float32, s GridConv, j0, j1 int,
 			}
 			bp := buf.b[:roundUp(nc, kern.nr)*kc]
 			s.packB(bp, xp, pc, jc, kc, nc, kern.nr)
-			runTiles(kern, buf, w[pc:], k, m, kc, bp, nc, yg, &sink, jc, beta)
+			runTiles(kern, buf, w[pc:], k, m, kc, bp, nc, y, &sink, jc, beta)
 		}
 	}
 }
