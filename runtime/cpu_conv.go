@@ -65,8 +65,37 @@ func (p *convPlan) columns(col, x []float32, n0, gN int) {
 	})
 }
 
-// Conv2d computes y = w ⋆ x by im2col and one GEMM per group of images.
+// Conv2d computes y = w ⋆ x: stride-1 convolutions as implicit GEMMs on the padded
+// input (cpu.GridConv), others (and all with CPUOptions.Im2col) by im2col.
 func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dGrid(y, x, w, c)
+		return
+	}
+	d.conv2dIm2col(y, x, w, c)
+}
+
+// Conv2dInputGrad computes dx from dy and w (see Conv2d for the paths).
+func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dInputGradGrid(dx, dy, w, c)
+		return
+	}
+	d.conv2dInputGradIm2col(dx, dy, w, c)
+}
+
+// Conv2dWeightGrad computes dw from dy and x (see Conv2d for the paths).
+func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dWeightGradGrid(dw, dy, x, c)
+		return
+	}
+	d.conv2dWeightGradIm2col(dw, dy, x, c)
+}
+
+// conv2dIm2col computes y = w ⋆ x by im2col and one GEMM per group of images: the
+// reference path.
+func (d *CPU) conv2dIm2col(y, x, w Buffer, c *ConvArgs) {
 	p := planConv(c)
 	yd, xd, wd := data(y), data(x), data(w)
 	col, tmp, release := p.scratch()
@@ -84,8 +113,8 @@ func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 	}
 }
 
-// Conv2dInputGrad computes dx = Wᵀ·dy scattered back by col2im.
-func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
+// conv2dInputGradIm2col computes dx = Wᵀ·dy scattered back by col2im.
+func (d *CPU) conv2dInputGradIm2col(dx, dy, w Buffer, c *ConvArgs) {
 	p := planConv(c)
 	dxd, dyd, wd := data(dx), data(dy), data(w)
 	col, tmp, release := p.scratch()
@@ -105,8 +134,8 @@ func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
 	}
 }
 
-// Conv2dWeightGrad computes dw = Σ dy·colᵀ over all images.
-func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
+// conv2dWeightGradIm2col computes dw = Σ dy·colᵀ over all images.
+func (d *CPU) conv2dWeightGradIm2col(dw, dy, x Buffer, c *ConvArgs) {
 	p := planConv(c)
 	dwd, dyd, xd := data(dw), data(dy), data(x)
 	col, tmp, release := p.scratch()
@@ -149,4 +178,65 @@ func gatherImages(tmp, dy []float32, cout, gN, ohw int) []float32 {
 		}
 	})
 	return tmp[:cout*cols]
+}
+
+// gridOK reports whether the convolution c takes the implicit-GEMM path: stride 1,
+// a square kernel with Pad ≤ KH − 1 (the input gradient pads dy by KH − 1 − Pad), at
+// most 1/7 more grid columns than output columns (KW − 1 per row: at 7×7 a 3×3
+// kernel computes 29 % more products than it keeps, and im2col measured faster
+// there; the tests lift this bound with forceGrid), and the device not forced to
+// im2col.
+func gridOK(d *CPU, c *ConvArgs) bool {
+	return !d.im2col && c.Stride == 1 && c.KH == c.KW && c.Pad <= c.KH-1 && (d.forceGrid || 7*(c.KW-1) <= c.OutW)
+}
+
+// gridOf is the forward grid product of c.
+func gridOf(c *ConvArgs) cpu.GridConv {
+	return cpu.GridConv{N: c.N, C: c.C, Hp: c.H + 2*c.Pad, Wp: c.W + 2*c.Pad, KH: c.KH, KW: c.KW, Cout: c.Cout}
+}
+
+// padded returns x (planes of h×w) padded by pad as a grid input for a kernel kw
+// wide, and its release: x itself when there is nothing to add.
+func padded(x []float32, planes, h, w, pad, kw int) ([]float32, func()) {
+	if pad == 0 && kw == 1 {
+		return x, func() {}
+	}
+	xp := getScratch(planes*(h+2*pad)*(w+2*pad) + kw - 1)
+	cpu.PadPlanes(xp, x, planes, h, w, pad)
+	return xp, func() { putScratch(xp) }
+}
+
+// conv2dGrid computes y = w ⋆ x as one implicit GEMM over all images.
+func (d *CPU) conv2dGrid(y, x, w Buffer, c *ConvArgs) {
+	s := gridOf(c)
+	xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
+	defer release()
+	d.gemm.ConvGrid(data(y), xp, data(w), s, 0)
+}
+
+// conv2dInputGradGrid computes dx as the forward convolution of dy, padded by
+// KH − 1 − Pad, with the flipped and transposed kernel.
+func (d *CPU) conv2dInputGradGrid(dx, dy, w Buffer, c *ConvArgs) {
+	pb := c.KH - 1 - c.Pad
+	s := cpu.GridConv{N: c.N, C: c.Cout, Hp: c.OutH + 2*pb, Wp: c.OutW + 2*pb, KH: c.KH, KW: c.KW, Cout: c.C}
+	wf := getScratch(c.Cout * c.C * c.KH * c.KW)
+	defer putScratch(wf)
+	cpu.FlipKernel(wf, data(w), c.Cout, c.C, c.KH, c.KW)
+	dyp, release := padded(data(dy), c.N*c.Cout, c.OutH, c.OutW, pb, c.KW)
+	defer release()
+	d.gemm.ConvGrid(data(dx), dyp, wf, s, 0)
+}
+
+// conv2dWeightGradGrid computes dw = Σₙ dyₙ·Bₙᵀ with B read from the padded input.
+func (d *CPU) conv2dWeightGradGrid(dw, dy, x Buffer, c *ConvArgs) {
+	s := gridOf(c)
+	xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
+	defer release()
+	dyg := data(dy)
+	if s.Wp != c.OutW {
+		dyg = getScratch(s.GridLen())
+		defer putScratch(dyg)
+		cpu.GridPlanes(dyg, data(dy), c.N*c.Cout, c.OutH, c.OutW, s.Wp)
+	}
+	d.gemm.ConvGridWeightGrad(data(dw), dyg, xp, s)
 }

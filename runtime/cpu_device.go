@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"fmt"
+	"math"
+	"os"
 	goruntime "runtime"
+	"sync/atomic"
 
 	"ocm/runtime/cpu"
 	"ocm/runtime/philox"
@@ -13,6 +16,12 @@ import (
 type CPU struct {
 	gemm    cpu.Gemm
 	threads int
+	im2col  bool // every convolution by im2col (the reference path)
+	// forceGrid takes the implicit-GEMM path for every stride-1 convolution it can
+	// compute, however narrow (tests).
+	forceGrid bool
+	pool      *cpu.Pool
+	poison    bool // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
 }
 
 // CPUOptions selects the GEMM kernel and thread count of a CPU device.
@@ -20,7 +29,20 @@ type CPUOptions struct {
 	Kernel  cpu.Kernel // cpu.BestKernel() when ForceKernel is false
 	Force   bool       // use Kernel even if a faster one exists
 	Threads int        // ≤ 0: all cores (GOMAXPROCS)
+	// Im2col computes every convolution by im2col and a GEMM (the reference the
+	// implicit-GEMM path of stride-1 convolutions is tested against).
+	Im2col bool
+	// Pool recycles large buffers through a pool (see CPU.Alloc) instead of
+	// allocating every one from the Go heap. Off by default: buffers come back only
+	// when the garbage collector finds them unreachable, so the pool needs the heap's
+	// headroom on top of its own; measured on the small UNet's training step (batch
+	// 64, 2 cores) it saved about 6 % of the CPU time and doubled the peak resident
+	// memory (2.9 GB against 1.5 GB).
+	Pool bool
 }
+
+// cpuPoolLimit bounds the free memory a CPU device's pool keeps.
+func cpuPoolLimit() int64 { return min(physicalMemory()/4, 8<<30) }
 
 // NewCPU returns a CPU device.
 func NewCPU(o CPUOptions) *CPU {
@@ -35,7 +57,12 @@ func NewCPU(o CPUOptions) *CPU {
 	if t <= 0 {
 		t = goruntime.GOMAXPROCS(0)
 	}
-	return &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t}
+	d := &CPU{gemm: cpu.Gemm{Kernel: k, Threads: t}, threads: t, im2col: o.Im2col,
+		poison: os.Getenv("OCM_CPU_POISON") == "1"}
+	if o.Pool {
+		d.pool = cpu.NewPool(cpuPoolLimit())
+	}
+	return d
 }
 
 // Name describes the device and its GEMM kernel.
@@ -43,8 +70,19 @@ func (d *CPU) Name() string {
 	return fmt.Sprintf("cpu (%v, %d threads)", d.gemm.Kernel, d.threads)
 }
 
-// cpuBuf is a CPU device buffer.
-type cpuBuf struct{ d []float32 }
+// cpuBuf is a CPU device buffer. A pooled one has a slot; when the buffer becomes
+// unreachable, a cleanup gives the slot's slice back to the pool unless HostData
+// has let it out.
+type cpuBuf struct {
+	d    []float32
+	slot *poolSlot
+}
+
+// poolSlot is what a pooled buffer's cleanup sees (it must not reach the buffer).
+type poolSlot struct {
+	d       []float32
+	escaped atomic.Bool
+}
 
 // Len returns the number of values.
 func (b *cpuBuf) Len() int { return len(b.d) }
@@ -63,11 +101,55 @@ func HostData(t *Tensor) []float32 {
 	if !ok {
 		panic("runtime: hostdata: tensor is on " + t.dev.Name())
 	}
+	if b.slot != nil {
+		b.slot.escaped.Store(true) // the caller may keep the slice: never recycle it
+	}
 	return b.d
 }
 
-// Alloc returns a buffer of n values (always zeroed: Go allocates zeroed memory).
-func (d *CPU) Alloc(n int, zero bool) Buffer { return &cpuBuf{d: make([]float32, n)} }
+// Alloc returns a buffer of n values, zeroed when zero is set. Large buffers come
+// from the device's pool (memory of buffers that the garbage collector found
+// unreachable) and are cleared only when zero is set; with OCM_CPU_POISON=1 in the
+// environment, buffers allocated without zero are filled with NaN, so that an op
+// which leaves values unwritten shows up in the tests.
+func (d *CPU) Alloc(n int, zero bool) Buffer {
+	if d.pool == nil || n < cpu.PoolMinLen {
+		b := &cpuBuf{d: make([]float32, n)}
+		d.poisonNew(b.d, zero)
+		return b
+	}
+	s, fresh := d.pool.Get(n)
+	if zero && !fresh {
+		clear(s)
+	}
+	d.poisonNew(s, zero)
+	slot := &poolSlot{d: s}
+	b := &cpuBuf{d: s, slot: slot}
+	pool := d.pool
+	goruntime.AddCleanup(b, func(sl *poolSlot) {
+		if !sl.escaped.Load() {
+			pool.Put(sl.d)
+		}
+	}, slot)
+	return b
+}
+
+func (d *CPU) poisonNew(s []float32, zero bool) {
+	if d.poison && !zero {
+		nan := float32(math.NaN())
+		for i := range s {
+			s[i] = nan
+		}
+	}
+}
+
+// PoolStats returns the counters of the device's buffer pool (zero without one).
+func (d *CPU) PoolStats() cpu.PoolStats {
+	if d.pool == nil {
+		return cpu.PoolStats{}
+	}
+	return d.pool.Stats()
+}
 
 // Upload copies src into dst.
 func (d *CPU) Upload(dst Buffer, src []float32) {

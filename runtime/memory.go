@@ -53,3 +53,30 @@ func physicalMemory() int64 {
 	}
 	return fallback
 }
+
+// PeakRSS returns the process's peak resident memory in bytes (VmHWM of
+// /proc/self/status), or 0 where that cannot be read. ResetPeakRSS starts a new
+// peak, so that a benchmark can report the peak of one item.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// ResetPeakRSS sets the process's peak resident memory to its current resident
+// memory (Linux's /proc/self/clear_refs, value 5) and reports whether it could.
+func ResetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}

@@ -1,0 +1,115 @@
+package cpu
+
+// tileSink says where the GEMM's C lives, for products whose C is not one
+// row-major matrix (the convolution grid: one matrix per image).
+type tileSink interface {
+	// at returns the offset in c of element (i, j) and the row stride there when the
+	// rows×cols tile at (i, j) is a plain strided block of c; ok is false otherwise.
+	at(i, j, rows, cols int) (off, ldc int, ok bool)
+	// store writes (beta 0) or adds (beta 1) the rows×cols tile t (row stride tld)
+	// into c at (i, j).
+	store(c, t []float32, tld, i, j, rows, cols int, beta float32)
+}
+
+// denseSink is a row-major C with row stride ldc.
+type denseSink struct{ ldc int }
+
+func (s *denseSink) at(i, j, rows, cols int) (int, int, bool) { return i*s.ldc + j, s.ldc, true }
+
+func (s *denseSink) store(c, t []float32, tld, i, j, rows, cols int, beta float32) {
+	for r := range rows {
+		storeRow(c[(i+r)*s.ldc+j:(i+r)*s.ldc+j+cols], t[r*tld:r*tld+cols], beta)
+	}
+}
+
+// pixelSink is the output of a grid product: C of m rows whose column j = n·g + r
+// (grid position r = row·wp + col of image n) is output pixel (row, col) of image n
+// when col < ow, c[n·m·plane + i·plane + row·ow + col] with plane = g/wp·ow, and is
+// dropped otherwise.
+type pixelSink struct{ m, g, wp, ow int }
+
+func (s *pixelSink) at(i, j, rows, cols int) (int, int, bool) {
+	n, r := j/s.g, j%s.g
+	row, col := r/s.wp, r%s.wp
+	plane := s.g / s.wp * s.ow
+	return n*s.m*plane + i*plane + row*s.ow + col, plane, col+cols <= s.ow
+}
+
+func (s *pixelSink) store(c, t []float32, tld, i, j, rows, cols int, beta float32) {
+	plane := s.g / s.wp * s.ow
+	for done := 0; done < cols; {
+		n, r := (j+done)/s.g, (j+done)%s.g
+		row, col := r/s.wp, r%s.wp
+		if col >= s.ow { // grid columns past the pixels of this row
+			done += min(cols-done, s.wp-col)
+			continue
+		}
+		l := min(cols-done, s.ow-col)
+		base := n*s.m*plane + row*s.ow + col
+		for q := range rows {
+			o := base + (i+q)*plane
+			storeRow(c[o:o+l], t[q*tld+done:q*tld+done+l], beta)
+		}
+		done += l
+	}
+}
+
+// storeRow sets dst = src (beta 0) or dst += src (beta 1).
+func storeRow(dst, src []float32, beta float32) {
+	if beta == 0 {
+		copy(dst, src)
+		return
+	}
+	addTo(dst, src)
+}
+
+// runTiles multiplies the m×kc slice of a row-major A (a starts at its column 0,
+// row stride lda) by the packed B panels bp (kc × nc, see sgemmPackB) into the
+// columns [j0, j0+nc) of C as sink describes, with C = A·B + beta·C (beta 0 or 1):
+// the inner loops of sgemmBlocked. Full row panels of A are read in place when the
+// kernel can (microRowA); others are packed into buf.a.
+func runTiles(kn *sgemmKernel, buf *sgemmBuf, a []float32, lda, m, kc int, bp []float32, nc int, c []float32, sink tileSink, j0 int, beta float32) {
+	mr, nr := kn.mr, kn.nr
+	direct := kn.microRowA != nil
+	for ic := 0; ic < m; ic += kn.mc {
+		mc := min(kn.mc, m-ic)
+		ap := buf.a[:roundUp(mc, mr)*kc]
+		if direct {
+			if full := mc / mr * mr; full < mc {
+				sgemmPackA(ap[full*kc:], false, a, lda, ic+full, 0, mc-full, kc, mr)
+			}
+		} else {
+			sgemmPackA(ap, false, a, lda, ic, 0, mc, kc, mr)
+		}
+		for jr := 0; jr < nc; jr += nr {
+			cols := min(nr, nc-jr)
+			bpan := bp[jr*kc : (jr+nr)*kc]
+			for ir := 0; ir < mc; ir += mr {
+				rows := min(mr, mc-ir)
+				i := ic + ir
+				apan := ap[ir*kc : (ir+mr)*kc]
+				rowA := direct && rows == mr
+				if rows == mr && cols == nr {
+					if off, ldc, ok := sink.at(i, j0+jr, rows, cols); ok {
+						if rowA {
+							kn.microRowA(kc, a[i*lda:], lda, bpan, c[off:], ldc, 1, beta)
+						} else {
+							kn.micro(kc, apan, bpan, c[off:], ldc, 1, beta)
+						}
+						continue
+					}
+				}
+				t := buf.t
+				switch {
+				case rowA:
+					kn.microRowA(kc, a[i*lda:], lda, bpan, t, nr, 1, 0)
+				case cols <= nr/2 && kn.microHalf != nil:
+					kn.microHalf(kc, apan, bpan, t, nr, 1, 0)
+				default:
+					kn.micro(kc, apan, bpan, t, nr, 1, 0)
+				}
+				sink.store(c, t, nr, i, j0+jr, rows, cols, beta)
+			}
+		}
+	}
+}

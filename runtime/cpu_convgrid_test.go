@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"ocm/runtime/cpu"
+)
+
+// TestConvPathsMatchIm2col compares every convolution product of the CPU device
+// (forward, input gradient, weight gradient) with the im2col reference path, for
+// every GEMM kernel this CPU has (and the portable one alone under -tags purego):
+// 3×3 and 1×1, stride 1 and 2, odd sizes, batches 1 to 33, channel counts off the
+// kernels' tiles.
+func TestConvPathsMatchIm2col(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	type conv struct{ n, c, hw, cout, k, stride, pad int }
+	cases := []conv{
+		{1, 1, 1, 1, 3, 1, 1}, {1, 3, 3, 5, 3, 1, 1}, {2, 5, 7, 13, 3, 1, 1}, {3, 7, 13, 33, 3, 1, 1},
+		{33, 3, 3, 7, 3, 1, 1}, {4, 40, 13, 70, 3, 1, 1}, {2, 6, 7, 9, 3, 1, 0}, {3, 5, 15, 9, 3, 1, 1}, {2, 3, 28, 17, 3, 1, 1},
+		{1, 1, 1, 1, 1, 1, 0}, {5, 13, 7, 19, 1, 1, 0}, {33, 9, 3, 5, 1, 1, 0}, {2, 70, 13, 40, 1, 1, 0},
+		{3, 5, 7, 11, 3, 2, 1}, {2, 9, 13, 17, 3, 2, 1}, {33, 3, 3, 4, 3, 2, 1}, {2, 3, 7, 5, 1, 2, 0},
+	}
+	for _, k := range []cpu.Kernel{cpu.KernelGeneric, cpu.KernelAVX2, cpu.KernelAVX512} {
+		if !k.Available() {
+			continue
+		}
+		dev := NewCPU(CPUOptions{Kernel: k, Force: true})
+		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
+		grid.forceGrid = true
+		ref := NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%v/%+v", k, c), func(t *testing.T) {
+				a := ConvGeometry([]int{c.n, c.c, c.hw, c.hw}, []int{c.cout, c.c, c.k, c.k}, c.stride, c.pad)
+				x := randBuf(r, c.n*c.c*c.hw*c.hw)
+				w := randBuf(r, c.cout*c.c*c.k*c.k)
+				dy := randBuf(r, c.n*c.cout*a.OutH*a.OutW)
+				for _, op := range []struct {
+					name string
+					size int
+					run  func(d *CPU, out Buffer)
+				}{
+					{"forward", len(dy.d), func(d *CPU, out Buffer) { d.Conv2d(out, x, w, a) }},
+					{"input grad", len(x.d), func(d *CPU, out Buffer) { d.Conv2dInputGrad(out, dy, w, a) }},
+					{"weight grad", len(w.d), func(d *CPU, out Buffer) { d.Conv2dWeightGrad(out, dy, x, a) }},
+				} {
+					want := nanBuf(op.size)
+					op.run(ref, want)
+					for _, d := range []*CPU{dev, grid} {
+						got := nanBuf(op.size)
+						op.run(d, got)
+						if i, e := maxRelDiff(got.d, want.d); e > 1e-5 {
+							t.Errorf("%s (forceGrid %v): value %d = %g, im2col %g (relative to the largest: %.2g)", op.name, d.forceGrid, i, got.d[i], want.d[i], e)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func randBuf(r *rand.Rand, n int) *cpuBuf {
+	b := &cpuBuf{d: make([]float32, n)}
+	for i := range b.d {
+		b.d[i] = float32(r.NormFloat64())
+	}
+	return b
+}
+
+func nanBuf(n int) *cpuBuf {
+	b := &cpuBuf{d: make([]float32, n)}
+	for i := range b.d {
+		b.d[i] = float32(math.NaN())
+	}
+	return b
+}
+
+// maxRelDiff returns the index of the largest |got − want| and that difference over
+// max |want| (infinite where a value is not finite).
+func maxRelDiff(got, want []float32) (int, float64) {
+	scale, worst, at := 0.0, 0.0, 0
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return i, math.Inf(1)
+		}
+		if d > worst {
+			worst, at = d, i
+		}
+	}
+	return at, worst / math.Max(scale, 1e-30)
+}
