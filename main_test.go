@@ -116,9 +116,15 @@ func TestBadInputs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { expectBadInput(t, c.args) })
 	}
-	// An output folder that cannot be made.
+}
+
+// TestUnwritableOutput: an output folder that cannot be made is the user's mistake.
+func TestUnwritableOutput(t *testing.T) {
+	in := t.TempDir()
+	bundle := smallBundle(t, in)
+	afile := writeFile(t, in, "afile", []byte("x"))
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"--sample", "--weights", bundle, "--out", filepath.Join(files["afile"], "sub"), "--quiet"}, &stdout, &stderr); code != 2 {
+	if code := run([]string{"--sample", "--weights", bundle, "--out", filepath.Join(afile, "sub"), "--quiet"}, &stdout, &stderr); code != 2 {
 		t.Errorf("unwritable output folder: exit %d, stderr %q", code, stderr.String())
 	}
 }

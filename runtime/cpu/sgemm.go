@@ -340,24 +340,30 @@ func sgemmBlocked(p *sgemmProblem, buf *sgemmBuf, a, b, c []float32) {
 						} else {
 							kn.micro(kc, apan, bpan, t, nr, p.alpha, 0)
 						}
-						for i := range rows {
-							dst := c[off+i*p.ldc : off+i*p.ldc+cols]
-							src := t[i*nr : i*nr+cols]
-							switch beta {
-							case 0:
-								copy(dst, src)
-							case 1:
-								for j, v := range src {
-									dst[j] += v
-								}
-							default:
-								for j, v := range src {
-									dst[j] = beta*dst[j] + v
-								}
-							}
-						}
+						storeTile(c[off:], p.ldc, t, nr, rows, cols, beta)
 					}
 				}
+			}
+		}
+	}
+}
+
+// storeTile writes the rows×cols corner of the edge tile t (row stride nr) into c
+// (row stride ldc): c = beta·c + t.
+func storeTile(c []float32, ldc int, t []float32, nr, rows, cols int, beta float32) {
+	for i := range rows {
+		dst := c[i*ldc : i*ldc+cols]
+		src := t[i*nr : i*nr+cols]
+		switch beta {
+		case 0:
+			copy(dst, src)
+		case 1:
+			for j, v := range src {
+				dst[j] += v
+			}
+		default:
+			for j, v := range src {
+				dst[j] = beta*dst[j] + v
 			}
 		}
 	}
