@@ -22,16 +22,17 @@ type options struct {
 	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
 	benchRounds             int
 
-	data     string          // mog9, mog40, a mixture JSON file, or an image data set (training)
-	evalData string          // image data set of --eval ("": the test split or a held-out part)
-	probes   int             // Rademacher probes per denoiser call of ocm-probe
-	dataSet  bool            // --data was given explicitly
-	dataDir  string          // folder of --data fashion-mnist
-	model    string          // embedded model used without --weights
-	unet     string          // UNet preset of --train on images
-	head     string          // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
-	config   string          // run configuration file of image training (images.Config)
-	set      map[string]bool // flags given on the command line
+	data    string          // mog9, mog40, a mixture JSON file, or an image data set (training)
+	dataSet bool            // --data was given explicitly
+	dataDir string          // folder of --data fashion-mnist
+	model   string          // embedded model used without --weights
+	unet    string          // UNet preset of --train on images
+	head    string          // covariance head form of --train/--fit on images ("" = simple, or the bundle's)
+	config  string          // run configuration file of image training (images.Config)
+	set     map[string]bool // flags given on the command line
+
+	evalData string // image data set of --eval ("": the test split or a held-out part)
+	probes   int    // Rademacher probes per denoiser call of ocm-probe
 
 	weights   string // bundle to read (and, when training, to write)
 	save      string // bundle --train/--fit write ("": see savePath)
