@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"ocm/cudart"
@@ -40,6 +41,15 @@ func openDevice(o *options) (rt.Device, string, error) {
 // code when the message has one, else its head, at most 40 characters.
 func shortReason(err error) string {
 	msg := err.Error()
+	name := cudaStatus.FindString(msg)
+	switch {
+	case strings.Contains(msg, "self-test") && name != "":
+		return "self-test: " + name
+	case strings.Contains(msg, "self-test"):
+		return "failed its self-test"
+	case name != "":
+		return name
+	}
 	for _, sep := range []string{" (", " with "} {
 		if head, _, ok := strings.Cut(msg, sep); ok && head != "" {
 			msg = head
@@ -53,6 +63,9 @@ func shortReason(err error) string {
 	}
 	return msg
 }
+
+// cudaStatus finds the name of a CUDA, CUDA runtime or cuBLAS status in a message.
+var cudaStatus = regexp.MustCompile(`CUDA_ERROR_[A-Z_]+|cudaError[A-Za-z]+|CUBLAS_STATUS_[A-Z_]+`)
 
 // openCUDA loads the CUDA libraries, makes the device and self-tests its kernels
 // (runtime.SelfTest), so a broken driver or library gives a clear error instead of wrong
