@@ -92,13 +92,29 @@ func (e *FormatError) Error() string {
 func Read(name string, data []byte) (*File, error) {
 	f, err := parse(data, false)
 	if err != nil {
-		if kind := pickleKind(data); kind != "" {
-			err = fmt.Errorf("is a PyTorch %s checkpoint, not safetensors; "+
-				"convert it with safetensors.torch.save_file (it is never unpickled here)", kind)
+		if why := notSafetensors(data); why != "" {
+			err = errors.New(why)
 		}
 		return nil, &FormatError{File: name, Reason: err.Error()}
 	}
 	return f, nil
+}
+
+// notSafetensors says what data is when it starts like a file of another kind (a
+// PyTorch checkpoint, an image, a compressed file), "" otherwise. It is consulted only
+// once data has failed to parse.
+func notSafetensors(data []byte) string {
+	if kind := pickleKind(data); kind != "" {
+		return "is a PyTorch " + kind + " checkpoint, not safetensors; read it with --arch NAME, or " +
+			"convert it with safetensors.torch.save_file (it is never unpickled here)"
+	}
+	for _, k := range []struct{ magic, what string }{{"\x89PNG", "a PNG image"}, {"\xff\xd8\xff", "a JPEG image"},
+		{"\x1f\x8b", "a gzip file"}, {"\x28\xb5\x2f\xfd", "a zstd file (name it .safetensors.zst)"}} {
+		if bytes.HasPrefix(data, []byte(k.magic)) {
+			return "is " + k.what + ", not a safetensors file"
+		}
+	}
+	return ""
 }
 
 // pickleKind reports whether data starts like a PyTorch checkpoint: "pickle"

@@ -120,8 +120,8 @@ func parseStream(name string, r io.Reader, size, limit int64) (*File, error) {
 		known = uint64(size)
 	}
 	if err := checkHeaderLength(n, known, uint64(limit)); err != nil {
-		if kind := pickleKind(lenBuf[:]); kind != "" {
-			return fail("is a PyTorch %s checkpoint, not safetensors; convert it with safetensors.torch.save_file (it is never unpickled here)", kind)
+		if why := notSafetensors(lenBuf[:]); why != "" {
+			return fail("%s", why)
 		}
 		return fail("%v", err)
 	}
