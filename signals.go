@@ -5,6 +5,7 @@ import (
 	"ocm/ocm"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -64,6 +65,7 @@ func newControl(o *options, dir string) (*ocm.Control, error) {
 		return nil, userErr("--resume: %s: unknown phase %q", path, phase)
 	}
 	ctl.Resume, ctl.ResumePath = f, path
+	ctl.PriorSeconds, _ = strconv.ParseFloat(f.Metadata["wall_seconds"], 64)
 	for _, phase := range []string{ocm.PhaseTrain, ocm.PhaseFit} { // the resumed run's own checkpoints
 		if err := ctl.AdoptCheckpoints(phase); err != nil {
 			return nil, err

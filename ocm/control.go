@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"ocm/nn/safetensors"
@@ -31,6 +32,10 @@ type Control struct {
 	Stop func() bool
 
 	written []string // checkpoints this Control wrote and has not pruned: the only ones it prunes
+	// PriorSeconds is the wall time the processes before this one spent in the phase
+	// resumed (the checkpoint's wall_seconds), so that records count every process.
+	PriorSeconds float64
+	phaseStart   time.Time
 }
 
 // Stopped is the error of a run that Control.Stop ended; Path is the checkpoint
@@ -123,8 +128,10 @@ func (c *Control) RunTrainer(tr *Trainer, opt Optimisation, newFile func(step in
 	save := func() (string, error) {
 		f := newFile(tr.Step)
 		opt.AddTo(f, StatePrefix(PhaseTrain))
+		c.StampWall(f)
 		return WriteCheckpoint(c.Dir, CheckpointName(PhaseTrain, tr.Step), f)
 	}
+	c.BeginPhase()
 	start, from := time.Now(), tr.Step
 	for tr.Step < tr.Cfg.Steps {
 		loss, err := tr.TrainStep()
@@ -167,4 +174,18 @@ func (c *Control) AdoptCheckpoints(prefix string) error {
 		}
 	}
 	return nil
+}
+
+// BeginPhase starts the wall clock of a phase (training, fitting).
+func (c *Control) BeginPhase() { c.phaseStart = time.Now() }
+
+// WallSeconds is the phase's wall time over every process: PriorSeconds and the
+// time since BeginPhase.
+func (c *Control) WallSeconds() float64 {
+	return c.PriorSeconds + max(time.Since(c.phaseStart).Seconds(), 1e-9)
+}
+
+// StampWall records the phase's wall time so far in checkpoint f.
+func (c *Control) StampWall(f *safetensors.File) {
+	f.Metadata["wall_seconds"] = strconv.FormatFloat(c.WallSeconds(), 'f', 3, 64)
 }

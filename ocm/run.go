@@ -55,7 +55,9 @@ type TrainRecord struct {
 	Skipped int // steps skipped for a non-finite loss or gradient, or an overflowing Adam state
 	// LastSkip says why the last skipped step of this process was ("" when none).
 	LastSkip string
-	Seconds  float64 // wall time of this process
+	Seconds  float64 // wall time over every process of the run (resumes included)
+	// ThisProcess is the wall time of this process alone.
+	ThisProcess float64
 }
 
 // TrainBackbone runs tr to its last step under c and swaps the EMA averages into
@@ -85,7 +87,9 @@ func (c *Control) TrainBackbone(dev rt.Device, tr *Trainer, opt Optimisation, pa
 		return nil, err
 	}
 	tr.EMA.Swap(params)
-	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, LastSkip: tr.LastSkip, Seconds: el}, nil
+	wall := c.PriorSeconds + el // every process's time, not only this one's
+	c.PriorSeconds = 0          // the fit phase that may follow starts its own clock
+	return &TrainRecord{Steps: tr.Cfg.Steps, Done: done, Skipped: tr.Skipped, LastSkip: tr.LastSkip, Seconds: wall, ThisProcess: el}, nil
 }
 
 // StampCheckpoint marks f as a checkpoint of phase at step with the budget's steps;

@@ -77,9 +77,10 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 		for i, fi := range fitters {
 			fi.Optimisation(names(fi.Head.Params())).AddTo(f, ocm.StatePrefix(fitPhase(ocm.HeadKinds()[i])))
 		}
+		ctl.StampWall(f)
 		return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseFit, step), f)
 	}
-	start := time.Now()
+	ctl.BeginPhase()
 	total := st.FitSteps * len(fitters)
 	var seconds [3]float64
 	for i, fi := range fitters {
@@ -106,7 +107,7 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 		fi.EMA.Swap(fi.Head.Params())
 	}
 	m.Meta["head_steps"] = strconv.Itoa(st.FitSteps)
-	m.Meta["fit_seconds"] = fmt.Sprintf("%.1f", time.Since(start).Seconds())
+	m.Meta["fit_seconds"] = fmt.Sprintf("%.1f", ctl.WallSeconds())
 	for i, k := range ocm.HeadKinds() {
 		if seconds[i] > 0 {
 			m.Meta["fit_seconds_per_step."+k.String()] = fmt.Sprintf("%.3f", seconds[i]/float64(st.FitSteps))

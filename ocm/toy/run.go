@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"ocm/nn/safetensors"
 	"ocm/ocm"
@@ -76,7 +75,7 @@ func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Contr
 	if err := m.resumeFit(dev, ctl, st, jobs); err != nil {
 		return err
 	}
-	start := time.Now()
+	ctl.BeginPhase()
 	var done atomic.Int64
 	done.Store(int64(fitSteps(jobs)))
 	total := int64(st.FitSteps * len(jobs))
@@ -90,7 +89,7 @@ func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Contr
 		if err != nil {
 			return err
 		}
-		save := func() (string, error) { return m.saveFit(ctl.Dir, st, jobs) }
+		save := func() (string, error) { return m.saveFit(ctl, st, jobs) }
 		if err := ctl.Checkpoint(ocm.PhaseFit, fitSteps(jobs), stopped, ctl.Every > 0, save); err != nil {
 			return err
 		}
@@ -101,7 +100,7 @@ func FitWith(dev rt.Device, m *Model, st Settings, prog Progress, ctl *ocm.Contr
 	for _, j := range jobs {
 		j.f.EMA.Swap(j.f.Head.Params())
 	}
-	el := max(time.Since(start).Seconds(), 1e-9)
+	el := ctl.WallSeconds()
 	m.Meta["head_steps"] = strconv.Itoa(st.FitSteps)
 	m.Meta["fit_seconds"] = fmt.Sprintf("%.1f", el)
 	m.Meta["fit_steps_per_second"] = fmt.Sprintf("%.1f", float64(total)/el)
@@ -194,13 +193,14 @@ func fitSteps(jobs []*headJob) int {
 }
 
 // saveFit writes a checkpoint of the fit phase.
-func (m *Model) saveFit(dir string, st Settings, jobs []*headJob) (string, error) {
+func (m *Model) saveFit(ctl *ocm.Control, st Settings, jobs []*headJob) (string, error) {
 	step := fitSteps(jobs)
 	f := m.checkpointFile(ocm.PhaseFit, step, st)
 	for _, j := range jobs {
 		j.f.Optimisation(j.names).AddTo(f, ocm.StatePrefix(j.phase))
 	}
-	return ocm.WriteCheckpoint(dir, ocm.CheckpointName(ocm.PhaseFit, step), f)
+	ctl.StampWall(f)
+	return ocm.WriteCheckpoint(ctl.Dir, ocm.CheckpointName(ocm.PhaseFit, step), f)
 }
 
 // resumeFit restores the model and every head's state from a fit checkpoint.
