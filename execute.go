@@ -182,15 +182,19 @@ func (s *session) checkpointing(loop func() error) error {
 
 // saveToy writes m to the run's bundle (see savePath).
 func (s *session) saveToy(m *toy.Model) error {
-	path := savePath(s.o, defaultBundleName)
 	if err := m.CheckFinite(); err != nil {
 		return err
 	}
+	return s.saveBundle(savePath(s.o, defaultBundleName), m.Meta, m.Save)
+}
+
+// saveBundle records the run's manifest in meta and writes the bundle to path with save.
+func (s *session) saveBundle(path string, meta map[string]string, save func(path string) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return userErr("output folder %s: %v", filepath.Dir(path), err)
 	}
-	m.Meta["manifest"] = s.stamped().JSON()
-	if err := m.Save(path); err != nil {
+	meta["manifest"] = s.stamped().JSON()
+	if err := save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
 	fmt.Fprintf(s.stdout, "ocm: wrote %s\n", path)
@@ -323,16 +327,7 @@ func (s *session) evalToy(m *toy.Model) error {
 // staged runs write, which writes a set of outputs to the folder it is given, in a
 // staging folder inside --out, and puts the set in place only when it is complete.
 func (s *session) staged(write func(dir string) ([]string, error)) ([]string, error) {
-	st, err := runguard.NewStage(s.o.out, s.guard)
-	if err != nil {
-		return nil, userErr("%v", err)
-	}
-	paths, err := write(st.Dir)
-	if err != nil {
-		st.Abandon()
-		return nil, err
-	}
-	return st.Commit(paths)
+	return runguard.WriteSet(s.o.out, s.guard, write)
 }
 
 // outputs says where the run's bundle and checkpoints go.

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -169,16 +168,7 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 
 // saveImages writes m to the run's bundle (see savePath).
 func (s *session) saveImages(m *images.Model) error {
-	path := savePath(s.o, defaultImageBundleName)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return userErr("output folder %s: %v", filepath.Dir(path), err)
-	}
-	m.Meta["manifest"] = s.stamped().JSON()
-	if err := m.Save(path); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	fmt.Fprintf(s.stdout, "ocm: wrote %s\n", path)
-	return nil
+	return s.saveBundle(savePath(s.o, defaultImageBundleName), m.Meta, m.Save)
 }
 
 // newImageModel makes an untrained model of --unet (or --config's UNet) with heads

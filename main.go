@@ -66,13 +66,14 @@ func exitCode(err error) int {
 	var me *ocm.MixtureError
 	var se *ocm.SkipLimitError
 	var bi *featurenet.BadInput
+	var fo *runguard.FolderError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &stopped):
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &re), errors.As(err, &fe), errors.As(err, &me),
-		errors.As(err, &se), errors.As(err, &bi), errors.Is(err, ocm.ErrNoCheckpoint):
+		errors.As(err, &se), errors.As(err, &bi), errors.As(err, &fo), errors.Is(err, ocm.ErrNoCheckpoint):
 		return exitBadUse // the input, the flags or the run's settings are wrong
 	}
 	return exitFailure

@@ -78,3 +78,28 @@ func (s *Stage) Commit(paths []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// FolderError is an output folder that cannot be made: the user's to fix.
+type FolderError struct{ Err error }
+
+// Error is the message of the wrapped error.
+func (e *FolderError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *FolderError) Unwrap() error { return e.Err }
+
+// WriteSet runs write, which writes a set of outputs to the folder it is given, in a
+// stage inside out, and puts the set in place only when it is complete; it returns
+// the paths write returned, in out. A folder that cannot be made is a *FolderError.
+func WriteSet(out string, g *Guard, write func(dir string) ([]string, error)) ([]string, error) {
+	st, err := NewStage(out, g)
+	if err != nil {
+		return nil, &FolderError{err}
+	}
+	paths, err := write(st.Dir)
+	if err != nil {
+		st.Abandon()
+		return nil, err
+	}
+	return st.Commit(paths)
+}
