@@ -361,7 +361,7 @@ func (s *session) control() (*ocm.Control, func(), error) {
 		return nil, nil, userErr("%v", err)
 	}
 	undo := s.guard.OnInterrupt(unlock)
-	ctl, err := newControl(o, dir)
+	ctl, err := newControl(o, dir, s.stderr)
 	if err != nil {
 		undo()
 		unlock()

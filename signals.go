@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"ocm/ocm"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func shellQuote(s string) string {
 
 // newControl returns the checkpoint settings of --train/--fit in dir, with the latest
 // checkpoint read when resuming.
-func newControl(o *options, dir string) (*ocm.Control, error) {
+func newControl(o *options, dir string, stderr io.Writer) (*ocm.Control, error) {
 	ctl := &ocm.Control{Dir: dir, Every: o.checkpointEvery, Keep: o.checkpointKeep}
 	if !o.resume {
 		return ctl, nil
@@ -54,7 +55,7 @@ func newControl(o *options, dir string) (*ocm.Control, error) {
 		return nil, userErr("--resume: %s", oneLine(err))
 	}
 	if note != "" {
-		fmt.Fprintf(os.Stderr, "ocm: --resume: %s\n", note)
+		fmt.Fprintf(stderr, "ocm: --resume: %s\n", note)
 	}
 	switch phase := f.Metadata["phase"]; {
 	case phase == ocm.PhaseTrain && !o.train:

@@ -206,11 +206,13 @@ func Load(dev rt.Device, name string, f *safetensors.File) (*Model, error) {
 			return nil, fmt.Errorf("%s: metadata head: %w", name, err)
 		}
 	}
-	m := NewModel(dev, md["dataset"], cfg, sched, head, 0)
-	if _, ok := md["arch"]; ok {
+	var m *Model
+	if _, ok := md["arch"]; ok { // a published family's network: built once, from its arch
 		if m, err = newModelFromArch(dev, md, sched); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+	} else {
+		m = NewModel(dev, md["dataset"], cfg, sched, head, 0)
 	}
 	known := map[string]bool{"analytic.ms_eps": true}
 	for _, p := range m.params() {

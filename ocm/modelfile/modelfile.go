@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 
 	"ocm/assets"
@@ -62,14 +63,20 @@ func ReadCheckpoint(dev rt.Device, path, arch string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	sha := ""
-	if raw, err := os.ReadFile(path); err == nil { // a diffusers folder has no one file
-		sha = sha256Hex(raw)
-	}
-	return &File{Checkpoint: ck, Name: path, SHA256: sha, IsImage: true, Notes: images.CheckpointNotes(ck)}, nil
+	return &File{Checkpoint: ck, Name: path, SHA256: fileSHA256(path), IsImage: true, Notes: images.CheckpointNotes(ck)}, nil
 }
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// fileSHA256 is the SHA-256 of the file at path, streamed (a checkpoint can be
+// hundreds of MB); "" for a folder (a diffusers checkpoint has no one file).
+func fileSHA256(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
