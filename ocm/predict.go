@@ -65,7 +65,7 @@ func (c *Covariance) Set(name string) error {
 }
 
 // Optimal reports whether the estimator supplies c_t (the optimal-variance family).
-func (c Covariance) Optimal() bool { return c != CovSmall && c != CovLarge }
+func (c Covariance) Optimal() bool { return c.Variance().Optimal() }
 
 // Variance is the sampler's variance family for the estimator.
 func (c Covariance) Variance() sampler.Variance {
