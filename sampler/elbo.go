@@ -26,6 +26,12 @@ type NELBOOptions struct {
 	// denoiser, the transition t → sPrev (sPrev = 0: the decoder) and the term of
 	// every example in nats. The terms and the prior KL add up to the NELBO.
 	OnTerm func(j, sPrev, t int, term []float64)
+	// OnCov, when set, is called for every term whose variance uses a diagonal c_t
+	// (the KL terms, and the continuous decoder; the discretised decoder's variance is
+	// fixed) with the index of the denoiser, the transition t → sPrev, and x0, x̂0
+	// and c_t on the host (N·D values each) exactly as the term uses them: clamped
+	// with ClipX0. It costs no network pass; the slices must not be changed or kept.
+	OnCov func(j, sPrev, t int, x0, x0hat, c []float64)
 }
 
 // PriorKL returns KL(q(x_T|x0) ‖ N(0, I)) in nats for every example of x0 (N, …), the
@@ -99,8 +105,12 @@ func NELBOs(ds []Denoiser, covs []Variance, s *Schedule, x0 *rt.Tensor, steps []
 				return nil, fmt.Errorf("sampler: nelbo: %v variance, step %d: %w", covs[j], t, err)
 			}
 			term := make([]float64, n)
-			if err := addTerm(term, s, covs[j], o, pr, x0h, xth, sPrev, t, d); err != nil {
+			x0hat, c, err := addTerm(term, s, covs[j], o, pr, x0h, xth, sPrev, t, d)
+			if err != nil {
 				return nil, fmt.Errorf("sampler: nelbo: %v variance, step %d: %w", covs[j], t, err)
+			}
+			if o.OnCov != nil && c != nil {
+				o.OnCov(j, sPrev, t, x0h, x0hat, c)
 			}
 			for i, v := range term {
 				out[j][i] += v
@@ -165,29 +175,29 @@ func checkGrid(x []float64, d int) error {
 }
 
 // addTerm adds the term of the transition t → sPrev to out, from the prediction pr at
-// x_t (xth on the host): the decoder for sPrev = 0, else the KL term.
+// x_t (xth on the host): the decoder for sPrev = 0, else the KL term. It returns the
+// x̂0 the term used and, when the term's variance has a diagonal c_t, that c_t.
 func addTerm(out []float64, s *Schedule, cov Variance, o NELBOOptions, pr *Prediction,
-	x0h, xth []float64, sPrev, t, d int) error {
-	x0hat, err := hostX0(s, pr, xth, t, o.ClipX0)
-	if err != nil {
-		return err
+	x0h, xth []float64, sPrev, t, d int) (x0hat, c []float64, err error) {
+	if x0hat, err = hostX0(s, pr, xth, t, o.ClipX0); err != nil {
+		return nil, nil, err
 	}
 	if sPrev == 0 && o.Discrete {
 		discreteDecoderTerm(out, x0h, x0hat, s.TB(1, 2), d)
-		return nil
+		return x0hat, nil, nil
 	}
 	v, err := reverseVariance(s, cov, pr, sPrev, t, o.ClipX0, len(xth), d)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if sPrev == 0 {
 		// DDPMMeanCoef(0, 1) = (1, 0): the mean is x̂0.
 		decoderTerm(out, x0h, x0hat, decoderVariance(s, cov, v), d)
-		return nil
+		return x0hat, v.host, nil
 	}
 	cx0, cxt := s.DDPMMeanCoef(sPrev, t)
 	klTerm(out, axpby(cx0, x0h, cxt, xth), axpby(cx0, x0hat, cxt, xth), s.TB(sPrev, t), v, d)
-	return nil
+	return x0hat, v.host, nil
 }
 
 // hostX0 returns x̂0 in float64: the exact mean when the prediction has one, else

@@ -560,6 +560,62 @@ func TestNELBOTerms(t *testing.T) {
 	}
 }
 
+// TestNELBOOnCov: OnCov sees every KL term of every optimal covariance (not the
+// discretised decoder, not small), with x̂0 and c_t clamped, and the KL term written
+// by hand from exactly those values is the term OnTerm reports.
+func TestNELBOOnCov(t *testing.T) {
+	s := linear(t)
+	x0 := gridImages()
+	x0h := x0.Float64s()
+	n, d := x0.Dim(0), x0.Len()/x0.Dim(0)
+	steps, err := Timesteps(Even, s.N, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeDenoiser{eps: fixedEps(x0.Len()), cov: fixedCov(x0.Len(), -0.3, 1.6)}
+	terms, byHand := map[[3]int][]float64{}, map[[3]int][]float64{}
+	var seen [][3]int
+	clamped := 0
+	o := NELBOOptions{ClipX0: true, Discrete: true,
+		OnTerm: func(j, sPrev, tt int, term []float64) { terms[[3]int{j, sPrev, tt}] = append([]float64(nil), term...) },
+		OnCov: func(j, sPrev, tt int, x0c, x0hat, c []float64) {
+			if j != 1 {
+				t.Errorf("OnCov called for denoiser %d (small)", j)
+			}
+			key := [3]int{j, sPrev, tt}
+			seen = append(seen, key)
+			cx0, _ := s.DDPMMeanCoef(sPrev, tt)
+			varq, w := s.TB(sPrev, tt), s.DDPMCovWeight(sPrev, tt)
+			want := make([]float64, n)
+			for a := range x0c {
+				if x0c[a] != x0h[a] || x0hat[a] < -1 || x0hat[a] > 1 || c[a] < 0 || c[a] > 1 {
+					t.Fatalf("%d ← %d value %d: x0 %v (want %v), x̂0 %v, c %v", sPrev, tt, a, x0c[a], x0h[a], x0hat[a], c[a])
+				}
+				if c[a] == 0 || c[a] == 1 {
+					clamped++
+				}
+				diff := cx0 * (x0c[a] - x0hat[a])
+				s2 := varq + w*c[a]
+				want[a/d] += 0.5 * (varq/s2 + diff*diff/s2 - 1 + math.Log(s2) - math.Log(varq))
+			}
+			byHand[key] = want
+		}}
+	small := &fakeDenoiser{eps: fixedEps(x0.Len())}
+	if _, err := NELBOs([]Denoiser{small, f}, []Variance{Small, Optimal}, s, x0, steps, o, philox.Key{Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(steps)-1 || seen[0] != [3]int{1, 1, steps[1]} || clamped == 0 {
+		t.Fatalf("OnCov calls %v (want the %d KL terms), %d clamped values", seen, len(steps)-1, clamped)
+	}
+	for key, want := range byHand {
+		for i := range want {
+			if got := terms[key][i]; !relClose(got, want[i], 1e-10) {
+				t.Errorf("%d ← %d example %d: term %.15g, by hand from OnCov's values %.15g", key[1], key[2], i, got, want[i])
+			}
+		}
+	}
+}
+
 // TestSampleOneStep: K = 1 (Timesteps gives [N]) is one jump from x_N to the
 // clipped x̂0(x_N), without noise, for DDPM and DDIM alike.
 func TestSampleOneStep(t *testing.T) {

@@ -2,6 +2,9 @@ package data
 
 import (
 	"encoding/binary"
+	"fmt"
+	"image"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,4 +178,81 @@ func TestSplitEvalData(t *testing.T) {
 	if _, err := OpenSplit("idx:"+tr, "mog9", ""); err == nil || !strings.Contains(err.Error(), "--eval-data mog9") {
 		t.Errorf("--eval-data mog9: err %v", err)
 	}
+}
+
+// TestSplitEvalDataEveryKind: --eval-data of each kind (a CIFAR-10 batch, a PNG
+// folder, Fashion-MNIST's own test files) is read whole for evaluation, the training
+// data whole for training, and no evaluation image is a training image.
+func TestSplitEvalDataEveryKind(t *testing.T) {
+	dir := t.TempDir()
+	b1 := writeFile(t, dir, "data_batch_1.bin", distinctCIFAR(12, 0))
+	other := writeFile(t, dir, "other_batch.bin", distinctCIFAR(5, 40))
+	pngTrain, pngEval := filepath.Join(dir, "png-train"), filepath.Join(dir, "png-eval")
+	for i := range 9 {
+		sub := pngTrain
+		if i >= 6 {
+			sub = pngEval
+		}
+		writeFile(t, mkdir(t, sub), string(rune('a'+i))+".png", pngBytes(t, grayImg(3, 3, 20*i)))
+	}
+	fm := filepath.Join(dir, "fashion")
+	img, lbl := distinctIDX(10, 28, 28, 0)
+	writeFile(t, mkdir(t, fm), "train-images-idx3-ubyte", img)
+	writeFile(t, fm, "train-labels-idx1-ubyte", lbl)
+	img, lbl = distinctIDX(4, 28, 28, 700)
+	writeFile(t, fm, "t10k-images-idx3-ubyte", img)
+	writeFile(t, fm, "t10k-labels-idx1-ubyte", lbl)
+	for _, c := range []struct {
+		spec, evalSpec string
+		train, eval    int
+	}{
+		{"cifar10:" + b1, "cifar10:" + other, 12, 5},
+		{"png:" + pngTrain, "png:" + pngEval, 6, 3},
+		{"fashion-mnist", "fashion-mnist", 10, 4}, // --eval-data fashion-mnist is its test split
+	} {
+		s, err := OpenSplit(c.spec, c.evalSpec, fm)
+		if err != nil {
+			t.Fatalf("%s with --eval-data %s: %v", c.spec, c.evalSpec, err)
+		}
+		checkDisjoint(t, s, "eval-data", c.train, c.eval)
+		if !strings.Contains(s.Describe(), "--eval-data "+c.evalSpec) {
+			t.Errorf("description %q does not name --eval-data %s", s.Describe(), c.evalSpec)
+		}
+	}
+}
+
+// TestSplitOverlapComparesPixels: --eval-data in another format that holds training
+// images (two IDX training images written out as PNG files) is caught by content,
+// and the description warns.
+func TestSplitOverlapComparesPixels(t *testing.T) {
+	dir := t.TempDir()
+	img, _ := distinctIDX(8, 3, 3, 0)
+	tr := writeFile(t, dir, "train-images", img)
+	train, err := ReadIDX(tr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := mkdir(t, filepath.Join(dir, "eval"))
+	for i, src := range []int{2, 5} { // training images 2 and 5, and one new image
+		g := image.NewGray(image.Rect(0, 0, 3, 3))
+		copy(g.Pix, train.Image(src))
+		writeFile(t, ev, fmt.Sprintf("%d.png", i), pngBytes(t, g))
+	}
+	writeFile(t, ev, "new.png", pngBytes(t, grayImg(3, 3, 200)))
+	s, err := OpenSplit("idx:"+tr, "png:"+ev, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Overlap != 2 || !strings.Contains(s.Describe(), "WARNING: 2 of them are also training images") {
+		t.Errorf("overlap %d, description %q; want 2 and a warning", s.Overlap, s.Describe())
+	}
+}
+
+// mkdir makes dir (and its parents) and returns it.
+func mkdir(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

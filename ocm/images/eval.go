@@ -55,8 +55,8 @@ type Row struct {
 	Grid      []float32 `json:"-"`                  // the first GridImages samples
 }
 
-// Term is one term of the NELBO at the smallest K, in bits/dim averaged over the
-// test images, for every covariance: the prior (S = T = the last step), a KL term of
+// Term is one term of the NELBO at one K, in bits/dim averaged over the test images,
+// for every covariance: the prior (S = T = the last step), a KL term of
 // the transition T → S, or the decoder (S = 0, T = 1).
 type Term struct {
 	S   int                `json:"s"`
@@ -75,20 +75,41 @@ func (t Term) Name() string {
 	return fmt.Sprintf("%d ← %d", t.S, t.T)
 }
 
+// TermSet is the NLL at one K term by term, in the order of the reverse process.
+type TermSet struct {
+	K     int    `json:"k"`
+	Terms []Term `json:"terms"`
+}
+
 // Report is the outcome of Evaluate.
 type Report struct {
-	Manifest           *manifest.Manifest `json:"manifest"` // set by the caller before writing
-	Rows               []Row              `json:"rows"`
-	TermsK             int                `json:"nll_terms_k"`           // the K of Terms
-	Terms              []Term             `json:"nll_terms"`             // the NLL at TermsK term by term
-	RealFD             float64            `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
-	RealPrecision      float64            `json:"real_precision"`
-	RealRecall         float64            `json:"real_recall"`
-	ClassifierAccuracy float64            `json:"classifier_test_accuracy"`
-	Split              string             `json:"evaluation_split"` // where the test images come from
-	Config             EvalConfig         `json:"config"`
-	Model              map[string]string  `json:"model"`
-	Seconds            float64            `json:"seconds"`
+	Manifest *manifest.Manifest `json:"manifest"` // set by the caller before writing
+	Rows     []Row              `json:"rows"`
+	Terms    []TermSet          `json:"nll_terms"` // the NLL term by term at every K, in the order of Config.Ks
+	// NLLImages is the number of test images of the NLL: Config.TestImages, or all
+	// the test images when there are fewer.
+	NLLImages int `json:"nll_images"`
+	// DiagK is the K of Diagnostics: the smallest of the evaluation.
+	DiagK              int               `json:"diagnostics_k"`
+	Diagnostics        []CovDiag         `json:"covariance_diagnostics"`
+	RealFD             float64           `json:"real_frechet_distance"` // FDSamples test images vs the reference: the floor
+	RealPrecision      float64           `json:"real_precision"`
+	RealRecall         float64           `json:"real_recall"`
+	ClassifierAccuracy float64           `json:"classifier_test_accuracy"` // NaN (null): the test images have no labels
+	Split              string            `json:"evaluation_split"`         // where the test images come from
+	Config             EvalConfig        `json:"config"`
+	Model              map[string]string `json:"model"`
+	Seconds            float64           `json:"seconds"`
+}
+
+// TermsAt returns the NLL at K term by term (nil when K was not evaluated).
+func (rep *Report) TermsAt(k int) []Term {
+	for _, ts := range rep.Terms {
+		if ts.K == k {
+			return ts.Terms
+		}
+	}
+	return nil
 }
 
 // Evaluate measures every covariance of the model: NLL in bits/dim (ocm-math §6, DDPM
@@ -105,7 +126,10 @@ func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classif
 		return nil, fmt.Errorf("images: evaluate: data are %d×%d×%d, the model takes %d×%d×%d", test.C, test.H, test.W, c, r, r)
 	}
 	rep := &Report{Config: cfg, Model: m.metadata(), Split: cfg.Split}
-	rep.ClassifierAccuracy = featurenet.Accuracy(dev, clf, test, cfg.Batch)
+	rep.ClassifierAccuracy = math.NaN() // test images without labels (a --classifier given)
+	if test.Labels != nil {
+		rep.ClassifierAccuracy = featurenet.Accuracy(dev, clf, test, cfg.Batch)
+	}
 	ref := featurenet.Features(dev, clf, firstImages(train, cfg.RefImages), min(cfg.RefImages, train.N), c, r, r, cfg.Batch)
 	realSet := featurenet.Features(dev, clf, firstImages(test, cfg.FDSamples), min(cfg.FDSamples, test.N), c, r, r, cfg.Batch)
 	var err error
@@ -164,76 +188,108 @@ type nllKey struct {
 }
 
 // nllTable returns the mean NLL (bits/dim) and its standard error for every
-// covariance and K, and sets rep.Terms to the terms at the smallest K; all
-// covariances share each network evaluation.
+// covariance and K, sets rep.Terms to the terms at every K and rep.Diagnostics to the
+// covariance diagnostics at the smallest K. All covariances share each network
+// evaluation, and the terms and diagnostics are read from the NELBO's own values:
+// neither costs a network pass.
 func (m *Model) nllTable(dev rt.Device, test *data.Images, cfg EvalConfig, rep *Report, prog Progress) (map[nllKey][2]float64, error) {
 	n := min(cfg.TestImages, test.N)
+	rep.NLLImages = n
 	covs := nllCovariances(cfg)
-	x := firstImages(test, n)
-	per := m.Config.InCh * m.Config.Resolution * m.Config.Resolution
-	preds := m.nllPredictors(covs, cfg)
-	out := map[nllKey][2]float64{}
-	total, done := 0, 0
+	r := &nllRun{m: m, dev: dev, x: firstImages(test, n), n: n, covs: covs, preds: m.nllPredictors(covs, cfg), cfg: cfg, prog: prog}
 	for _, k := range cfg.Ks {
-		total += k * n
+		r.total += k * n
 	}
-	scale := 1 / (float64(per) * math.Ln2 * float64(n)) // nats summed over the images → mean bits/dim
-	rep.TermsK = slices.Min(cfg.Ks)
+	bits := 1 / (float64(m.imageSize()) * math.Ln2)
+	rep.DiagK = slices.Min(cfg.Ks)
+	diag := newCovDiagnostics(covs)
+	out := map[nllKey][2]float64{}
 	for _, k := range cfg.Ks {
-		steps, err := sampler.Timesteps(sampler.Even, m.Sched.N, k)
+		var onCov func(j, sPrev, t int, x0, x0hat, c []float64)
+		if k == rep.DiagK {
+			onCov = diag.add
+		}
+		vals, terms, err := r.atK(k, onCov)
 		if err != nil {
 			return nil, err
 		}
-		var terms map[[2]int]Term // by (s, t)
-		if k == rep.TermsK {
-			terms = map[[2]int]Term{}
-		}
-		addTerm := func(cov string, st [2]int, vals []float64) {
-			tm, ok := terms[st]
-			if !ok {
-				tm = Term{S: st[0], T: st[1], BPD: map[string]float64{}}
-				terms[st] = tm
-			}
-			for _, v := range vals {
-				tm.BPD[cov] += v * scale
-			}
-		}
-		vals := make([][]float64, len(covs))
-		for lo := 0; lo < n; lo += cfg.Batch {
-			b := min(cfg.Batch, n-lo)
-			x0 := rt.FromSlice(dev, x[lo*per:(lo+b)*per], b, m.Config.InCh, m.Config.Resolution, m.Config.Resolution)
-			key := philox.Key{Seed: cfg.Seed, Stream: 11}.Split(uint64(k))
-			o := sampler.NELBOOptions{ClipX0: true, Discrete: true, Offset: lo}
-			if terms != nil {
-				tEnd := steps[len(steps)-1]
-				prior := sampler.PriorKL(m.Sched, x0, tEnd)
-				for _, cov := range covs {
-					addTerm(cov.String(), [2]int{tEnd, tEnd}, prior)
-				}
-				o.OnTerm = func(j, sPrev, t int, term []float64) { addTerm(covs[j].String(), [2]int{sPrev, t}, term) }
-			}
-			nelbo, err := sampler.NELBOs(preds, ocm.Variances(covs), m.Sched, x0, steps, o, key)
-			if err != nil {
-				return nil, err
-			}
-			for i := range covs {
-				vals[i] = append(vals[i], nelbo[i]...)
-			}
-			done += k * b
-			if prog != nil {
-				prog("nll", done, total, math.NaN())
-			}
-		}
 		for i, cov := range covs {
 			mean, se := meanSE(vals[i])
-			bits := 1 / (float64(per) * math.Ln2)
 			out[nllKey{cov, k}] = [2]float64{mean * bits, se * bits}
 		}
-		if terms != nil {
-			rep.Terms = processOrder(terms)
+		rep.Terms = append(rep.Terms, TermSet{K: k, Terms: terms})
+	}
+	rep.Diagnostics = diag.rows()
+	return out, nil
+}
+
+// imageSize is the number of values of one image, C·H·W.
+func (m *Model) imageSize() int { return m.Config.InCh * m.Config.Resolution * m.Config.Resolution }
+
+// nllRun is the NLL of the first n test images x under every covariance of covs.
+type nllRun struct {
+	m           *Model
+	dev         rt.Device
+	x           []float32 // (n, C, H, W) in [−1, 1]
+	n           int
+	covs        []ocm.Covariance
+	preds       []sampler.Denoiser
+	cfg         EvalConfig
+	prog        Progress
+	done, total int // image-steps, for prog
+}
+
+// atK returns the NELBO in nats of every covariance (first index) and image at K = k,
+// and its terms in bits/dim averaged over the images. onCov, when set, is called with
+// the x̂0 and c_t of every term that uses a diagonal c_t (sampler.NELBOOptions.OnCov).
+func (r *nllRun) atK(k int, onCov func(j, sPrev, t int, x0, x0hat, c []float64)) ([][]float64, []Term, error) {
+	steps, err := sampler.Timesteps(sampler.Even, r.m.Sched.N, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	per, c, res := r.m.imageSize(), r.m.Config.InCh, r.m.Config.Resolution
+	scale := 1 / (float64(per) * math.Ln2 * float64(r.n)) // nats summed over the images → mean bits/dim
+	terms := termTable{}
+	vals := make([][]float64, len(r.covs))
+	tEnd := steps[len(steps)-1]
+	for lo := 0; lo < r.n; lo += r.cfg.Batch {
+		b := min(r.cfg.Batch, r.n-lo)
+		x0 := rt.FromSlice(r.dev, r.x[lo*per:(lo+b)*per], b, c, res, res)
+		key := philox.Key{Seed: r.cfg.Seed, Stream: 11}.Split(uint64(k))
+		prior := sampler.PriorKL(r.m.Sched, x0, tEnd)
+		for _, cov := range r.covs {
+			terms.add(cov.String(), tEnd, tEnd, prior, scale)
+		}
+		o := sampler.NELBOOptions{ClipX0: true, Discrete: true, Offset: lo, OnCov: onCov,
+			OnTerm: func(j, sPrev, t int, term []float64) { terms.add(r.covs[j].String(), sPrev, t, term, scale) }}
+		nelbo, err := sampler.NELBOs(r.preds, ocm.Variances(r.covs), r.m.Sched, x0, steps, o, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range r.covs {
+			vals[i] = append(vals[i], nelbo[i]...)
+		}
+		r.done += k * b
+		if r.prog != nil {
+			r.prog("nll", r.done, r.total, math.NaN())
 		}
 	}
-	return out, nil
+	return vals, processOrder(terms), nil
+}
+
+// termTable gathers the NLL's terms by transition (s, t).
+type termTable map[[2]int]Term
+
+// add adds scale·Σ vals to the term s ← t of covariance cov.
+func (tt termTable) add(cov string, s, t int, vals []float64, scale float64) {
+	tm, ok := tt[[2]int{s, t}]
+	if !ok {
+		tm = Term{S: s, T: t, BPD: map[string]float64{}}
+		tt[[2]int{s, t}] = tm
+	}
+	for _, v := range vals {
+		tm.BPD[cov] += v * scale
+	}
 }
 
 // nllPredictors are the denoisers of covs, with ocm-probe's probes and seed.
@@ -249,7 +305,7 @@ func (m *Model) nllPredictors(covs []ocm.Covariance, cfg EvalConfig) []sampler.D
 
 // processOrder lists the NLL terms in the order of the reverse process: the prior,
 // then the transitions from the last step down to the decoder.
-func processOrder(terms map[[2]int]Term) []Term {
+func processOrder(terms termTable) []Term {
 	order := func(t Term) int {
 		if t.S == t.T {
 			return math.MaxInt

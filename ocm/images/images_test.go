@@ -426,22 +426,39 @@ func TestEvaluateWritesTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	if len(paths) != 2+2*len(cfg.Ks) || !strings.Contains(string(md), "## K = 3") || !strings.Contains(string(md), "| ocm |") ||
-		!strings.Contains(string(md), "## NLL term by term at K = 2") || !strings.Contains(string(md), "| 1 ← 100 |") {
-		t.Errorf("report files %v; report.md:\n%s", paths, md)
-	}
-	// The terms at the smallest K: the prior, K − 1 KL terms and the decoder, adding
-	// up to each covariance's NLL.
-	if rep.TermsK != 2 || len(rep.Terms) != 3 || rep.Terms[0].Name() != "prior at 100" || rep.Terms[2].Name() != "decoder 0 ← 1" {
-		t.Fatalf("terms at K=%d: %+v", rep.TermsK, rep.Terms)
-	}
-	for _, cov := range Covariances() {
-		sum := 0.0
-		for _, tm := range rep.Terms {
-			sum += tm.BPD[cov.String()]
+	for _, want := range []string{"## K = 3", "| ocm |", "## NLL term by term at K = 2", "| 1 ← 100 |",
+		"### The largest KL term at every K", "](nll-terms.svg)", "## Covariance diagnostics at K = 2",
+		"](covariance-diagnostics.svg)", "| NLL |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}
-		if r, _ := rep.row("ddpm", cov.String(), 2); math.Abs(sum-r.BPD) > 1e-9*r.BPD {
-			t.Errorf("%v: terms add up to %.12g bits/dim, the table says %.12g", cov, sum, r.BPD)
+	}
+	if len(paths) != 4+2*len(cfg.Ks) {
+		t.Errorf("report files %v", paths)
+	}
+	for _, svg := range []string{"nll-terms.svg", "covariance-diagnostics.svg"} {
+		if b, err := os.ReadFile(filepath.Join(dir, svg)); err != nil || !strings.HasPrefix(string(b), "<svg ") || !strings.Contains(string(b), ">ocm<") {
+			t.Errorf("%s: %v, not an SVG with a line for ocm", svg, err)
+		}
+	}
+	// The terms at every K: the prior, K − 1 KL terms and the decoder, adding up to
+	// each covariance's NLL.
+	if len(rep.Terms) != len(cfg.Ks) {
+		t.Fatalf("terms at %d values of K, want %d", len(rep.Terms), len(cfg.Ks))
+	}
+	for _, k := range cfg.Ks {
+		terms := rep.TermsAt(k)
+		if len(terms) != k+1 || terms[0].Name() != "prior at 100" || terms[k].Name() != "decoder 0 ← 1" {
+			t.Fatalf("terms at K=%d: %+v", k, terms)
+		}
+		for _, cov := range Covariances() {
+			sum := 0.0
+			for _, tm := range terms {
+				sum += tm.BPD[cov.String()]
+			}
+			if r, _ := rep.row("ddpm", cov.String(), k); math.Abs(sum-r.BPD) > 1e-9*r.BPD {
+				t.Errorf("%v at K=%d: terms add up to %.12g bits/dim, the table says %.12g", cov, k, sum, r.BPD)
+			}
 		}
 	}
 }

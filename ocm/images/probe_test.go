@@ -62,8 +62,8 @@ func TestOCMProbeOnTheBackbone(t *testing.T) {
 }
 
 // TestEvaluateOCMProbeRow: with Probes set, the NLL table has an ocm-probe row at
-// every K (no samples), its terms add up to its NLL, and the report names it and
-// the evaluation split.
+// every K (no samples), its terms add up to its NLL, it has covariance diagnostics,
+// and the report names it and the evaluation split.
 func TestEvaluateOCMProbeRow(t *testing.T) {
 	m := tinyModel(t, 7)
 	ds := tinyImages(24)
@@ -87,11 +87,20 @@ func TestEvaluateOCMProbeRow(t *testing.T) {
 		}
 	}
 	sum := 0.0
-	for _, tm := range rep.Terms {
+	for _, tm := range rep.TermsAt(2) {
 		sum += tm.BPD["ocm-probe"]
 	}
 	if r, _ := rep.row("ddpm", "ocm-probe", 2); math.Abs(sum-r.BPD) > 1e-9*r.BPD {
 		t.Errorf("ocm-probe terms add up to %.12g bits/dim, the table says %.12g", sum, r.BPD)
+	}
+	probeDiags := 0
+	for _, d := range rep.Diagnostics {
+		if d.Cov == "ocm-probe" {
+			probeDiags++
+		}
+	}
+	if probeDiags != 1 { // K = 2: one KL term, 1 ← 100
+		t.Errorf("%d ocm-probe diagnostics, want 1: %+v", probeDiags, rep.Diagnostics)
 	}
 	dir := t.TempDir()
 	if _, err := WriteReport(dir, rep, "test"); err != nil {

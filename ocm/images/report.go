@@ -18,9 +18,10 @@ import (
 // gridColumns is the number of samples per covariance in the report's figures.
 const gridColumns = 12
 
-// WriteReport writes report.md (the table), report.json (every number and setting)
-// and one figure per sampler and K (a row of samples per covariance, the same noise
-// in every row) to dir, and returns the paths written.
+// WriteReport writes report.md (the tables), report.json (every number and setting),
+// one figure per sampler and K (a row of samples per covariance, the same noise in
+// every row), and the charts of the NLL's terms and covariance diagnostics to dir,
+// and returns the paths written.
 func WriteReport(dir string, rep *Report, version string) ([]string, error) {
 	var paths []string
 	write := func(name string, b []byte) error {
@@ -32,6 +33,10 @@ func WriteReport(dir string, rep *Report, version string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	charts, err := writeCharts(dir, rep)
+	if err != nil {
+		return nil, err
+	}
 	if err := write("report.md", reportMarkdown(rep, figures)); err != nil {
 		return nil, err
 	}
@@ -40,7 +45,7 @@ func WriteReport(dir string, rep *Report, version string) ([]string, error) {
 	if err := writeJSON(js, jsonSafe(rep), "  "); err != nil {
 		return nil, err
 	}
-	for _, f := range figures {
+	for _, f := range append(charts, figures...) {
 		paths = append(paths, filepath.Join(dir, f))
 	}
 	return paths, nil
@@ -102,12 +107,16 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 		md["train.lr"], md["train.ema"], md["train.backbone_seconds"], cmp.Or(md["head"], string(HeadSimple)),
 		md["train.head_steps"], md["train.ms_eps_per_step"])
 	cfg := rep.Config
+	accuracy := fmt.Sprintf("test accuracy %.3f", rep.ClassifierAccuracy)
+	if math.IsNaN(rep.ClassifierAccuracy) {
+		accuracy = "the test images have no labels: no test accuracy"
+	}
 	fmt.Fprintf(&b, "NLL: bits/dim (docs/method.md §6: DDPM, discretised decoder with variance T̃B(1,2), x̂0 and c_t clipped), "+
 		"mean ± standard error over the first %d test images. FD: Fréchet distance of %d samples to %d training "+
-		"images on the features of ocm's classifier (test accuracy %.3f); P/R: precision/recall with k = %d "+
+		"images on the features of ocm's classifier (%s); P/R: precision/recall with k = %d "+
 		"(%d samples vs as many training images). Sampling: even trajectory, x̂0 clipped, clip_sigma_idx 1 with "+
 		"clip_pixel 2 (DDPM) and 1 (DDIM), the same noise for every covariance. DDIM has η = 0.\n\n",
-		cfg.TestImages, cfg.FDSamples, cfg.RefImages, rep.ClassifierAccuracy, cfg.PRK, cfg.FDSamples)
+		cmp.Or(rep.NLLImages, cfg.TestImages), cfg.FDSamples, cfg.RefImages, accuracy, cfg.PRK, cfg.FDSamples)
 	if rep.Split != "" {
 		fmt.Fprintf(&b, "Test images: %s.\n\n", rep.Split)
 	}
@@ -150,6 +159,7 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 		b.WriteString("\nBold: the best of the column at this K.\n\n")
 	}
 	writeTerms(&b, rep)
+	writeDiagnostics(&b, rep)
 	if len(figures) > 0 {
 		b.WriteString("## Samples\n\nEach figure: one row per covariance in the table's order (DDIM has no large), the same noise in every row.\n\n")
 		for _, f := range figures {
@@ -158,43 +168,6 @@ func reportMarkdown(rep *Report, figures []string) []byte {
 	}
 	fmt.Fprintf(&b, "Evaluation took %.0f s. Every setting is in report.json.\n", rep.Seconds)
 	return b.Bytes()
-}
-
-// writeTerms renders the NLL at the smallest K term by term: where each covariance
-// gains or loses its bits.
-func writeTerms(b *bytes.Buffer, rep *Report) {
-	if len(rep.Terms) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "## NLL term by term at K = %d\n\nBits/dim of each term of the DDPM NELBO (docs/method.md §6), averaged over the "+
-		"test images; a column adds up to the table's NLL. The largest term of each column is bold.\n\n| term |", rep.TermsK)
-	covs := rep.covariances()
-	for _, cov := range covs {
-		fmt.Fprintf(b, " %s |", cov)
-	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(covs)) + "\n")
-	largest := map[string]float64{}
-	for _, t := range rep.Terms {
-		for cov, v := range t.BPD {
-			largest[cov] = max(largest[cov], v)
-		}
-	}
-	for _, t := range rep.Terms {
-		fmt.Fprintf(b, "| %s |", t.Name())
-		for _, cov := range covs {
-			v, ok := t.BPD[cov.String()]
-			switch {
-			case !ok:
-				b.WriteString(" — |")
-			case v == largest[cov.String()]:
-				fmt.Fprintf(b, " **%.3f** |", v)
-			default:
-				fmt.Fprintf(b, " %.3f |", v)
-			}
-		}
-		b.WriteString("\n")
-	}
-	b.WriteString("\n")
 }
 
 // covariances lists the report's covariances in table order: the model's, then
@@ -239,7 +212,8 @@ func (rep *Report) bests(k int) map[string]string {
 	return best
 }
 
-// jsonSafe returns a copy of rep whose NaNs (no DDIM likelihood) are JSON nulls.
+// jsonSafe returns a copy of rep whose NaNs (no DDIM likelihood, no correlation of a
+// constant c_t, no test labels) and infinities are JSON nulls.
 func jsonSafe(rep *Report) any {
 	type row struct {
 		Row
@@ -249,8 +223,13 @@ func jsonSafe(rep *Report) any {
 		Precision *float64 `json:"precision"`
 		Recall    *float64 `json:"recall"`
 	}
+	type diag struct {
+		CovDiag
+		Corr  *float64 `json:"correlation"`
+		Ratio *float64 `json:"mean_ratio"`
+	}
 	opt := func(v float64) *float64 {
-		if math.IsNaN(v) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil
 		}
 		return &v
@@ -259,8 +238,14 @@ func jsonSafe(rep *Report) any {
 	for i, r := range rep.Rows {
 		rows[i] = row{Row: r, BPD: opt(r.BPD), BPDErr: opt(r.BPDErr), FD: opt(r.FD), Precision: opt(r.Precision), Recall: opt(r.Recall)}
 	}
+	diags := make([]diag, len(rep.Diagnostics))
+	for i, d := range rep.Diagnostics {
+		diags[i] = diag{CovDiag: d, Corr: opt(d.Corr), Ratio: opt(d.Ratio)}
+	}
 	return struct {
 		*Report
-		Rows []row `json:"rows"`
-	}{rep, rows}
+		Rows        []row    `json:"rows"`
+		Diagnostics []diag   `json:"covariance_diagnostics"`
+		Accuracy    *float64 `json:"classifier_test_accuracy"`
+	}{rep, rows, diags, opt(rep.ClassifierAccuracy)}
 }

@@ -16,7 +16,8 @@
 // feature vectors (the FID formula, on whatever features the caller supplies), in
 // float64 with a symmetric Jacobi eigensolver. PrecisionRecall is the k-NN manifold
 // precision and recall of Kynkäänniemi et al., "Improved Precision and Recall Metric
-// for Assessing Generative Models", NeurIPS 2019.
+// for Assessing Generative Models", NeurIPS 2019. Correlation streams pairs for their
+// Pearson correlation and ratio of means (the NLL's covariance diagnostics).
 //
 // Samples are [][]float64 with one row per point (N×D). For MMD2, inputs that
 // cannot be measured (ragged rows, fewer than two points, a non-positive
