@@ -63,7 +63,7 @@ func klTerms(terms []Term) []Term {
 // termsFigure plots every KL term against its t, one panel per K, a line per
 // covariance (log axes: the terms span many decades).
 func (rep *Report) termsFigure() *plot.Grid {
-	g := &plot.Grid{Title: rep.Model["dataset"] + ": KL term s ← t of the NLL against t (bits/dim, mean over the test images)", Cols: 2,
+	g := &plot.Grid{Title: rep.Model["dataset"] + ": KL term s ← t of the NLL against t (bits/dim, mean over the test images)",
 		CellWidth: 480, CellHeight: 340}
 	for _, ts := range rep.Terms {
 		kl := klTerms(ts.Terms)
@@ -82,6 +82,7 @@ func (rep *Report) termsFigure() *plot.Grid {
 		}
 		g.Cells = append(g.Cells, c)
 	}
+	g.Cols = max(1, min(len(g.Cells), 2))
 	return g
 }
 
