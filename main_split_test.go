@@ -52,7 +52,8 @@ func distinctIDX(n, side, first int) (img, lbl []byte) {
 
 // TestEvalReportNamesTheSplit runs --eval on IDX files: without test files beside
 // them it scores their held-out last sixth, with t10k files the test split, and
-// with --eval-data those files; report.md and report.json name the split each time.
+// with --eval-data those files; report.md and report.json name the split each time,
+// and the run's manifest records the files the evaluation images came from.
 // Evaluation images without labels have no test accuracy.
 func TestEvalReportNamesTheSplit(t *testing.T) {
 	in := t.TempDir()
@@ -73,17 +74,22 @@ func TestEvalReportNamesTheSplit(t *testing.T) {
 		extra []string
 		setup func()
 		want  string
+		kind  string // the manifest's record of the evaluation files
+		file  string // the first of them
 	}{
 		// Test images without labels: no test accuracy, and no panic.
-		{"unlabelled eval data", []string{"--eval-data", unlabelled}, func() {}, "--eval-data " + unlabelled + " (12 images; 24 training images)"},
-		{"held out", nil, func() {}, "held out: images 20–23 (the last 1/6, in file order) of " + spec + ", never trained on (4 images; 20 training images)"},
-		{"eval data", []string{"--eval-data", other}, func() {}, "--eval-data " + other + " (6 images; 24 training images)"},
+		{"unlabelled eval data", []string{"--eval-data", unlabelled}, func() {}, "--eval-data " + unlabelled + " (12 images; 24 training images)",
+			"eval-data", "unlabelled-images"},
+		{"held out", nil, func() {}, "held out: images 20–23 (the last 1/6, in file order) of " + spec + ", never trained on (4 images; 20 training images)",
+			"held-out", "train-images-idx3-ubyte"},
+		{"eval data", []string{"--eval-data", other}, func() {}, "--eval-data " + other + " (6 images; 24 training images)",
+			"eval-data", "other-images"},
 		{"test split", nil, func() {
 			img, lbl := distinctIDX(5, 8, 200)
 			writeFile(t, in, "t10k-images-idx3-ubyte", img)
 			writeFile(t, in, "t10k-labels-idx1-ubyte", lbl)
 		}, "the IDX test split " + filepath.Join(in, "t10k-images-idx3-ubyte") + "," + filepath.Join(in, "t10k-labels-idx1-ubyte") +
-			" (5 images; 24 training images)"},
+			" (5 images; 24 training images)", "test", "t10k-images-idx3-ubyte"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.setup()
@@ -101,10 +107,22 @@ func TestEvalReportNamesTheSplit(t *testing.T) {
 			var js struct {
 				Split    string   `json:"evaluation_split"`
 				Accuracy *float64 `json:"classifier_test_accuracy"`
+				Manifest struct {
+					Inputs []struct{ Role, Path string }
+				}
 			}
 			raw, _ := os.ReadFile(filepath.Join(out, "report.json"))
 			if err := json.Unmarshal(raw, &js); err != nil || js.Split != c.want {
 				t.Errorf("report.json: split %q (%v)", js.Split, err)
+			}
+			var evalFiles []string
+			for _, in := range js.Manifest.Inputs {
+				if in.Role == "data (evaluation: "+c.kind+")" {
+					evalFiles = append(evalFiles, filepath.Base(in.Path))
+				}
+			}
+			if len(evalFiles) == 0 || evalFiles[0] != c.file {
+				t.Errorf("the manifest records evaluation files %v as %s, want %s first (inputs %+v)", evalFiles, c.kind, c.file, js.Manifest.Inputs)
 			}
 			if noLabels := strings.HasPrefix(c.name, "unlabelled"); noLabels != (js.Accuracy == nil) ||
 				noLabels != strings.Contains(string(md), "no test accuracy") {

@@ -77,7 +77,7 @@ func newManifest(o *options, dev string, b *modelfile.File, kind cli.Kind) (*man
 		return mf, inputErr(mf.AddMixture(o.data))
 	}
 	if err == nil {
-		err = mf.AddImageData(o.data, o.dataDir, o.train || o.fit, o.eval, o.evalImages)
+		err = mf.AddImageData(o.data, o.evalData, o.dataDir, o.train || o.fit, o.eval, o.evalImages)
 	}
 	if err == nil && o.eval && o.classifier != "" {
 		err = mf.AddInput("classifier", o.classifier, "")

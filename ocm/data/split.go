@@ -54,18 +54,49 @@ func OpenSplit(spec, evalSpec, fashionDir string) (*Split, error) {
 	if err != nil {
 		return nil, err
 	}
-	testSpec, source, err := testSplitOf(spec)
+	ch, err := chooseEval(spec, "")
 	if err != nil {
 		return nil, err
 	}
-	if testSpec != "" {
-		eval, err := Open(testSpec, fashionDir, true)
+	if ch.kind == "test" {
+		eval, err := Open(ch.spec, fashionDir, true)
 		if err != nil {
 			return nil, fmt.Errorf("data: test split of %s: %w", spec, err)
 		}
-		return &Split{Train: train, Eval: eval, Kind: "test", Source: source, Overlap: Overlap(train, eval)}, nil
+		return &Split{Train: train, Eval: eval, Kind: "test", Source: ch.source, Overlap: Overlap(train, eval)}, nil
 	}
 	return holdOut(spec, train)
+}
+
+// evalChoice is where OpenSplit takes the evaluation images from: kind as in
+// Split.Kind, and the data set spec they are read from (its test split for
+// "eval-data" and "test"; the training files themselves for "held-out").
+type evalChoice struct {
+	kind, spec, source string
+}
+
+// chooseEval decides, without reading any image, where OpenSplit takes the
+// evaluation images of spec from.
+func chooseEval(spec, evalSpec string) (evalChoice, error) {
+	if evalSpec != "" {
+		return evalChoice{"eval-data", evalSpec, "--eval-data " + evalSpec}, nil
+	}
+	testSpec, source, err := testSplitOf(spec)
+	if err != nil || testSpec == "" {
+		return evalChoice{"held-out", spec, ""}, err
+	}
+	return evalChoice{"test", testSpec, source}, nil
+}
+
+// EvalFiles returns the kind of split OpenSplit makes of spec and evalSpec (as in
+// Split.Kind) and the files its evaluation images are read from, for a run's record.
+func EvalFiles(spec, evalSpec, fashionDir string) (kind string, files []string, err error) {
+	ch, err := chooseEval(spec, evalSpec)
+	if err != nil {
+		return "", nil, err
+	}
+	files, err = Files(ch.spec, fashionDir, ch.kind != "held-out")
+	return ch.kind, files, err
 }
 
 // openEvalData reads spec whole for training and evalSpec for evaluation.

@@ -256,3 +256,26 @@ func mkdir(t *testing.T, dir string) string {
 	}
 	return dir
 }
+
+// TestEvalFilesFollowsOpenSplit: the files a run records for its evaluation images
+// are those OpenSplit reads them from, of the same kind of split.
+func TestEvalFilesFollowsOpenSplit(t *testing.T) {
+	dir := t.TempDir()
+	b1 := writeFile(t, dir, "data_batch_1.bin", distinctCIFAR(12, 0))
+	other := writeFile(t, dir, "other.bin", distinctCIFAR(3, 50))
+	check := func(evalSpec, wantFile string) {
+		t.Helper()
+		s, err := OpenSplit("cifar10:"+b1, evalSpec, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, files, err := EvalFiles("cifar10:"+b1, evalSpec, "")
+		if err != nil || kind != s.Kind || len(files) != 1 || files[0] != wantFile {
+			t.Errorf("--eval-data %q: EvalFiles %q %v (%v), OpenSplit made a %q split, want file %s", evalSpec, kind, files, err, s.Kind, wantFile)
+		}
+	}
+	check("", b1) // held out
+	check("cifar10:"+other, other)
+	tb := writeFile(t, dir, "test_batch.bin", distinctCIFAR(4, 90))
+	check("", tb)
+}
