@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"ocm/nn/safetensors"
 	"ocm/ocm"
@@ -138,7 +139,9 @@ func (r *fitRun) measure(step int, ema bool) error {
 			}
 		}()
 	}
+	t0 := time.Now()
 	nll, err := r.m.curveNLL(r.dev, r.curve, r.st.Fit.Curve.Data, r.prog)
+	r.curveSeconds += time.Since(t0).Seconds()
 	if err != nil {
 		return err
 	}
@@ -241,8 +244,9 @@ func writeCurveFigure(dir string, c *Curve) (string, error) {
 }
 
 // curveReport writes the learning curve a model's metadata md carries (a bundle's
-// train.fit_curve) into the report folder dir and returns the figure's file name
-// and the report's section (nothing without a curve).
+// train.fit_curve) into the report folder dir and returns the figure's path and the
+// report's section (nothing without a curve; a curve that does not parse gets a
+// line saying so, not a failed evaluation).
 func curveReport(dir string, md map[string]string) (files []string, section string, err error) {
 	s, ok := md["train."+curveKey]
 	if !ok {
@@ -250,7 +254,7 @@ func curveReport(dir string, md map[string]string) (files []string, section stri
 	}
 	c, err := ParseCurve(s)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Sprintf("\n## Learning curve of the heads\n\nThe bundle's %s (metadata train.%s); not shown.\n", err, curveKey), nil
 	}
 	path, err := writeCurveFigure(dir, c)
 	if err != nil {

@@ -46,7 +46,7 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 		return err
 	}
 	ctl.BeginPhase()
-	t0, from := time.Now(), r.step()
+	t0, from, c0 := time.Now(), r.step(), r.curveSeconds
 	run := r.runSeparate
 	if r.joint != nil {
 		run = r.runJoint
@@ -54,7 +54,7 @@ func Fit(dev rt.Device, m *Model, data ocm.DataSource, st Settings, prog Progres
 	if err := run(); err != nil {
 		return err
 	}
-	seconds := time.Since(t0).Seconds()
+	seconds := time.Since(t0).Seconds() - (r.curveSeconds - c0) // the curve's points are not the fit's
 	watch := &ocm.Watch{Task: "analytic-dpm table (steps)", Progress: prog, Stop: ctl.ShouldStop}
 	if m.MsEps = ocm.MsEps(dev, m.Teacher(), m.Sched, data, st.MsEpsPerStep, st.Seed+200, watch); m.MsEps == nil {
 		return ctl.Checkpoint(ocm.PhaseFit, r.step(), true, false, r.save)
@@ -81,6 +81,9 @@ type fitRun struct {
 	fitters []*ocm.HeadFitter // in the order of ocm.HeadKinds
 	seconds [3]float64        // separate fit: this process's seconds per head
 	curve   *Curve            // nil without a learning curve
+	// curveSeconds is this process's time measuring the curve (not counted in the
+	// fit's seconds per step).
+	curveSeconds float64
 }
 
 // step is the fit phase's step: the joint fit's, or the steps of all heads together.
@@ -167,6 +170,10 @@ func (r *fitRun) record(seconds float64, done int) {
 	delete(m.Meta, "fit_seconds_per_step") // an earlier fit's
 	if r.joint != nil && done > 0 {
 		m.Meta["fit_seconds_per_step"] = fmt.Sprintf("%.3f", seconds/float64(done))
+	}
+	delete(m.Meta, "curve_seconds")
+	if r.curve != nil {
+		m.Meta["curve_seconds"] = fmt.Sprintf("%.1f", r.curveSeconds)
 	}
 	for i, k := range ocm.HeadKinds() {
 		delete(m.Meta, "fit_seconds_per_step."+k.String())

@@ -262,6 +262,10 @@ func TestCurveInReportAndFiles(t *testing.T) {
 			t.Errorf("the report's section lacks %q:\n%s", want, section)
 		}
 	}
+	broken := map[string]string{"train." + curveKey: `{"points": [`}
+	if files, section, err := curveReport(t.TempDir(), broken); files != nil || !strings.Contains(section, "not shown") || err != nil {
+		t.Errorf("a curve that does not parse: %v, %q, %v", files, section, err)
+	}
 	bare := tinyModel(t, 1)
 	if files, section, err := curveReport(t.TempDir(), bare.metadata()); files != nil || section != "" || err != nil {
 		t.Errorf("a model without a curve: %v, %q, %v", files, section, err)
