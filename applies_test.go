@@ -60,7 +60,9 @@ func probes(dir, inputs string) map[string]probe {
 		"overwrite":       p("--overwrite"),
 		"probes":          {args: []string{"--probes", "3"}, base: []string{"--variance-type", "ocm-probe"}},
 		"eval-data":       p("--eval-data", "idx:"+filepath.Join(inputs, "train-images")),
-		"bench-torch":     p("--bench-torch", "x.py"), "bench-python": p("--bench-python", "python3"), "bench-rounds": p("--bench-rounds", "1"),
+		"fit-preset":      p("--fit-preset", "official"), "fit-backbone": p("--fit-backbone", "train"),
+		"curve-images": p("--curve-images", "4"), "curve-every": p("--curve-every", "1"),
+		"bench-torch": p("--bench-torch", "x.py"), "bench-python": p("--bench-python", "python3"), "bench-rounds": p("--bench-rounds", "1"),
 	}
 }
 

@@ -20,15 +20,6 @@ import (
 // --weights is empty.
 const defaultImageBundleName = "ocm-images.safetensors"
 
-// readImages reads the images spec names: the training part of its split.
-func readImages(o *options, spec string) (*data.Images, error) {
-	sp, err := readSplit(o, spec)
-	if err != nil {
-		return nil, err
-	}
-	return sp.Train, nil
-}
-
 // readSplit reads spec's training and evaluation images (--eval-data, the data set's
 // test split, or a held-out part that training never sees).
 func readSplit(o *options, spec string) (*data.Split, error) {
@@ -64,13 +55,15 @@ type imageRun struct {
 func newImageRun(o *options) (*imageRun, error) {
 	r := &imageRun{cfg: &images.Config{}, head: images.HeadSimple}
 	var err error
+	var sp *data.Split
 	if o.train || o.fit {
 		if !data.IsImageSpec(o.data) {
 			return nil, userErr("--data %s is not an image data set, but the model is an image model: give --data fashion-mnist (or idx:, cifar10:, png:)", o.data)
 		}
-		if r.train, err = readImages(o, o.data); err != nil {
+		if sp, err = readSplit(o, o.data); err != nil {
 			return nil, err
 		}
+		r.train = sp.Train
 	}
 	if o.config != "" { // the flag table refuses it without --train or --fit
 		if r.cfg, err = images.LoadConfig(o.config); err != nil {
@@ -86,6 +79,7 @@ func newImageRun(o *options) (*imageRun, error) {
 	r.st = r.cfg.Apply(images.DefaultSettings())
 	r.st.Budget = r.st.Budget.Override(budgetFlags(o))
 	r.st.Seed = o.seed
+	r.st.Fit = o.fitc.Settings(budgetFlags(o), probesAsked(o), sp)
 	if r.train != nil {
 		if err := images.CheckBudget(r.st, o.data, r.train.N, o.fit); err != nil {
 			return nil, inputErr(err)
@@ -166,9 +160,17 @@ func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) erro
 	return nil
 }
 
-// saveImages writes m to the run's bundle (see savePath).
+// saveImages writes m to the run's bundle (see savePath), and after --fit its
+// learning curve to --out.
 func (s *session) saveImages(m *images.Model) error {
-	return s.saveBundle(savePath(s.o, defaultImageBundleName), m.Meta, m.Save)
+	if err := s.saveBundle(savePath(s.o, defaultImageBundleName), m.Meta, m.Save); err != nil || !s.o.fit {
+		return err
+	}
+	paths, err := s.staged(func(dir string) ([]string, error) { return images.WriteCurve(dir, m) })
+	if len(paths) > 0 {
+		fmt.Fprintf(s.stdout, "ocm: learning curve → %s\n", strings.Join(paths, ", "))
+	}
+	return err
 }
 
 // newImageModel makes an untrained model of --unet (or --config's UNet) with heads

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"ocm/nn"
@@ -78,6 +77,8 @@ type options struct {
 	evalSamples, evalSeeds int
 	evalKs                 []int
 	evalKsSet              bool // --eval-steps was given (else images use 10,25,50,100)
+
+	fitc images.FitChoice // --fit on images: --fit-preset, --fit-backbone, --curve-images, --curve-every
 }
 
 const usageHead = `ocm — diffusion models with Optimal Covariance Matching (Ou et al., ICLR 2025)
@@ -147,6 +148,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.BoolVar(&o.saveEach, "save-each", false, "images: also write one PNG per sample (samples_0000.png …)")
 	fs.BoolVar(&o.npz, "npz", false, "images: also write samples.npz (uint8 NHWC, key arr_0) for external FID tools")
 	evalFlags(fs, o)
+	fitFlags(fs, o)
 	fs.IntVar(&o.evalImages, "eval-images", 100, "images: test images whose NLL --eval measures")
 	fs.StringVar(&o.classifier, "classifier", "", "images: feature classifier `file` of --eval (default: the embedded one for fashion-mnist, else one trained and written to --out)")
 	fs.IntVar(&o.fdSamples, "fd-samples", 100, "images: samples per Fréchet distance and precision/recall in --eval")
@@ -169,7 +171,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see ocm --help)", fs.Arg(0))
 	}
-	if o.evalKs, err = parseInts(*ks); err != nil {
+	if o.evalKs, err = cli.ParseInts(*ks); err != nil {
 		return nil, fmt.Errorf("invalid value %q for flag --eval-steps: %v", *ks, err)
 	}
 	return o, o.check()
@@ -216,33 +218,17 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %d for flag --checkpoint-keep: want 0 (keep all) or more", o.checkpointKeep)
 	case o.checkpointEvery < 0:
 		return fmt.Errorf("invalid value %d for flag --checkpoint-every: want 0 (only when interrupted) or more", o.checkpointEvery)
-	case o.head != "" && !validHead(o.head):
+	case o.head != "" && !images.IsHeadMode(o.head):
 		return fmt.Errorf("invalid value %q for flag --head: want simple or complex", o.head)
 	case o.probes < 1 || o.probes > 100000:
 		return fmt.Errorf("invalid value %d for flag --probes: want 1 to 100000", o.probes)
 	case o.benchRounds < 1 || o.benchRounds > 100:
 		return fmt.Errorf("invalid value %d for flag --bench-rounds: want 1 to 100", o.benchRounds)
+	case o.fitc.Check() != nil:
+		return o.fitc.Check()
 	}
 	if !o.train && !o.fit && !o.sample && !o.eval && !o.list && !o.showVersion && !o.bench && !o.doctor {
 		return fmt.Errorf("nothing to do: give --sample, --train, --fit, --eval, --bench, --doctor or --list (see ocm --help)")
 	}
 	return nil
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("%q is not a positive integer", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// validHead reports whether --head names a head form images.ParseHeadMode knows.
-func validHead(s string) bool {
-	_, err := images.ParseHeadMode(s)
-	return err == nil
 }

@@ -47,11 +47,13 @@ func (a *Adam) SetMoments(p *Param, m, v *rt.Tensor) { a.m[p], a.v[p] = m, v }
 // EMA keeps an exponential moving average of parameters: avg ← d·avg + (1−d)·p, with
 // the warm-up d = min(Decay, (1+n)/(10+n)) at update n so that a short run's average
 // is not dominated by the initial weights (with a constant 0.999, 13% of the average
-// after 2,000 steps would still be the initialisation).
+// after 2,000 steps would still be the initialisation). NoWarmup makes d = Decay from
+// the first update: the reference code's average, started from a copy of the weights.
 type EMA struct {
-	Decay   float32
-	Shadow  map[*Param]*rt.Tensor
-	Updates int
+	Decay    float32
+	Shadow   map[*Param]*rt.Tensor
+	Updates  int
+	NoWarmup bool
 }
 
 // NewEMA starts an average at the current values of params.
@@ -65,7 +67,10 @@ func NewEMA(decay float32, params []*Param) *EMA {
 
 // Update moves the average toward the current values.
 func (e *EMA) Update(params []*Param) {
-	d := min(e.Decay, float32(1+e.Updates)/float32(10+e.Updates))
+	d := e.Decay
+	if !e.NoWarmup {
+		d = min(d, float32(1+e.Updates)/float32(10+e.Updates))
+	}
 	e.Updates++
 	for _, p := range params {
 		if p.Frozen {

@@ -117,6 +117,8 @@ func (h *Head) Params() []*nn.Param { return h.Net.Params() }
 
 // HeadFitter fits a head on a frozen teacher (ocm-math §3.2): per step a batch x_n,
 // the teacher's outputs, the kind's target, and one Adam step on Σ (target − h)².
+// JointFitter fits several heads from one teacher pass per step; a HeadFitter alone
+// is the path it is compared with (a pass per head).
 type HeadFitter struct {
 	Teacher Teacher
 	Head    *Head
@@ -133,7 +135,7 @@ type HeadFitter struct {
 // NewHeadFitter prepares fitting of head on teacher.
 func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *sampler.Schedule, data DataSource, cfg TrainConfig) *HeadFitter {
 	return &HeadFitter{Teacher: teacher, Head: head, Sched: s, Data: data, Cfg: cfg, Probes: 1,
-		Opt: nn.NewAdam(cfg.LR), EMA: nn.NewEMA(cfg.EMADecay, head.Params()), dev: dev}
+		Opt: nn.NewAdam(cfg.LR), EMA: cfg.newEMA(head.Params()), dev: dev}
 }
 
 // FitStep runs one step and returns the loss. Like Trainer.TrainStep it skips, and
@@ -142,9 +144,33 @@ func NewHeadFitter(dev rt.Device, teacher Teacher, head *Head, s *sampler.Schedu
 func (f *HeadFitter) FitStep() (float64, error) {
 	key := philox.Key{Seed: f.Cfg.Seed}
 	b := drawBatch(f.dev, f.Data, f.Sched, key, f.Step, f.Cfg.Batch)
-	target, features := f.target(b, key.Split(uint64(f.Step)))
+	sk := key.Split(uint64(f.Step))
+	t, err := fitTeacher(f.Teacher, f.Cfg.Dropout, sk.Split(streamDropout))
+	if err != nil {
+		return 0, err
+	}
+	target, features := f.target(t, b, sk)
+	return f.update(target, features, b.times)
+}
+
+// target is the head's regression target on batch b from teacher t (the step's key
+// is key) and the features it reads: a forward pass for SN and NPR, a forward-mode
+// JVP with f.Probes probes for OCM.
+func (f *HeadFitter) target(t Teacher, b *noisyBatch, key philox.Key) (target, features *rt.Tensor) {
+	if f.Head.Kind == HeadOCM {
+		_, features, target = ocmTarget(t, b, key, f.Probes)
+		return target, features
+	}
+	epsHat, features, _ := t.Predict(b.xt, b.n, nil)
+	return regressionTarget(f.Head.Kind, b, epsHat, nil), features
+}
+
+// update takes the head's step on a batch at time inputs times whose targets and
+// features the teacher gave: the loss Σ (target − h)² averaged over the batch, its
+// gradient, the skip check, one Adam step and the average's update.
+func (f *HeadFitter) update(target, features *rt.Tensor, times []float64) (float64, error) {
 	ctx := nn.NewCtx(true, false, philox.Key{})
-	h := f.Head.Forward(ctx, ad.Const(features), b.times)
+	h := f.Head.Forward(ctx, ad.Const(features), times)
 	loss := sumSquares(ad.Sub(h, ad.Const(target)), f.Cfg.Batch)
 	params := f.Head.Params()
 	l, grads := float64(loss.Value.Item()), ctx.Grads(loss, params)
@@ -157,26 +183,40 @@ func (f *HeadFitter) FitStep() (float64, error) {
 	return l, nil
 }
 
-// target returns the regression target of the head's kind and the head's features.
-func (f *HeadFitter) target(b *noisyBatch, key philox.Key) (target, features *rt.Tensor) {
-	switch f.Head.Kind {
+// fitTeacher is the teacher of a fit step: t, or t in training mode (dropout masks
+// from key) when train.
+func fitTeacher(t Teacher, train bool, key philox.Key) (Teacher, error) {
+	if !train {
+		return t, nil
+	}
+	if tm, ok := t.(TrainModeTeacher); ok {
+		if tt := tm.TrainMode(key); tt != nil {
+			return tt, nil
+		}
+	}
+	return nil, fmt.Errorf("ocm: fit: the teacher has no training mode (dropout): fit with the backbone in evaluation mode")
+}
+
+// regressionTarget is the target of a head of kind on batch b given the teacher's
+// ε̂ (ocm-math §3.2): ε² for SN, (ε − ε̂)² for NPR, and ocm, the OCM target computed
+// by ocmTarget, for OCM.
+func regressionTarget(kind HeadKind, b *noisyBatch, epsHat, ocm *rt.Tensor) *rt.Tensor {
+	switch kind {
 	case HeadSN:
-		_, features, _ = f.Teacher.Predict(b.xt, b.n, nil)
-		return rt.Square(b.eps), features
+		return rt.Square(b.eps)
 	case HeadNPR:
-		var epsHat *rt.Tensor
-		epsHat, features, _ = f.Teacher.Predict(b.xt, b.n, nil)
-		return rt.Square(rt.Sub(b.eps, epsHat)), features
+		return rt.Square(rt.Sub(b.eps, epsHat))
 	}
-	m := max(1, f.Probes)
-	for p := range m {
-		v := rt.Random(f.dev, rt.Rademacher, key.Split(streamProbe+uint64(p)), 0, b.xt.Shape()...)
-		var jv *rt.Tensor
-		_, features, jv = f.Teacher.Predict(b.xt, b.n, v)
-		t := rt.Mul(rt.Mul(v, jv), b.sqrtB) // v⊙(J v)·√B; negated and averaged below
-		target = addOrSet(target, t)
-	}
-	return rt.Scale(target, -1/float32(m)), features
+	return ocm
+}
+
+// ocmTarget runs the teacher's forward-mode JVP on batch b with m Rademacher probes
+// per example (probe p keyed by key.Split(streamProbe+p)) and returns the primal
+// outputs (ε̂ and the features at x_t) and the OCM target −√B·(1/m) Σ_p v_p⊙(J v_p).
+func ocmTarget(t Teacher, b *noisyBatch, key philox.Key, m int) (epsHat, features, target *rt.Tensor) {
+	m = max(1, m)
+	epsHat, features, sum := probeSum(t, b.xt, b.n, m, func(p int) philox.Key { return key.Split(streamProbe + uint64(p)) })
+	return epsHat, features, rt.Scale(rt.Mul(sum, b.sqrtB), -1/float32(m))
 }
 
 func addOrSet(acc, t *rt.Tensor) *rt.Tensor {

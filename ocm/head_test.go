@@ -36,7 +36,7 @@ func TestOCMTargetIsUnbiased(t *testing.T) {
 		x := rt.FromSlice(testDev, xs, reps, 2)
 		nb := &noisyBatch{xt: x, n: ns, sqrtB: perExample(testDev, sb, 2)}
 		f := &HeadFitter{Teacher: teacher, Head: &Head{Kind: HeadOCM}, Probes: 1, dev: testDev}
-		target, _ := f.target(nb, philox.Key{Seed: uint64(c.step)})
+		target, _ := f.target(teacher, nb, philox.Key{Seed: uint64(c.step)})
 		tv := target.Data()
 		hess := teacher.At(c.step).Marginal.Hessian(c.x)
 		b := s.B[c.step]
@@ -69,7 +69,7 @@ func TestSNAndNPRTargets(t *testing.T) {
 	eps, _, _ := teacher.Predict(b.xt, b.n, nil)
 	for _, kind := range []HeadKind{HeadSN, HeadNPR} {
 		f := &HeadFitter{Teacher: teacher, Head: &Head{Kind: kind}, dev: testDev}
-		target, _ := f.target(b, philox.Key{})
+		target, _ := f.target(teacher, b, philox.Key{})
 		tv, e, eh := target.Data(), b.eps.Data(), eps.Data()
 		for i := range tv {
 			want := e[i] * e[i]

@@ -28,17 +28,38 @@ type Teacher interface {
 	Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, features, jv *rt.Tensor)
 }
 
+// TrainModeTeacher is a teacher whose network can run in training mode: the frozen
+// backbone with its dropout on, as the reference code fits heads.
+type TrainModeTeacher interface {
+	Teacher
+	// TrainMode returns the teacher with dropout on, its masks drawn from key.
+	TrainMode(key philox.Key) Teacher
+}
+
 // NetTeacher is a trained, frozen backbone. Its JVP is one forward-mode pass
 // (autodiff.JVP): no tape, about twice the cost of a forward pass.
 type NetTeacher struct {
 	Net   Backbone
 	Sched *sampler.Schedule
+	// Train runs the network in training mode (dropout on, masks from Key); the
+	// zero value is evaluation mode.
+	Train bool
+	Key   philox.Key
 }
 
-// Predict runs the backbone in evaluation mode.
+// Predict runs the backbone, in evaluation mode unless Train.
 func (t *NetTeacher) Predict(x *rt.Tensor, n []int, probe *rt.Tensor) (eps, features, jv *rt.Tensor) {
-	e, f := t.Net.Forward(nn.Eval(), ad.Dual(x, probe), t.Sched.TimeInputs(n))
+	ctx := nn.Eval()
+	if t.Train {
+		ctx = nn.NewCtx(false, true, t.Key)
+	}
+	e, f := t.Net.Forward(ctx, ad.Dual(x, probe), t.Sched.TimeInputs(n))
 	return e.Value, f.Value, e.Tangent
+}
+
+// TrainMode returns the backbone in training mode, dropout masks from key.
+func (t *NetTeacher) TrainMode(key philox.Key) Teacher {
+	return &NetTeacher{Net: t.Net, Sched: t.Sched, Train: true, Key: key}
 }
 
 // MixtureTeacher is the exact noise prediction of a Gaussian mixture,
@@ -138,6 +159,15 @@ type CachedTeacher struct {
 	x             *rt.Tensor
 	n             []int
 	eps, features *rt.Tensor
+}
+
+// TrainMode returns the cached teacher's teacher in training mode (uncached: every
+// call draws new masks), or nil when it has none.
+func (c *CachedTeacher) TrainMode(key philox.Key) Teacher {
+	if t, ok := c.Teacher.(TrainModeTeacher); ok {
+		return t.TrainMode(key)
+	}
+	return nil
 }
 
 // Predict answers from the cache when it can; calls with a probe always run.

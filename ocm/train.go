@@ -85,7 +85,22 @@ type TrainConfig struct {
 	LR       float32 // Adam learning rate
 	EMADecay float32 // rate of the exponential moving average of the weights
 	Seed     uint64  // key of all randomness of the run
-	Dropout  bool    // run the network in training mode (dropout on)
+	// Dropout runs the network in training mode (dropout on): the backbone being
+	// trained, or the frozen teacher of a head fit.
+	Dropout bool
+	// ConstantLR keeps the learning rate at LR (the reference code's head fit);
+	// otherwise it decays (see lrAt).
+	ConstantLR bool
+	// EMANoWarmup averages with the constant rate EMADecay from the first update
+	// (nn.EMA.NoWarmup).
+	EMANoWarmup bool
+}
+
+// newEMA starts the weights' average of params under the config.
+func (c *TrainConfig) newEMA(params []*nn.Param) *nn.EMA {
+	e := nn.NewEMA(c.EMADecay, params)
+	e.NoWarmup = c.EMANoWarmup
+	return e
 }
 
 // Trainer trains a backbone with the denoising score-matching loss
@@ -104,7 +119,7 @@ type Trainer struct {
 // NewTrainer prepares training of net on dev.
 func NewTrainer(dev rt.Device, net Backbone, s *sampler.Schedule, data DataSource, cfg TrainConfig) *Trainer {
 	return &Trainer{Net: net, Sched: s, Data: data, Cfg: cfg, Opt: nn.NewAdam(cfg.LR),
-		EMA: nn.NewEMA(cfg.EMADecay, net.Params()), dev: dev}
+		EMA: cfg.newEMA(net.Params()), dev: dev}
 }
 
 // TrainStep runs one optimiser step and returns its loss. A step whose loss or
@@ -130,9 +145,10 @@ func (t *Trainer) TrainStep() (float64, error) {
 
 // lrAt is the learning rate of step (0-based): a cosine decay from LR to LR/10 over
 // Steps, which lets the last steps settle on a precise minimum (the covariance
-// estimators multiply head errors by B/A, so precision matters).
+// estimators multiply head errors by B/A, so precision matters); LR throughout with
+// ConstantLR.
 func (c *TrainConfig) lrAt(step int) float32 {
-	if c.Steps <= 1 {
+	if c.Steps <= 1 || c.ConstantLR {
 		return c.LR
 	}
 	frac := math.Min(1, float64(step)/float64(c.Steps-1))

@@ -4,8 +4,22 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
+
+// ParseInts reads a comma-separated list of positive integers (--eval-steps).
+func ParseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
 
 // ModeOf is the set of modes whose flags are true in given.
 func ModeOf(given map[string]string) Mode {

@@ -32,6 +32,9 @@ func CheckBudget(st Settings, spec string, n int, fit bool) error {
 	if st.Batch > n {
 		return fmt.Errorf("--batch %d is larger than the %d images of --data %s", st.Batch, n, spec)
 	}
+	if b := st.fitConfig(0).Batch; fit && b > n {
+		return fmt.Errorf("the fit's batch %d (--fit-preset %s, or --batch) is larger than the %d images of --data %s", b, st.Fit.Preset, n, spec)
+	}
 	per := ocm.MsEpsStepsPerBatch * st.MsEpsPerStep
 	if fit && per > n {
 		return fmt.Errorf("--data %s has %d images; the Analytic-DPM table draws %d·ms_eps_per_step = %d at a time: give a --config with ms_eps_per_step at most %d",

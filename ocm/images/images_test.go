@@ -117,9 +117,9 @@ func testTrainAndFitResumeExactly(t *testing.T, head HeadMode) {
 	if err := Train(dev, b, NewData(ds, st.Seed), st, nil, resumeLatest(t, dir)); err != nil {
 		t.Fatal(err)
 	}
-	err = Fit(dev, b, NewData(ds, st.Seed+1), st, nil, &ocm.Control{Dir: dir, Every: 2, Stop: stopAfter(6)})
-	if !errors.As(err, &stopped) || stopped.Phase != ocm.PhaseFit {
-		t.Fatalf("want a stop while fitting, got %v", err)
+	err = Fit(dev, b, NewData(ds, st.Seed+1), st, nil, &ocm.Control{Dir: dir, Every: 2, Stop: stopAfter(3)})
+	if !errors.As(err, &stopped) || stopped.Phase != ocm.PhaseFit || stopped.Step != 3 {
+		t.Fatalf("want a stop at step 3 of fitting, got %v", err)
 	}
 	c := tinyModel(t, 98)
 	ctl := resumeLatest(t, dir)

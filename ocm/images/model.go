@@ -36,6 +36,12 @@ func ParseHeadMode(s string) (HeadMode, error) {
 	return "", fmt.Errorf("unknown head %q (want simple or complex)", s)
 }
 
+// IsHeadMode reports whether s names a head mode.
+func IsHeadMode(s string) bool {
+	_, err := ParseHeadMode(s)
+	return err == nil
+}
+
 // Model is everything the image pipeline trains: the UNet backbone, the covariance
 // heads on its last feature map, and the Analytic-DPM table.
 type Model struct {

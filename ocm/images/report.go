@@ -37,9 +37,14 @@ func WriteReport(dir string, rep *Report, version string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := write("report.md", reportMarkdown(rep, figures)); err != nil {
+	curveFiles, curve, err := curveReport(dir, rep.Model) // the learning curve of the model's fit, if it has one
+	if err != nil {
 		return nil, err
 	}
+	if err := write("report.md", append(reportMarkdown(rep, figures), curve...)); err != nil {
+		return nil, err
+	}
+	paths = append(paths, curveFiles...)
 	js := filepath.Join(dir, "report.json")
 	paths = append(paths, js)
 	if err := writeJSON(js, jsonSafe(rep), "  "); err != nil {

@@ -37,10 +37,13 @@ const (
 
 // Series is one line of a LineChart: points (X[i], Y[i]). Markers are
 // drawn at every point, or at every k-th point when a series has more than
-// 40 points (about 20 markers).
+// 40 points (about 20 markers). YErr, when not nil, holds one half-width per
+// point: an error bar from Y[i]−YErr[i] to Y[i]+YErr[i] (none where it is
+// not finite or not positive; on a log axis the bar stops at the axis).
 type Series struct {
 	Name   string
 	X, Y   []float64
+	YErr   []float64
 	Dashed bool
 }
 
@@ -413,13 +416,46 @@ func (c *LineChart) check() error {
 		if len(s.X) != len(s.Y) {
 			return fmt.Errorf("series %d (%q) has %d x values and %d y values", i, s.Name, len(s.X), len(s.Y))
 		}
+		if s.YErr != nil && len(s.YErr) != len(s.Y) {
+			return fmt.Errorf("series %d (%q) has %d y values and %d error bars", i, s.Name, len(s.Y), len(s.YErr))
+		}
 	}
 	return nil
+}
+
+// errorBars returns the drawable error bars of s: [x, lo, hi] for every drawable
+// point with a finite, positive half-width (lo cut at the axis on a log axis).
+func (c *LineChart) errorBars(s Series) [][3]float64 {
+	var bars [][3]float64
+	for i, e := range s.YErr {
+		x, y := s.X[i], s.Y[i]
+		if !finite(x) || !finite(y) || !finite(e) || e <= 0 || (c.LogX && x <= 0) || (c.LogY && y <= 0) {
+			continue
+		}
+		lo := y - e
+		if c.LogY && lo <= 0 {
+			lo = y / 1e3
+		}
+		bars = append(bars, [3]float64{x, lo, y + e})
+	}
+	return bars
+}
+
+// drawErrorBars draws series i's error bars with short caps.
+func drawErrorBars(sw *svgWriter, f *frame, i int, bars [][3]float64) {
+	color := palette[i%len(palette)]
+	for _, b := range bars {
+		x, ylo := f.px(b[0], b[1])
+		_, yhi := f.px(b[0], b[2])
+		sw.printf(`<path class="errorbar" data-series="%d" fill="none" stroke="%s" stroke-width="1.2" d="M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f"/>`+"\n",
+			i, color, x, ylo, x, yhi, x-3, ylo, x+3, ylo, x-3, yhi, x+3, yhi)
+	}
 }
 
 // draw renders the chart into a w×h box; id prefixes element ids.
 func (c *LineChart) draw(sw *svgWriter, w, h float64, id string) {
 	pts := make([][][2]float64, len(c.Series))
+	bars := make([][][3]float64, len(c.Series))
 	var nonFinite, nonPos int
 	lo, hi := [2]float64{math.Inf(1), math.Inf(1)}, [2]float64{math.Inf(-1), math.Inf(-1)}
 	for i, s := range c.Series {
@@ -431,6 +467,10 @@ func (c *LineChart) draw(sw *svgWriter, w, h float64, id string) {
 				lo[k], hi[k] = math.Min(lo[k], p[k]), math.Max(hi[k], p[k])
 			}
 		}
+		bars[i] = c.errorBars(s)
+		for _, b := range bars[i] {
+			lo[1], hi[1] = math.Min(lo[1], b[1]), math.Max(hi[1], b[2])
+		}
 	}
 	f := c.layout(w, h, nonFinite+nonPos > 0)
 	f.xa, f.ya = chartAxis(lo[0], hi[0], c.LogX), chartAxis(lo[1], hi[1], c.LogY)
@@ -438,6 +478,7 @@ func (c *LineChart) draw(sw *svgWriter, w, h float64, id string) {
 	f.clipTo(sw, id)
 	for i, s := range c.Series {
 		drawLine(sw, &f, i, s.Dashed, pts[i])
+		drawErrorBars(sw, &f, i, bars[i])
 	}
 	sw.printf("</g>\n")
 	f.drawAxes(sw)

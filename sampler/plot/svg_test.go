@@ -385,3 +385,30 @@ func demoGrid() *Grid {
 	}}
 	return &Grid{Title: "small multiples", Cols: 2, Cells: []Chart{demoChart(), lin, demoScatter()}, CellWidth: 520, CellHeight: 340}
 }
+
+// TestErrorBars checks one bar per point with a finite, positive half-width, and
+// that the y axis reaches the bars' ends.
+func TestErrorBars(t *testing.T) {
+	c := &LineChart{Series: []Series{
+		{Name: "a", X: []float64{0, 1, 2, 3}, Y: []float64{5, 4, 3, 2}, YErr: []float64{1, math.NaN(), 0, 10}},
+		{Name: "b", X: []float64{0, 1}, Y: []float64{1, 1}},
+	}}
+	els, _ := parse(t, render(t, c))
+	if got := count(els, "errorbar"); got != 2 {
+		t.Errorf("%d error bars, want 2 (NaN and 0 half-widths draw none)", got)
+	}
+	top := math.Inf(-1)
+	for _, e := range els {
+		if hasClass(e, "tick") && hasClass(e, "y") && hasClass(e, "major") {
+			v, _ := strconv.ParseFloat(e.attr["data-v"], 64)
+			top = math.Max(top, v)
+		}
+	}
+	if top < 10 {
+		t.Errorf("top y tick %v: the axis does not reach the bar's end at 12", top)
+	}
+	bad := &LineChart{Series: []Series{{X: []float64{1, 2}, Y: []float64{1, 2}, YErr: []float64{1}}}}
+	if err := bad.WriteSVG(&bytes.Buffer{}); err == nil {
+		t.Error("error bars of the wrong length: no error")
+	}
+}
