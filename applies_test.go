@@ -60,6 +60,7 @@ func probes(dir, inputs string) map[string]probe {
 		"overwrite":       p("--overwrite"),
 		"probes":          {args: []string{"--probes", "3"}, base: []string{"--variance-type", "ocm-probe"}},
 		"eval-data":       p("--eval-data", "idx:"+filepath.Join(inputs, "train-images")),
+		"bench-items":     p("--bench-items", "unet"),
 		"bench-torch":     p("--bench-torch", "x.py"), "bench-python": p("--bench-python", "python3"), "bench-rounds": p("--bench-rounds", "1"),
 	}
 }
