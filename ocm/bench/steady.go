@@ -17,20 +17,23 @@ import (
 // Steady-state bounds: the live heap at the end may exceed the live heap after the
 // warm-up by steadySlackFrac of it plus steadySlackBytes.
 const (
-	steadySlackFrac  = 0.05
+	steadySlackFrac  = 0.02
 	steadySlackBytes = 1 << 20
 	steadySteps      = 200 // training steps of the bench's check
 	steadyWarm       = 20  // of which warm-up
 	steadyBatch      = 8   // batch of the bench's check (small UNet)
 )
 
-// heapSnap is the heap after a full collection.
+// heapSnap is the heap after full collections.
 type heapSnap struct {
 	AllocMiB float64 `json:"heap_alloc_mib"` // live objects
 	InuseMiB float64 `json:"heap_inuse_mib"` // spans holding them
 }
 
+// liveHeap collects twice (what sync.Pools hold survives one collection) and reads
+// the heap.
 func liveHeap() (heapSnap, uint64) {
+	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -161,10 +161,12 @@ const smallBatch = 64
 // the pixels).
 type randomImages struct{ c, r int }
 
+// Batch returns batch i: n images of uniform noise.
 func (d randomImages) Batch(dev rt.Device, i, n int) *rt.Tensor {
 	return rt.Random(dev, rt.Uniform, philox.Key{Seed: uint64(i)}, 0, n, d.c, d.r, d.r)
 }
 
+// ExampleShape is one image's shape, C, H, W.
 func (d randomImages) ExampleShape() []int { return []int{d.c, d.r, d.r} }
 
 // smallConfig is the embedded Fashion-MNIST model's architecture.
