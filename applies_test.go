@@ -62,6 +62,7 @@ func probes(dir, inputs string) map[string]probe {
 		"eval-data":       p("--eval-data", "idx:"+filepath.Join(inputs, "train-images")),
 		"fit-preset":      p("--fit-preset", "official"), "fit-backbone": p("--fit-backbone", "train"),
 		"curve-images": p("--curve-images", "4"), "curve-every": p("--curve-every", "1"),
+		"bench-items": p("--bench-items", "unet"),
 		"bench-torch": p("--bench-torch", "x.py"), "bench-python": p("--bench-python", "python3"), "bench-rounds": p("--bench-rounds", "1"),
 	}
 }

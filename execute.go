@@ -68,11 +68,15 @@ func execute(o *options, g *runguard.Guard, stdout, stderr io.Writer) error {
 	}
 	g.RemoveIfMade(o.out)
 	if o.bench {
+		cfg := o.benchCfg
+		cfg.Out, cfg.Threads, cfg.Version = o.out, o.threads, version
+		if err := cfg.Check(true); err != nil {
+			return userErr("%v", err)
+		}
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return userErr("output folder %s: %v", o.out, err)
 		}
-		return bench.Run(bench.Config{Out: o.out, Threads: o.threads, Rounds: o.benchRounds,
-			TorchScript: o.benchTorch, Python: o.benchPython, Version: version}, stdout, stderr)
+		return bench.Run(cfg, stdout, stderr)
 	}
 	dev, devNote, err := openDevice(o)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"ocm/nn"
 	"ocm/ocm"
+	"ocm/ocm/bench"
 	"ocm/ocm/cli"
 	"ocm/ocm/data"
 	"ocm/ocm/images"
@@ -20,8 +21,7 @@ type options struct {
 	doctor                                      bool
 	bench                                       bool
 
-	benchTorch, benchPython string // --bench: torch_ref.py and the python that runs it
-	benchRounds             int
+	benchCfg bench.Config // the flags of --bench
 
 	data     string            // mog9, mog40, a mixture JSON file, or an image data set (training)
 	evalData string            // image data set of --eval ("": the test split or a held-out part)
@@ -222,8 +222,8 @@ func (o *options) check() error {
 		return fmt.Errorf("invalid value %q for flag --head: want simple or complex", o.head)
 	case o.probes < 1 || o.probes > 100000:
 		return fmt.Errorf("invalid value %d for flag --probes: want 1 to 100000", o.probes)
-	case o.benchRounds < 1 || o.benchRounds > 100:
-		return fmt.Errorf("invalid value %d for flag --bench-rounds: want 1 to 100", o.benchRounds)
+	case o.benchCfg.Check(false) != nil:
+		return o.benchCfg.Check(false)
 	case o.fitc.Check() != nil:
 		return o.fitc.Check()
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"ocm/ocm"
+	"ocm/ocm/bench"
 )
 
 // modeFlags adds the modes and the flags of --bench.
@@ -15,10 +16,8 @@ func modeFlags(fs *flag.FlagSet, o *options) {
 	fs.BoolVar(&o.list, "list", false, "list the embedded models")
 	fs.BoolVar(&o.doctor, "doctor", false, "report the machine as ocm sees it (CPU features, GPU, CUDA libraries) and self-test each device")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version")
-	fs.BoolVar(&o.bench, "bench", false, "time SGEMM and the toy-mlp side by side with the PyTorch CPU reference; write bench.json to --out")
-	fs.StringVar(&o.benchTorch, "bench-torch", "../shared/bench/torch_ref.py", "PyTorch reference `script` of --bench")
-	fs.StringVar(&o.benchPython, "bench-python", "/usr/bin/python3", "python with torch for --bench")
-	fs.IntVar(&o.benchRounds, "bench-rounds", 2, "rounds of --bench (ocm and PyTorch alternate)")
+	fs.BoolVar(&o.bench, "bench", false, "time SGEMM, the toy-mlp and the UNets side by side with the PyTorch CPU peer; write bench.json and bench.txt to --out")
+	bench.AddFlags(fs, &o.benchCfg)
 }
 
 // evalFlags adds the flags of the evaluation split and of the head-free covariance.

@@ -86,7 +86,7 @@ func TestBenchParseTorchRef(t *testing.T) {
 	if len(res["system"]) != 2 {
 		t.Errorf("system results %v", res["system"])
 	}
-	items := benchModelItems(1)
+	items := benchToyItems()
 	applyTorchRef(items, res)
 	for _, it := range items {
 		switch it.Key {
@@ -155,7 +155,7 @@ func TestBenchRatiosAndGoals(t *testing.T) {
 	if g := benchGoals(items)[0]; g.Met || !near(g.Value, 0.011/0.0143) {
 		t.Errorf("slow SGEMM goal = %+v, want missed at %v", g, 0.011/0.0143)
 	}
-	if r := jvpOverForward(items, false); !near(r, 3) {
+	if r := jvpOverForward(items, "toy_jvp", "toy_forward", false); !near(r, 3) {
 		t.Errorf("jvpOverForward = %v, want 3", r)
 	}
 }
@@ -192,7 +192,7 @@ func TestBenchFormatTable(t *testing.T) {
 	if o, tr := maxOtherCPU(benchFixtureItems()); o != 0.10 || tr != 0.05 {
 		t.Errorf("maxOtherCPU = %v, %v; want 0.10, 0.05", o, tr)
 	}
-	goals := formatGoals(benchGoals(benchFixtureItems()), 2.4)
+	goals := formatGoals(benchGoals(benchFixtureItems()), 2.4, 0)
 	if !strings.Contains(goals, "MISSED") || !strings.Contains(goals, "JVP / forward: 2.40") {
 		t.Errorf("goals text:\n%s", goals)
 	}

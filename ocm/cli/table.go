@@ -198,7 +198,8 @@ var Rules = []Rule{
 	{Flag: "checkpoint-keep", Group: GroupCheck, Uses: []Use{use(Train|Fit, AnyKind)},
 		Why: "is how many checkpoints --train and --fit keep"},
 
-	{Flag: "bench-torch", Group: GroupBench, Uses: []Use{use(Bench, AnyKind)}, Why: "is the PyTorch script of --bench"},
+	{Flag: "bench-items", Group: GroupBench, Uses: []Use{use(Bench, AnyKind)}, Why: "chooses what --bench measures"},
+	{Flag: "bench-torch", Group: GroupBench, Uses: []Use{use(Bench, AnyKind)}, Why: "is the toy-mlp's PyTorch script of --bench"},
 	{Flag: "bench-python", Group: GroupBench, Uses: []Use{use(Bench, AnyKind)}, Why: "is the python of --bench"},
 	{Flag: "bench-rounds", Group: GroupBench, Uses: []Use{use(Bench, AnyKind)}, Why: "is the round count of --bench"},
 }
