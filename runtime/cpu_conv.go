@@ -1,34 +1,14 @@
 package runtime
 
-import (
-	"math/bits"
-	"sync"
-
-	"ocm/runtime/cpu"
-)
+import "ocm/runtime/cpu"
 
 // maxColValues bounds the im2col scratch of one convolution chunk (16 MiB of float32):
 // images are processed in groups small enough to stay under it.
 const maxColValues = 1 << 22
 
-// scratchPools hold reusable float32 scratch slices by power-of-two size class, so the
-// steady state of a training loop allocates no im2col buffers. Immutable after init.
-var scratchPools [40]sync.Pool
+func getScratch(n int) []float32 { return cpu.Scratch(n) }
 
-func getScratch(n int) []float32 {
-	c := bits.Len(uint(max(n-1, 1)))
-	if s, ok := scratchPools[c].Get().(*[]float32); ok {
-		return (*s)[:n]
-	}
-	return make([]float32, n, 1<<c)
-}
-
-func putScratch(s []float32) {
-	c := bits.Len(uint(max(cap(s)-1, 1)))
-	if cap(s) == 1<<c {
-		scratchPools[c].Put(&s)
-	}
-}
+func putScratch(s []float32) { cpu.PutScratch(s) }
 
 // convPlan splits a convolution into groups of images whose columns sit side by side.
 type convPlan struct {

@@ -68,8 +68,38 @@ func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
 	}
 	kern := g.kernel("convgrid")
 	n := s.N * s.Grid()
+	// The product is computed on the grid, one Cout×Grid matrix per image (every
+	// full tile inside one image is stored by the micro-kernel itself); when the
+	// grid is wider than the output, into a scratch grid that is then compacted.
+	sink := imageSink{m: s.Cout, g: s.Grid()}
+	if s.Wp == s.OutW() {
+		g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
+			gridForward(kern, y, xp, w, s, &sink, j0, j1, beta)
+		})
+		return
+	}
+	yg := Scratch(s.GridLen())
+	defer PutScratch(yg)
 	g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
-		gridForward(kern, y, xp, w, s, j0, j1, beta)
+		gridForward(kern, yg, xp, w, s, &sink, j0, j1, 0)
+	})
+	CompactGrid(y, yg, s.N*s.Cout, s.OutH(), s.OutW(), s.Wp, beta)
+}
+
+// CompactGrid writes planes planes of the grid yg (oh rows of wp values) into y
+// (planes of oh×ow values), dropping the wp − ow columns past each row: y = yg
+// (beta 0) or y += yg (beta 1). Work is split across planes.
+func CompactGrid(y, yg []float32, planes, oh, ow, wp int, beta float32) {
+	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp {
+		panic("cpu: compactgrid: buffer too short")
+	}
+	ParallelFor(planes, chunkFor(oh*ow), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			d, s := y[pl*oh*ow:(pl+1)*oh*ow], yg[pl*oh*wp:]
+			for r := range oh {
+				storeRow(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], beta)
+			}
+		}
 	})
 }
 
@@ -117,12 +147,11 @@ func (g Gemm) splitCols(kern *sgemmKernel, n, work int, body func(j0, j1 int)) {
 }
 
 // gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine.
-func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, j0, j1 int, beta0 float32) {
+func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, sink tileSink, j0, j1 int, beta0 float32) {
 	buf := sgemmBufs.Get().(*sgemmBuf)
 	defer sgemmBufs.Put(buf)
 	m, k := s.Cout, s.taps()
 	buf.grow(kern, m, j1-j0, k)
-	sink := pixelSink{m: m, g: s.Grid(), wp: s.Wp, ow: s.OutW()}
 	for jc := j0; jc < j1; jc += kern.nc {
 		nc := min(kern.nc, j1-jc)
 		for pc := 0; pc < k; pc += kern.kc {
@@ -133,7 +162,7 @@ func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, j0, j1 int, 
 			}
 			bp := buf.b[:roundUp(nc, kern.nr)*kc]
 			s.packB(bp, xp, pc, jc, kc, nc, kern.nr)
-			runTiles(kern, buf, w[pc:], k, m, kc, bp, nc, y, &sink, jc, beta)
+			runTiles(kern, buf, w[pc:], k, m, kc, bp, nc, y, sink, jc, beta)
 		}
 	}
 }

@@ -22,32 +22,23 @@ func (s *denseSink) store(c, t []float32, tld, i, j, rows, cols int, beta float3
 	}
 }
 
-// pixelSink is the output of a grid product: C of m rows whose column j = n·g + r
-// (grid position r = row·wp + col of image n) is output pixel (row, col) of image n
-// when col < ow, c[n·m·plane + i·plane + row·ow + col] with plane = g/wp·ow, and is
-// dropped otherwise.
-type pixelSink struct{ m, g, wp, ow int }
+// imageSink is the output of a grid product: C of m rows whose column j = n·g + r
+// (grid position r of image n) is c[n·m·g + i·g + r], one m×g matrix per image.
+type imageSink struct{ m, g int }
 
-func (s *pixelSink) at(i, j, rows, cols int) (int, int, bool) {
+func (s *imageSink) at(i, j, rows, cols int) (int, int, bool) {
 	n, r := j/s.g, j%s.g
-	row, col := r/s.wp, r%s.wp
-	plane := s.g / s.wp * s.ow
-	return n*s.m*plane + i*plane + row*s.ow + col, plane, col+cols <= s.ow
+	return n*s.m*s.g + i*s.g + r, s.g, r+cols <= s.g
 }
 
-func (s *pixelSink) store(c, t []float32, tld, i, j, rows, cols int, beta float32) {
-	plane := s.g / s.wp * s.ow
+// store serves the tiles that straddle two images.
+func (s *imageSink) store(c, t []float32, tld, i, j, rows, cols int, beta float32) {
 	for done := 0; done < cols; {
 		n, r := (j+done)/s.g, (j+done)%s.g
-		row, col := r/s.wp, r%s.wp
-		if col >= s.ow { // grid columns past the pixels of this row
-			done += min(cols-done, s.wp-col)
-			continue
-		}
-		l := min(cols-done, s.ow-col)
-		base := n*s.m*plane + row*s.ow + col
+		l := min(cols-done, s.g-r)
+		base := n*s.m*s.g + r
 		for q := range rows {
-			o := base + (i+q)*plane
+			o := base + (i+q)*s.g
 			storeRow(c[o:o+l], t[q*tld+done:q*tld+done+l], beta)
 		}
 		done += l
