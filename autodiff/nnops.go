@@ -40,6 +40,61 @@ func Conv2d(x, w *Var, stride, pad int) *Var {
 	return apply(opConv2d, rt.Conv2d(x.Value, w.Value, stride, pad), convAttr{stride, pad}, x, w)
 }
 
+// opConv2dBias is conv2d plus a bias b of Cout values or (N, Cout) values: affine
+// in b, bilinear in (x, w).
+var opConv2dBias = &prim{name: "conv2d+bias",
+	jvp: func(c *call) *rt.Tensor {
+		a := c.aux.(convAttr)
+		tb := c.tan[2] // added by the first convolution that runs
+		conv := func(x, w *rt.Tensor) *rt.Tensor {
+			if tb == nil {
+				return rt.Conv2d(x, w, a.stride, a.pad)
+			}
+			y := rt.Conv2dBias(x, w, tb, a.stride, a.pad)
+			tb = nil
+			return y
+		}
+		var t *rt.Tensor
+		if c.tan[0] != nil {
+			t = conv(c.tan[0], c.in[1])
+		}
+		if c.tan[1] != nil {
+			t = addTan(t, conv(c.in[0], c.tan[1]))
+		}
+		if tb != nil {
+			t = rt.Expand(tb.Reshape(biasShape(tb, c.out)...), c.out.Shape()...)
+		}
+		return t
+	},
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		gs := opConv2d.vjp(c, g)
+		if c.need[2] {
+			gb := rt.SumTo(g, biasShape(c.in[2], c.out))
+			gs = append(gs, gb.Reshape(c.in[2].Shape()...))
+		} else {
+			gs = append(gs, nil)
+		}
+		return gs
+	},
+}
+
+// biasShape is the shape (1 or N, Cout, 1, 1) that broadcasts a bias b of Conv2dBias
+// over its output y.
+func biasShape(b, y *rt.Tensor) []int {
+	s := []int{1, y.Dim(1), 1, 1}
+	if b.Rank() == 2 {
+		s[0] = y.Dim(0)
+	}
+	return s
+}
+
+// Conv2dBias returns Conv2d(x, w, stride, pad) plus the bias b: (Cout), one value per
+// output channel as PyTorch's conv2d, or (N, Cout), one per image and channel. The
+// bias is added in the pass that stores the output.
+func Conv2dBias(x, w, b *Var, stride, pad int) *Var {
+	return apply(opConv2dBias, rt.Conv2dBias(x.Value, w.Value, b.Value, stride, pad), convAttr{stride, pad}, x, w, b)
+}
+
 var opUpsample2x = &prim{name: "upsample2x",
 	jvp: func(c *call) *rt.Tensor { return rt.Upsample2x(c.tan[0]) },
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.Upsample2xBackward(g)} },

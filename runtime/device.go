@@ -70,6 +70,15 @@ type Device interface {
 	Random(dst Buffer, dist Distribution, key philox.Key, offset uint64)
 }
 
+// BiasConvDevice is a Device that adds a convolution's bias in the pass that stores
+// its output (runtime.Conv2dBias uses it when the device has it, and adds the bias
+// as a separate broadcast otherwise).
+type BiasConvDevice interface {
+	// Conv2dBias computes y = conv(x, w) + b, with b of Cout values (one per output
+	// channel) or N·Cout (one per image and channel).
+	Conv2dBias(y, x, w, b Buffer, c *ConvArgs)
+}
+
 // GemmArgs describes a batched row-major matrix product C = alpha·op(A)·op(B) + beta·C.
 // op(A) is M×K (A stored K×M when TransA), op(B) is K×N (B stored N×K when TransB), C is
 // M×N; every matrix is contiguous. Matrix i of A starts at i·StrideA (0 shares one

@@ -32,6 +32,29 @@ func Conv2d(x, w *Tensor, stride, pad int) *Tensor {
 	return y
 }
 
+// Conv2dBias returns Conv2d(x, w, stride, pad) plus the bias b: (Cout), one value per
+// output channel, or (N, Cout), one per image and channel (a per-image shift such as
+// a time embedding's projection).
+func Conv2dBias(x, w, b *Tensor, stride, pad int) *Tensor {
+	sameDevice("conv2d", x, w, b)
+	c := ConvGeometry(x.shape, w.shape, stride, pad)
+	perImage := len(b.shape) == 2 && b.shape[0] == c.N && b.shape[1] == c.Cout
+	if !perImage && !(len(b.shape) == 1 && b.shape[0] == c.Cout) {
+		panic(fmt.Sprintf("runtime: conv2d: bias %v for %d images of %d channels", b.shape, c.N, c.Cout))
+	}
+	bd, ok := x.dev.(BiasConvDevice)
+	if !ok {
+		bs := []int{1, c.Cout, 1, 1}
+		if perImage {
+			bs[0] = c.N
+		}
+		return Add(Conv2d(x, w, stride, pad), b.Reshape(bs...))
+	}
+	y := empty(x.dev, c.N, c.Cout, c.OutH, c.OutW)
+	bd.Conv2dBias(y.buf, x.buf, w.buf, b.buf, c)
+	return y
+}
+
 // Conv2dInputGrad returns the gradient of a convolution with respect to its input of
 // shape xShape, given the output gradient dy and the weights w.
 func Conv2dInputGrad(dy, w *Tensor, xShape []int, stride, pad int) *Tensor {

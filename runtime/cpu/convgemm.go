@@ -61,10 +61,20 @@ func (s GridConv) tapOffset(p int) int {
 // (Cout, C·KH·KW) row-major, xp as GridConv describes. beta is 0 (y overwritten, not
 // read) or 1 (added to y). The grid columns are split among the goroutines.
 func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
+	g.ConvGridBias(y, xp, w, nil, s, beta)
+}
+
+// ConvGridBias is ConvGrid with a bias added in the pass that stores y: bias holds
+// Cout values (one per output channel), N·Cout (one per image and channel), or none
+// (nil). With beta 1, y += w ⋆ xp + bias.
+func (g Gemm) ConvGridBias(y, xp, w, bias []float32, s GridConv, beta float32) {
 	s.check("convgrid")
 	if len(xp) < s.InLen() || len(y) < s.OutLen() || len(w) < s.Cout*s.taps() {
 		panic(fmt.Sprintf("cpu: convgrid: buffer too short (xp %d/%d, y %d/%d, w %d/%d)",
 			len(xp), s.InLen(), len(y), s.OutLen(), len(w), s.Cout*s.taps()))
+	}
+	if len(bias) != 0 && len(bias) != s.Cout && len(bias) != s.N*s.Cout {
+		panic(fmt.Sprintf("cpu: convgrid: %d bias values for %d images of %d channels", len(bias), s.N, s.Cout))
 	}
 	kern := g.kernel("convgrid")
 	n := s.N * s.Grid()
@@ -76,6 +86,7 @@ func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
 		g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
 			gridForward(kern, y, xp, w, s, &sink, j0, j1, beta)
 		})
+		AddPlaneBias(y, bias, s.N*s.Cout, s.Grid(), s.Cout)
 		return
 	}
 	yg := Scratch(s.GridLen())
@@ -83,24 +94,76 @@ func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
 	g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
 		gridForward(kern, yg, xp, w, s, &sink, j0, j1, 0)
 	})
-	CompactGrid(y, yg, s.N*s.Cout, s.OutH(), s.OutW(), s.Wp, beta)
+	CompactGrid(y, yg, bias, s.N*s.Cout, s.OutH(), s.OutW(), s.Wp, s.Cout, beta)
+}
+
+// planeBias returns the bias of plane pl (image pl / cout, channel pl % cout) from
+// bias as ConvGridBias takes it.
+func planeBias(bias []float32, pl, cout int) float32 {
+	if len(bias) == cout {
+		return bias[pl%cout]
+	}
+	return bias[pl]
 }
 
 // CompactGrid writes planes planes of the grid yg (oh rows of wp values) into y
-// (planes of oh×ow values), dropping the wp − ow columns past each row: y = yg
-// (beta 0) or y += yg (beta 1). Work is split across planes.
-func CompactGrid(y, yg []float32, planes, oh, ow, wp int, beta float32) {
+// (planes of oh×ow values), dropping the wp − ow columns past each row and adding
+// the bias of each plane (see ConvGridBias; planes are image-major over cout
+// channels): y = yg + bias (beta 0) or y += yg + bias (beta 1). Work is split
+// across planes.
+func CompactGrid(y, yg, bias []float32, planes, oh, ow, wp, cout int, beta float32) {
 	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp {
 		panic("cpu: compactgrid: buffer too short")
 	}
 	ParallelFor(planes, chunkFor(oh*ow), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			d, s := y[pl*oh*ow:(pl+1)*oh*ow], yg[pl*oh*wp:]
+			if len(bias) == 0 {
+				for r := range oh {
+					storeRow(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], beta)
+				}
+				continue
+			}
+			b := planeBias(bias, pl, cout)
 			for r := range oh {
-				storeRow(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], beta)
+				storeRowBias(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], b, beta)
 			}
 		}
 	})
+}
+
+// AddPlaneBias adds the bias of each plane (see ConvGridBias; nil adds nothing) to
+// y, planes planes of hw values. Work is split across planes.
+func AddPlaneBias(y, bias []float32, planes, hw, cout int) {
+	if len(bias) == 0 {
+		return
+	}
+	if len(y) < planes*hw {
+		panic("cpu: addplanebias: buffer too short")
+	}
+	ParallelFor(planes, chunkFor(hw), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			b := planeBias(bias, pl, cout)
+			d := y[pl*hw : (pl+1)*hw]
+			for i := range d {
+				d[i] += b
+			}
+		}
+	})
+}
+
+// storeRowBias sets dst = src + b (beta 0) or dst += src + b (beta 1).
+func storeRowBias(dst, src []float32, b, beta float32) {
+	src = src[:len(dst)]
+	if beta == 0 {
+		for i, v := range src {
+			dst[i] = v + b
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i] += v + b
+	}
 }
 
 // ConvGridWeightGrad computes dw = Σₙ dygₙ·Bₙᵀ, the weight gradient of ConvGrid:
