@@ -111,6 +111,15 @@ var primCases = []primCase{
 	{name: "groupnorm/hw1", shapes: [][]int{{2, 4, 1}, {4}, {4}}, f: func(x []*Var) *Var {
 		return GroupNorm(x[0], x[1], x[2], 2, 1e-5)
 	}},
+	{name: "groupnorm+silu", shapes: [][]int{{3, 6, 7}, {6}, {6}}, f: func(x []*Var) *Var {
+		return GroupNormSiLU(x[0], x[1], x[2], 3, 1e-5)
+	}},
+	{name: "groupnorm+silu/hw1", shapes: [][]int{{2, 4, 1}, {4}, {4}}, f: func(x []*Var) *Var {
+		return GroupNormSiLU(x[0], x[1], x[2], 2, 1e-5)
+	}},
+	{name: "groupnorm+silu/nchw", shapes: [][]int{{2, 8, 5, 3}, {8}, {8}}, f: func(x []*Var) *Var {
+		return GroupNormSiLU(x[0], x[1], x[2], 4, 1e-6)
+	}},
 	{name: "softmax", shapes: [][]int{{7, 33}}, f: unary(Softmax)},
 	{name: "dropout", shapes: [][]int{{33, 7}}, f: unary(func(x *Var) *Var {
 		return Dropout(x, 0.3, philox.Key{Seed: 5})

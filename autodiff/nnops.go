@@ -123,6 +123,26 @@ func GroupNorm(x, gamma, beta *Var, groups int, eps float32) *Var {
 	return apply(opGroupNorm, r.Y, r, x, gamma, beta)
 }
 
+// opGroupNormSiLU is silu ∘ groupnorm as one primitive; inputs (x, gamma, beta).
+var opGroupNormSiLU = &prim{name: "groupnorm+silu",
+	jvp: func(c *call) *rt.Tensor {
+		r := c.aux.(*rt.GroupNormResult)
+		return rt.GroupNormSiLUTangent(r, c.tan[0], c.tan[1], c.tan[2], c.in[0], c.in[1], c.in[2])
+	},
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		r := c.aux.(*rt.GroupNormResult)
+		gx, gg, gb := rt.GroupNormSiLUBackward(r, g, c.in[0], c.in[1], c.in[2])
+		return []*rt.Tensor{gx, gg, gb}
+	},
+}
+
+// GroupNormSiLU returns SiLU(GroupNorm(x, gamma, beta, groups, eps)) in one pass;
+// GroupNorm's output is not kept for the derivatives (they recompute it).
+func GroupNormSiLU(x, gamma, beta *Var, groups int, eps float32) *Var {
+	r := rt.GroupNormSiLU(x.Value, gamma.Value, beta.Value, groups, eps)
+	return apply(opGroupNormSiLU, r.Y, r, x, gamma, beta)
+}
+
 var opSoftmax = &prim{name: "softmax",
 	jvp: func(c *call) *rt.Tensor { return rt.SoftmaxBackward(c.out, c.tan[0]) },
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SoftmaxBackward(c.out, g)} },

@@ -65,6 +65,11 @@ func (g *GroupNorm) Forward(c *Ctx, x *ad.Var) *ad.Var {
 	return ad.GroupNorm(x, c.P(g.W), c.P(g.B), g.Groups, g.Eps)
 }
 
+// ForwardSiLU returns SiLU(g(x)) as one fused op (GroupNorm's output is not kept).
+func (g *GroupNorm) ForwardSiLU(c *Ctx, x *ad.Var) *ad.Var {
+	return ad.GroupNormSiLU(x, c.P(g.W), c.P(g.B), g.Groups, g.Eps)
+}
+
 // Params lists the weight then the bias.
 func (g *GroupNorm) Params() []*Param { return []*Param{g.W, g.B} }
 
@@ -117,21 +122,21 @@ func NewScaleShiftResBlock(dev rt.Device, prefix string, in, out, tembCh int, dr
 // Forward maps x (N, in, H, W) and the time embedding temb (N, tembCh) to
 // (N, out, H, W).
 func (b *ResBlock) Forward(c *Ctx, x, temb *ad.Var) *ad.Var {
-	h := ad.SiLU(b.Norm1.Forward(c, x))
+	h := b.Norm1.ForwardSiLU(c, x)
 	if b.ScaleShift {
 		h = b.Conv1.Forward(c, h)
 		tp := b.TembProj.Forward(c, ad.SiLU(temb))
 		n, out := tp.Shape()[0], tp.Shape()[1]/2
 		scale := ad.Reshape(ad.Slice(tp, 1, 0, out), n, out, 1, 1)
 		shift := ad.Reshape(ad.Slice(tp, 1, out, 2*out), n, out, 1, 1)
-		h = ad.Add(ad.Mul(b.Norm2.Forward(c, h), ad.Affine(scale, 1, 1)), shift)
+		h = ad.SiLU(ad.Add(ad.Mul(b.Norm2.Forward(c, h), ad.Affine(scale, 1, 1)), shift))
 	} else {
 		// conv1's bias and the time projection are added per image and channel where
 		// conv1 stores its output.
 		tp := ad.Add(b.TembProj.Forward(c, ad.SiLU(temb)), c.P(b.Conv1.B))
-		h = b.Norm2.Forward(c, ad.Conv2dBias(h, c.P(b.Conv1.W), tp, b.Conv1.Stride, b.Conv1.Pad))
+		h = b.Norm2.ForwardSiLU(c, ad.Conv2dBias(h, c.P(b.Conv1.W), tp, b.Conv1.Stride, b.Conv1.Pad))
 	}
-	h = c.Dropout(ad.SiLU(h), b.Dropout)
+	h = c.Dropout(h, b.Dropout)
 	h = b.Conv2.Forward(c, h)
 	if b.Shortcut != nil {
 		x = b.Shortcut.Forward(c, x)

@@ -215,6 +215,21 @@ func (d *CPU) GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma Buffe
 	cpu.GroupNormTangent(data(ty), data(tx), data(tgamma), data(tbeta), data(x), data(mean), data(rstd), data(gamma), g.N, g.C, g.HW, g.Groups)
 }
 
+// GroupNormSiLU normalises over groups and applies SiLU in the same pass.
+func (d *CPU) GroupNormSiLU(y, mean, rstd, x, gamma, beta Buffer, g *GroupNormArgs) {
+	cpu.GroupNormSiLUForward(data(y), data(mean), data(rstd), data(x), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups, g.Eps)
+}
+
+// GroupNormSiLUBackward computes the input and parameter gradients of GroupNormSiLU.
+func (d *CPU) GroupNormSiLUBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs) {
+	cpu.GroupNormSiLUBackward(data(dx), data(dgamma), data(dbeta), data(dy), data(x), data(mean), data(rstd), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups)
+}
+
+// GroupNormSiLUTangent computes the forward-mode tangent of GroupNormSiLU.
+func (d *CPU) GroupNormSiLUTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs) {
+	cpu.GroupNormSiLUTangent(data(ty), data(tx), data(tgamma), data(tbeta), data(x), data(mean), data(rstd), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups)
+}
+
 // Softmax normalises rows.
 func (d *CPU) Softmax(y, x Buffer, rows, cols int) {
 	cpu.Softmax(data(y), data(x), rows, cols)
