@@ -169,12 +169,20 @@ func (d *CPU) Fill(dst Buffer, v float32) {
 	}
 }
 
-// CopyBlocks copies nBlocks strided blocks.
+// CopyBlocks copies nBlocks strided blocks, split across cores (a single large
+// block in pieces).
 func (d *CPU) CopyBlocks(dst Buffer, dstOff, dstStride int, src Buffer, srcOff, srcStride, blockLen, nBlocks int) {
 	o, s := data(dst), data(src)
-	for i := range nBlocks {
-		copy(o[dstOff+i*dstStride:dstOff+i*dstStride+blockLen], s[srcOff+i*srcStride:srcOff+i*srcStride+blockLen])
+	if nBlocks == 1 {
+		o, s = o[dstOff:dstOff+blockLen], s[srcOff:srcOff+blockLen]
+		cpu.ParallelFor(blockLen, 4*minChunk, func(lo, hi int) { copy(o[lo:hi], s[lo:hi]) })
+		return
 	}
+	cpu.ParallelFor(nBlocks, max(1, 4*minChunk/max(1, blockLen)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(o[dstOff+i*dstStride:dstOff+i*dstStride+blockLen], s[srcOff+i*srcStride:srcOff+i*srcStride+blockLen])
+		}
+	})
 }
 
 // Gemm runs the batched product on the assembly GEMM.
