@@ -309,7 +309,7 @@ func TestFrozenInputsGetNoGradient(t *testing.T) {
 		t.Errorf("bias gradient %v, want all 2 (batch of 2)", g[1])
 	}
 	out := MatMul(Dual(x.Value, x.Value), w, false, true)
-	if out.node != nil || out.NeedsGrad() {
+	if out.rec != nil || out.NeedsGrad() {
 		t.Error("forward mode through constants recorded a tape node")
 	}
 }
@@ -359,5 +359,80 @@ func TestJVPAllInputsAtOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVJPAllInputsAtOnce checks, for every primitive of the harness, that reverse
+// mode with every input a leaf gives each input the gradient it gets when it is the
+// only leaf (the values a rule keeps depend on which inputs need a gradient; see
+// prim.saves).
+func TestVJPAllInputsAtOnce(t *testing.T) {
+	for ci, pc := range primCases {
+		if len(pc.shapes) < 2 {
+			continue
+		}
+		t.Run(pc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(ci), 13))
+			xs := make([]*rt.Tensor, len(pc.shapes))
+			for i, s := range pc.shapes {
+				gen := func() float32 { return float32(r.NormFloat64()) }
+				if pc.gen != nil {
+					gen = func() float32 { return pc.gen(r, i) }
+				}
+				xs[i] = randTensor(r, s, gen)
+			}
+			in := make([]*Var, len(xs))
+			for j, x := range xs {
+				in[j] = Leaf(x)
+			}
+			y := pc.f(in)
+			u := randTensor(r, y.Shape(), func() float32 { return float32(r.NormFloat64()) })
+			all := Grad(y, u, in...)
+			for i := range xs {
+				for j, x := range xs {
+					in[j] = Const(x)
+				}
+				in[i] = Leaf(xs[i])
+				one := Grad(pc.f(in), u, in[i])[0].Data()
+				got := all[i].Data()
+				for k := range one {
+					if math.Abs(float64(got[k]-one[k])) > 1e-5*(1+math.Abs(float64(one[k]))) {
+						t.Fatalf("input %d: gradient[%d] with every input a leaf = %g, alone %g", i, k, got[k], one[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestTapeDropsUnreadValues checks that a recorded call keeps only the values its
+// VJP reads: none for a sum, the other factor for a product, the output for a
+// softmax.
+func TestTapeDropsUnreadValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	normal := func() float32 { return float32(r.NormFloat64()) }
+	a, b := Leaf(randTensor(r, []int{3, 4}, normal)), Leaf(randTensor(r, []int{3, 4}, normal))
+	mask := Const(randTensor(r, []int{3, 4}, normal))
+	for _, c := range []struct {
+		name   string
+		y      *Var
+		in     []bool
+		outKey bool
+	}{
+		{"add", Add(a, b), []bool{false, false}, false},
+		{"mul by a constant", Mul(a, mask), []bool{false, true}, false},
+		{"mul", Mul(a, b), []bool{true, true}, false},
+		{"softmax", Softmax(a), []bool{false}, true},
+		{"silu", SiLU(a), []bool{true}, false},
+	} {
+		call := c.y.rec.node.c
+		for i, keep := range c.in {
+			if (call.in[i] != nil) != keep {
+				t.Errorf("%s: input %d kept %v, want %v", c.name, i, call.in[i] != nil, keep)
+			}
+		}
+		if (call.out != nil) != c.outKey {
+			t.Errorf("%s: output kept %v, want %v", c.name, call.out != nil, c.outKey)
+		}
 	}
 }
