@@ -209,26 +209,57 @@ func (g Gemm) splitCols(kern *sgemmKernel, n, work int, body func(j0, j1 int)) {
 	})
 }
 
-// gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine.
+// gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine. K is
+// cut into super-blocks whose slice of A (the weights, m × kb) stays in L2; within
+// one, each nr-column panel of B is packed just before every row panel of A runs
+// over it, a kc block at a time, so that the panel is read back from L1/L2 and the
+// panel's tiles of C stay in cache across the kc blocks (packing a whole nc block
+// first sent both to L3).
 func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, sink tileSink, j0, j1 int, beta0 float32) {
 	buf := sgemmBufs.Get().(*sgemmBuf)
 	defer sgemmBufs.Put(buf)
-	m, k := s.Cout, s.taps()
-	buf.grow(kern, m, j1-j0, k)
-	for jc := j0; jc < j1; jc += kern.nc {
-		nc := min(kern.nc, j1-jc)
-		for pc := 0; pc < k; pc += kern.kc {
-			kc := min(kern.kc, k-pc)
-			beta := beta0
-			if pc > 0 {
-				beta = 1
+	m, k, mr, nr := s.Cout, s.taps(), kern.mr, kern.nr
+	kc := min(kern.kc, k)
+	mp := roundUp(m, mr)
+	kb := max(kc, gridABudget/(4*mp)/kc*kc)
+	buf.a = growF32(buf.a, mp*min(kb, roundUp(k, kc)))
+	buf.b = growF32(buf.b, nr*kc)
+	buf.t = growF32(buf.t, mr*nr)
+	direct := kern.microRowA != nil
+	for p0 := 0; p0 < k; p0 += kb {
+		p1 := min(k, p0+kb)
+		// Pack the rows of A that are not read in place, kc block by kc block.
+		for pc := p0; pc < p1; pc += kc {
+			kcl := min(kc, p1-pc)
+			ap := buf.a[(pc-p0)*mp : (pc-p0)*mp+mp*kcl]
+			full := 0
+			if direct {
+				full = m / mr * mr
 			}
-			bp := buf.b[:roundUp(nc, kern.nr)*kc]
-			s.packB(bp, xp, pc, jc, kc, nc, kern.nr)
-			runTiles(kern, buf, w[pc:], k, m, kc, bp, nc, y, sink, jc, beta)
+			if full < m {
+				sgemmPackA(ap[full*kcl:], false, w, k, full, pc, m-full, kcl, mr)
+			}
+		}
+		for jr := j0; jr < j1; jr += nr {
+			cols := min(nr, j1-jr)
+			for pc := p0; pc < p1; pc += kc {
+				kcl := min(kc, p1-pc)
+				beta := beta0
+				if pc > 0 {
+					beta = 1
+				}
+				bp := buf.b[:nr*kcl]
+				s.packB(bp, xp, pc, jr, kcl, cols, nr)
+				ap := buf.a[(pc-p0)*mp : (pc-p0)*mp+mp*kcl]
+				panelTiles(kern, buf.t, w[pc:], k, ap, 0, m, kcl, bp, cols, y, sink, jr, beta)
+			}
 		}
 	}
 }
+
+// gridABudget is the size in bytes of the slice of A that gridForward keeps in L2
+// while B's panels stream past it.
+const gridABudget = 512 << 10
 
 // gridWeightGrad computes taps [p0, p1) of ConvGridWeightGrad on the calling
 // goroutine: K of the GEMM runs over the grid positions of each image in turn.

@@ -146,6 +146,8 @@ func TestConvGrid(t *testing.T) {
 		{3, 7, 13, 13, 33, 3, 1}, {5, 17, 7, 9, 29, 3, 1}, {2, 4, 6, 5, 3, 3, 0},
 		{33, 3, 3, 3, 7, 3, 1}, {4, 40, 13, 13, 70, 3, 1},
 		{1, 1, 1, 1, 1, 1, 0}, {3, 13, 7, 7, 19, 1, 0}, {33, 9, 3, 3, 5, 1, 0}, {2, 70, 13, 13, 40, 1, 0},
+		// K beyond one super-block of A (gridABudget), M beyond the GEMM's mc.
+		{2, 200, 5, 5, 70, 3, 1}, {1, 30, 6, 6, 150, 3, 1},
 	}
 	for _, kern := range ktKernels() {
 		for _, th := range []int{1, 2} {
