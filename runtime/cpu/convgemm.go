@@ -262,34 +262,44 @@ func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, sink tileSin
 const gridABudget = 512 << 10
 
 // gridWeightGrad computes taps [p0, p1) of ConvGridWeightGrad on the calling
-// goroutine: K of the GEMM runs over the grid positions of each image in turn.
+// goroutine: K of the GEMM runs over the grid positions of each image in turn, a kc
+// block at a time; for each block the rows of A (dyg) that are not read in place are
+// packed once, and each nr-tap panel of Bᵀ is packed just before every row panel of
+// A runs over it (as in gridForward).
 func gridWeightGrad(kern *sgemmKernel, dw, dyg, xp []float32, s GridConv, p0, p1 int) {
 	buf := sgemmBufs.Get().(*sgemmBuf)
 	defer sgemmBufs.Put(buf)
-	m, g := s.Cout, s.Grid()
-	buf.grow(kern, m, p1-p0, g)
+	m, g, mr, nr := s.Cout, s.Grid(), kern.mr, kern.nr
+	kc := min(kern.kc, g)
+	mp := roundUp(m, mr)
+	buf.a = growF32(buf.a, mp*kc)
+	buf.b = growF32(buf.b, nr*kc)
+	buf.t = growF32(buf.t, mr*nr)
+	full := 0
+	if kern.microRowA != nil {
+		full = m / mr * mr
+	}
 	sink := denseSink{ldc: s.taps()}
-	for jc := p0; jc < p1; jc += kern.nc {
-		nc := min(kern.nc, p1-jc)
-		var beta float32
-		for n := range s.N {
-			for r0 := 0; r0 < g; r0 += kern.kc {
-				kc := min(kern.kc, g-r0)
-				bp := buf.b[:roundUp(nc, kern.nr)*kc]
-				s.packBT(bp, xp[n*s.C*s.Hp*s.Wp+r0:], jc, kc, nc, kern.nr)
-				runTiles(kern, buf, dyg[n*m*g+r0:], g, m, kc, bp, nc, dw, &sink, jc, beta)
-				beta = 1
+	for n := range s.N {
+		a := dyg[n*m*g:]
+		for r0 := 0; r0 < g; r0 += kc {
+			kcl := min(kc, g-r0)
+			ap := buf.a[:mp*kcl]
+			if full < m {
+				sgemmPackA(ap[full*kcl:], false, a, g, full, r0, m-full, kcl, mr)
+			}
+			beta := float32(1)
+			if n == 0 && r0 == 0 {
+				beta = 0
+			}
+			for jr := p0; jr < p1; jr += nr {
+				cols := min(nr, p1-jr)
+				bp := buf.b[:nr*kcl]
+				s.packBT(bp, xp[n*s.C*s.Hp*s.Wp+r0:], jr, kcl, cols, nr)
+				panelTiles(kern, buf.t, a[r0:], g, ap, 0, m, kcl, bp, cols, dw, &sink, jr, beta)
 			}
 		}
 	}
-}
-
-// grow sizes the packing buffers for products of m rows, up to n columns and depth k.
-func (buf *sgemmBuf) grow(kn *sgemmKernel, m, n, k int) {
-	kc, mc, nc := min(kn.kc, k), min(kn.mc, roundUp(m, kn.mr)), min(kn.nc, roundUp(n, kn.nr))
-	buf.a = growF32(buf.a, roundUp(mc, kn.mr)*kc)
-	buf.b = growF32(buf.b, roundUp(nc, kn.nr)*kc)
-	buf.t = growF32(buf.t, kn.mr*kn.nr)
 }
 
 // packB packs taps [p0, p0+kc) and grid columns [j0, j0+nc) of B into nr-column
