@@ -359,8 +359,9 @@ func (s GridConv) packRuns(d, base []float32, p0, kc, ld, l int) {
 	}
 }
 
-// copyRuns16 writes d[t·16 : t·16+16] = src[t : t+16] for t < m.
-func copyRuns16(d, src []float32, m int) {
+// copyRuns16Go writes d[t·16 : t·16+16] = src[t : t+16] for t < m (the portable
+// copyRuns16).
+func copyRuns16Go(d, src []float32, m int) {
 	for t := range m {
 		s, dd := src[t:t+16], d[t*16:t*16+16]
 		*(*[4]float32)(dd) = *(*[4]float32)(s)
@@ -370,8 +371,9 @@ func copyRuns16(d, src []float32, m int) {
 	}
 }
 
-// copyRuns32 writes d[t·32 : t·32+32] = src[t : t+32] for t < m.
-func copyRuns32(d, src []float32, m int) {
+// copyRuns32Go writes d[t·32 : t·32+32] = src[t : t+32] for t < m (the portable
+// copyRuns32).
+func copyRuns32Go(d, src []float32, m int) {
 	for t := range m {
 		s, dd := src[t:t+32], d[t*32:t*32+32]
 		for o := 0; o < 32; o += 8 {

@@ -180,3 +180,27 @@ func TestConvGridBeta(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyRuns checks the packing moves (assembly where the CPU has AVX) against
+// their portable definitions, for run counts around the vector loop's edges.
+func TestCopyRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, l := range []int{16, 32} {
+		for _, m := range []int{1, 2, 3, 7, 64} {
+			src := ktRand(r, m+l-1)
+			got, want := ktNaN(m*l), ktNaN(m*l)
+			if l == 16 {
+				copyRuns16(got, src, m)
+				copyRuns16Go(want, src, m)
+			} else {
+				copyRuns32(got, src, m)
+				copyRuns32Go(want, src, m)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("runs of %d, m %d: value %d = %g, want %g", l, m, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
