@@ -99,12 +99,26 @@ var primCases = []primCase{
 	{name: "conv2d/3x3s1p1", shapes: [][]int{{2, 3, 7, 5}, {4, 3, 3, 3}}, f: conv(1, 1)},
 	{name: "conv2d/3x3s2p1", shapes: [][]int{{2, 3, 7, 7}, {5, 3, 3, 3}}, f: conv(2, 1)},
 	{name: "conv2d/1x1", shapes: [][]int{{3, 5, 3, 7}, {2, 5, 1, 1}}, f: conv(1, 0)},
+	{name: "conv2d+bias/3x3s1p1", shapes: [][]int{{2, 3, 7, 5}, {4, 3, 3, 3}, {4}}, f: convBias(1, 1)},
+	{name: "conv2d+bias/3x3s1p1-grid", shapes: [][]int{{2, 3, 5, 14}, {4, 3, 3, 3}, {4}}, f: convBias(1, 1)},
+	{name: "conv2d+bias/per-image", shapes: [][]int{{2, 3, 5, 14}, {4, 3, 3, 3}, {2, 4}}, f: convBias(1, 1)},
+	{name: "conv2d+bias/3x3s2p1", shapes: [][]int{{2, 3, 7, 7}, {5, 3, 3, 3}, {2, 5}}, f: convBias(2, 1)},
+	{name: "conv2d+bias/1x1", shapes: [][]int{{3, 5, 3, 7}, {2, 5, 1, 1}, {2}}, f: convBias(1, 0)},
 	{name: "upsample2x", shapes: [][]int{{2, 3, 3, 7}}, f: unary(Upsample2x)},
 	{name: "groupnorm", shapes: [][]int{{3, 6, 7}, {6}, {6}}, f: func(x []*Var) *Var {
 		return GroupNorm(x[0], x[1], x[2], 3, 1e-5)
 	}},
 	{name: "groupnorm/hw1", shapes: [][]int{{2, 4, 1}, {4}, {4}}, f: func(x []*Var) *Var {
 		return GroupNorm(x[0], x[1], x[2], 2, 1e-5)
+	}},
+	{name: "groupnorm+silu", shapes: [][]int{{3, 6, 7}, {6}, {6}}, f: func(x []*Var) *Var {
+		return GroupNormSiLU(x[0], x[1], x[2], 3, 1e-5)
+	}},
+	{name: "groupnorm+silu/hw1", shapes: [][]int{{2, 4, 1}, {4}, {4}}, f: func(x []*Var) *Var {
+		return GroupNormSiLU(x[0], x[1], x[2], 2, 1e-5)
+	}},
+	{name: "groupnorm+silu/nchw", shapes: [][]int{{2, 8, 5, 3}, {8}, {8}}, f: func(x []*Var) *Var {
+		return GroupNormSiLU(x[0], x[1], x[2], 4, 1e-6)
 	}},
 	{name: "softmax", shapes: [][]int{{7, 33}}, f: unary(Softmax)},
 	{name: "dropout", shapes: [][]int{{33, 7}}, f: unary(func(x *Var) *Var {
@@ -118,6 +132,10 @@ func mm(ta, tb bool) func([]*Var) *Var {
 
 func conv(stride, pad int) func([]*Var) *Var {
 	return func(x []*Var) *Var { return Conv2d(x[0], x[1], stride, pad) }
+}
+
+func convBias(stride, pad int) func([]*Var) *Var {
+	return func(x []*Var) *Var { return Conv2dBias(x[0], x[1], x[2], stride, pad) }
 }
 
 func randTensor(r *rand.Rand, shape []int, gen func() float32) *rt.Tensor {
@@ -291,7 +309,130 @@ func TestFrozenInputsGetNoGradient(t *testing.T) {
 		t.Errorf("bias gradient %v, want all 2 (batch of 2)", g[1])
 	}
 	out := MatMul(Dual(x.Value, x.Value), w, false, true)
-	if out.node != nil || out.NeedsGrad() {
+	if out.rec != nil || out.NeedsGrad() {
 		t.Error("forward mode through constants recorded a tape node")
+	}
+}
+
+// TestJVPAllInputsAtOnce checks, for every primitive of the harness, that the JVP
+// with a tangent on every input at once is the sum of the JVPs with one tangent each
+// (forward mode is linear in the tangents; the rules that combine several tangents
+// in one kernel call are checked here).
+func TestJVPAllInputsAtOnce(t *testing.T) {
+	for ci, pc := range primCases {
+		if len(pc.shapes) < 2 {
+			continue
+		}
+		t.Run(pc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(ci), 11))
+			xs, vs := make([]*rt.Tensor, len(pc.shapes)), make([]*rt.Tensor, len(pc.shapes))
+			for i, s := range pc.shapes {
+				gen := func() float32 { return float32(r.NormFloat64()) }
+				if pc.gen != nil {
+					gen = func() float32 { return pc.gen(r, i) }
+				}
+				xs[i] = randTensor(r, s, gen)
+				vs[i] = randTensor(r, s, func() float32 { return float32(r.NormFloat64()) })
+			}
+			in := make([]*Var, len(xs))
+			var sum []float64
+			for i := range xs {
+				for j, x := range xs {
+					in[j] = Const(x)
+				}
+				in[i] = Dual(xs[i], vs[i])
+				jv := pc.f(in).Tangent.Data()
+				if sum == nil {
+					sum = make([]float64, len(jv))
+				}
+				for k, v := range jv {
+					sum[k] += float64(v)
+				}
+			}
+			for j, x := range xs {
+				in[j] = Dual(x, vs[j])
+			}
+			all := pc.f(in).Tangent.Data()
+			for k, v := range all {
+				if math.Abs(float64(v)-sum[k]) > 1e-5*(1+math.Abs(sum[k])) {
+					t.Fatalf("JVP[%d] with every tangent = %g, sum of one at a time %g", k, v, sum[k])
+				}
+			}
+		})
+	}
+}
+
+// TestVJPAllInputsAtOnce checks, for every primitive of the harness, that reverse
+// mode with every input a leaf gives each input the gradient it gets when it is the
+// only leaf (the values a rule keeps depend on which inputs need a gradient; see
+// prim.saves).
+func TestVJPAllInputsAtOnce(t *testing.T) {
+	for ci, pc := range primCases {
+		if len(pc.shapes) < 2 {
+			continue
+		}
+		t.Run(pc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(ci), 13))
+			xs := make([]*rt.Tensor, len(pc.shapes))
+			for i, s := range pc.shapes {
+				gen := func() float32 { return float32(r.NormFloat64()) }
+				if pc.gen != nil {
+					gen = func() float32 { return pc.gen(r, i) }
+				}
+				xs[i] = randTensor(r, s, gen)
+			}
+			in := make([]*Var, len(xs))
+			for j, x := range xs {
+				in[j] = Leaf(x)
+			}
+			y := pc.f(in)
+			u := randTensor(r, y.Shape(), func() float32 { return float32(r.NormFloat64()) })
+			all := Grad(y, u, in...)
+			for i := range xs {
+				for j, x := range xs {
+					in[j] = Const(x)
+				}
+				in[i] = Leaf(xs[i])
+				one := Grad(pc.f(in), u, in[i])[0].Data()
+				got := all[i].Data()
+				for k := range one {
+					if math.Abs(float64(got[k]-one[k])) > 1e-5*(1+math.Abs(float64(one[k]))) {
+						t.Fatalf("input %d: gradient[%d] with every input a leaf = %g, alone %g", i, k, got[k], one[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestTapeDropsUnreadValues checks that a recorded call keeps only the values its
+// VJP reads: none for a sum, the other factor for a product, the output for a
+// softmax.
+func TestTapeDropsUnreadValues(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	normal := func() float32 { return float32(r.NormFloat64()) }
+	a, b := Leaf(randTensor(r, []int{3, 4}, normal)), Leaf(randTensor(r, []int{3, 4}, normal))
+	mask := Const(randTensor(r, []int{3, 4}, normal))
+	for _, c := range []struct {
+		name   string
+		y      *Var
+		in     []bool
+		outKey bool
+	}{
+		{"add", Add(a, b), []bool{false, false}, false},
+		{"mul by a constant", Mul(a, mask), []bool{false, true}, false},
+		{"mul", Mul(a, b), []bool{true, true}, false},
+		{"softmax", Softmax(a), []bool{false}, true},
+		{"silu", SiLU(a), []bool{true}, false},
+	} {
+		call := c.y.rec.node.c
+		for i, keep := range c.in {
+			if (call.in[i] != nil) != keep {
+				t.Errorf("%s: input %d kept %v, want %v", c.name, i, call.in[i] != nil, keep)
+			}
+		}
+		if (call.out != nil) != c.outKey {
+			t.Errorf("%s: output kept %v, want %v", c.name, call.out != nil, c.outKey)
+		}
 	}
 }

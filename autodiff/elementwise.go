@@ -24,8 +24,9 @@ var opAdd = &prim{name: "add",
 		return addTan(expandTo(c.tan[0], s), expandTo(c.tan[1], s))
 	},
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
-		return []*rt.Tensor{rt.SumTo(g, c.in[0].Shape()), rt.SumTo(g, c.in[1].Shape())}
+		return []*rt.Tensor{rt.SumTo(g, c.shape(0)), rt.SumTo(g, c.shape(1))}
 	},
+	saves: savesNone,
 }
 
 // Add returns x + y.
@@ -46,10 +47,11 @@ var opSub = &prim{name: "sub",
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		var gy *rt.Tensor
 		if c.need[1] {
-			gy = rt.Neg(rt.SumTo(g, c.in[1].Shape()))
+			gy = rt.Neg(rt.SumTo(g, c.shape(1)))
 		}
-		return []*rt.Tensor{rt.SumTo(g, c.in[0].Shape()), gy}
+		return []*rt.Tensor{rt.SumTo(g, c.shape(0)), gy}
 	},
+	saves: savesNone,
 }
 
 // Sub returns x − y.
@@ -69,13 +71,14 @@ var opMul = &prim{name: "mul",
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		var gx, gy *rt.Tensor
 		if c.need[0] {
-			gx = rt.SumTo(rt.Mul(g, c.in[1]), c.in[0].Shape())
+			gx = rt.SumTo(rt.Mul(g, c.in[1]), c.shape(0))
 		}
 		if c.need[1] {
-			gy = rt.SumTo(rt.Mul(g, c.in[0]), c.in[1].Shape())
+			gy = rt.SumTo(rt.Mul(g, c.in[0]), c.shape(1))
 		}
 		return []*rt.Tensor{gx, gy}
 	},
+	saves: savesOther,
 }
 
 // Mul returns x · y elementwise.
@@ -97,43 +100,49 @@ var opDiv = &prim{name: "div",
 		gq := rt.Div(g, c.in[1])
 		var gy *rt.Tensor
 		if c.need[1] {
-			gy = rt.SumTo(rt.Neg(rt.Mul(gq, c.out)), c.in[1].Shape())
+			gy = rt.SumTo(rt.Neg(rt.Mul(gq, c.out)), c.shape(1))
 		}
-		return []*rt.Tensor{rt.SumTo(gq, c.in[0].Shape()), gy}
+		return []*rt.Tensor{rt.SumTo(gq, c.shape(0)), gy}
 	},
+	saves: func(need []bool) ([]bool, bool) { return []bool{false, true}, need[1] },
 }
 
 // Div returns x / y elementwise.
 func Div(x, y *Var) *Var { return apply(opDiv, rt.Div(x.Value, y.Value), nil, x, y) }
 
 // unaryPrim makes the rule block of a unary op whose derivative is a tensor d(x, y)
-// (y the output): JVP t·d, VJP g·d.
-func unaryPrim(name string, deriv func(x, y *rt.Tensor) *rt.Tensor) *prim {
+// (y the output) that reads y when ofY is set and x otherwise: JVP t·d, VJP g·d.
+func unaryPrim(name string, ofY bool, deriv func(x, y *rt.Tensor) *rt.Tensor) *prim {
+	saves := savesInput0
+	if ofY {
+		saves = savesOutput
+	}
 	return &prim{name: name,
 		jvp: func(c *call) *rt.Tensor { return rt.Mul(c.tan[0], deriv(c.in[0], c.out)) },
 		vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 			return []*rt.Tensor{rt.Mul(g, deriv(c.in[0], c.out))}
 		},
+		saves: saves,
 	}
 }
 
 var (
-	opExp   = unaryPrim("exp", func(_, y *rt.Tensor) *rt.Tensor { return y })
-	opLog   = unaryPrim("log", func(x, _ *rt.Tensor) *rt.Tensor { return rt.Recip(x) })
-	opSqrt  = unaryPrim("sqrt", func(_, y *rt.Tensor) *rt.Tensor { return rt.Scale(rt.Recip(y), 0.5) })
-	opRsqrt = unaryPrim("rsqrt", func(_, y *rt.Tensor) *rt.Tensor { // −½ y³
+	opExp   = unaryPrim("exp", true, func(_, y *rt.Tensor) *rt.Tensor { return y })
+	opLog   = unaryPrim("log", false, func(x, _ *rt.Tensor) *rt.Tensor { return rt.Recip(x) })
+	opSqrt  = unaryPrim("sqrt", true, func(_, y *rt.Tensor) *rt.Tensor { return rt.Scale(rt.Recip(y), 0.5) })
+	opRsqrt = unaryPrim("rsqrt", true, func(_, y *rt.Tensor) *rt.Tensor { // −½ y³
 		return rt.Mul(rt.Scale(y, -0.5), rt.Square(y))
 	})
-	opTanh = unaryPrim("tanh", func(_, y *rt.Tensor) *rt.Tensor { // 1 − y²
+	opTanh = unaryPrim("tanh", true, func(_, y *rt.Tensor) *rt.Tensor { // 1 − y²
 		return rt.Affine(rt.Square(y), -1, 1)
 	})
-	opSigmoid = unaryPrim("sigmoid", func(_, y *rt.Tensor) *rt.Tensor { // y(1−y)
+	opSigmoid = unaryPrim("sigmoid", true, func(_, y *rt.Tensor) *rt.Tensor { // y(1−y)
 		return rt.Mul(y, rt.Affine(y, -1, 1))
 	})
-	opSin    = unaryPrim("sin", func(x, _ *rt.Tensor) *rt.Tensor { return rt.Cos(x) })
-	opCos    = unaryPrim("cos", func(x, _ *rt.Tensor) *rt.Tensor { return rt.Neg(rt.Sin(x)) })
-	opSquare = unaryPrim("square", func(x, _ *rt.Tensor) *rt.Tensor { return rt.Scale(x, 2) })
-	opAbs    = unaryPrim("abs", func(x, _ *rt.Tensor) *rt.Tensor { return rt.Sign(x) })
+	opSin    = unaryPrim("sin", false, func(x, _ *rt.Tensor) *rt.Tensor { return rt.Cos(x) })
+	opCos    = unaryPrim("cos", false, func(x, _ *rt.Tensor) *rt.Tensor { return rt.Neg(rt.Sin(x)) })
+	opSquare = unaryPrim("square", false, func(x, _ *rt.Tensor) *rt.Tensor { return rt.Scale(x, 2) })
+	opAbs    = unaryPrim("abs", false, func(x, _ *rt.Tensor) *rt.Tensor { return rt.Sign(x) })
 )
 
 // Exp returns eˣ.
@@ -168,8 +177,9 @@ func Abs(x *Var) *Var { return apply(opAbs, rt.Abs(x.Value), nil, x) }
 
 // opSiLU has a fused derivative kernel: silu′(x) = s(1 + x(1−s)), s = sigmoid(x).
 var opSiLU = &prim{name: "silu",
-	jvp: func(c *call) *rt.Tensor { return rt.SiLUGrad(c.in[0], c.tan[0]) },
-	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SiLUGrad(c.in[0], g)} },
+	jvp:   func(c *call) *rt.Tensor { return rt.SiLUGrad(c.in[0], c.tan[0]) },
+	vjp:   func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SiLUGrad(c.in[0], g)} },
+	saves: savesInput0,
 }
 
 // SiLU returns x·sigmoid(x).
@@ -184,6 +194,7 @@ var opAffine = &prim{name: "affine",
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		return []*rt.Tensor{rt.Scale(g, c.aux.(affineAttr).scale)}
 	},
+	saves: savesNone,
 }
 
 // Affine returns scale·x + shift for constants scale and shift.
@@ -209,6 +220,7 @@ var opClamp = &prim{name: "clamp",
 		a := c.aux.(clampAttr)
 		return []*rt.Tensor{rt.Mul(g, rt.InRange(c.in[0], a.lo, a.hi))}
 	},
+	saves: savesInput0,
 }
 
 // Clamp returns min(max(x, lo), hi); its derivative is 1 strictly inside and 0 outside.

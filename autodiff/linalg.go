@@ -21,7 +21,7 @@ var opMatMul = &prim{name: "matmul",
 	},
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		f := c.aux.(matmulAttr)
-		a, b := c.in[0], c.in[1]
+		a, b := c.in[0], c.in[1] // each read only for the other's gradient
 		var ga, gb *rt.Tensor
 		if c.need[0] {
 			if f.transA {
@@ -29,7 +29,7 @@ var opMatMul = &prim{name: "matmul",
 			} else {
 				ga = rt.MatMul(g, b, false, !f.transB)
 			}
-			ga = rt.SumTo(ga, a.Shape())
+			ga = rt.SumTo(ga, c.shape(0))
 		}
 		if c.need[1] {
 			if f.transB {
@@ -37,10 +37,11 @@ var opMatMul = &prim{name: "matmul",
 			} else {
 				gb = rt.MatMul(a, g, !f.transA, false)
 			}
-			gb = rt.SumTo(gb, b.Shape())
+			gb = rt.SumTo(gb, c.shape(1))
 		}
 		return []*rt.Tensor{ga, gb}
 	},
+	saves: savesOther,
 }
 
 // MatMul returns the batched product op(a)·op(b) (see runtime.MatMul).

@@ -9,8 +9,9 @@ import (
 // Movement primitives: all linear, each VJP is the transpose of the move.
 
 var opReshape = &prim{name: "reshape",
-	jvp: func(c *call) *rt.Tensor { return c.tan[0].Reshape(c.out.Shape()...) },
-	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{g.Reshape(c.in[0].Shape()...)} },
+	jvp:   func(c *call) *rt.Tensor { return c.tan[0].Reshape(c.out.Shape()...) },
+	vjp:   func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{g.Reshape(c.shape(0)...)} },
+	saves: savesNone,
 }
 
 // Reshape returns x with another shape of the same size (one axis may be −1).
@@ -23,6 +24,7 @@ var opPermute = &prim{name: "permute",
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		return []*rt.Tensor{rt.Permute(g, rt.InversePerm(c.aux.([]int))...)}
 	},
+	saves: savesNone,
 }
 
 // Permute reorders the axes of x: axis i of the result is axis perm[i] of x.
@@ -42,8 +44,9 @@ func Transpose(x *Var) *Var {
 }
 
 var opExpand = &prim{name: "expand",
-	jvp: func(c *call) *rt.Tensor { return rt.Expand(c.tan[0], c.out.Shape()...) },
-	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SumTo(g, c.in[0].Shape())} },
+	jvp:   func(c *call) *rt.Tensor { return rt.Expand(c.tan[0], c.out.Shape()...) },
+	vjp:   func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SumTo(g, c.shape(0))} },
+	saves: savesNone,
 }
 
 // Expand broadcasts x to shape.
@@ -64,10 +67,10 @@ var opConcat = &prim{name: "concat",
 	},
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		axis := c.aux.(int)
-		out := make([]*rt.Tensor, len(c.in))
+		out := make([]*rt.Tensor, len(c.shapes))
 		lo := 0
-		for i, x := range c.in {
-			hi := lo + x.Dim(axis)
+		for i, s := range c.shapes {
+			hi := lo + s[axis]
 			if c.need[i] {
 				out[i] = rt.Slice(g, axis, lo, hi)
 			}
@@ -75,6 +78,7 @@ var opConcat = &prim{name: "concat",
 		}
 		return out
 	},
+	saves: savesNone,
 }
 
 // Concat joins xs along axis.
@@ -99,8 +103,9 @@ var opSlice = &prim{name: "slice",
 	},
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		a := c.aux.(sliceAttr)
-		return []*rt.Tensor{rt.SliceAdjoint(g, c.in[0].Shape(), a.axis, a.lo)}
+		return []*rt.Tensor{rt.SliceAdjoint(g, c.shape(0), a.axis, a.lo)}
 	},
+	saves: savesNone,
 }
 
 // Slice returns the part of x with lo ≤ index < hi along axis.

@@ -25,13 +25,14 @@ var opConv2d = &prim{name: "conv2d",
 		a := c.aux.(convAttr)
 		var gx, gw *rt.Tensor
 		if c.need[0] {
-			gx = rt.Conv2dInputGrad(g, c.in[1], c.in[0].Shape(), a.stride, a.pad)
+			gx = rt.Conv2dInputGrad(g, c.in[1], c.shape(0), a.stride, a.pad)
 		}
 		if c.need[1] {
-			gw = rt.Conv2dWeightGrad(g, c.in[0], c.in[1].Shape(), a.stride, a.pad)
+			gw = rt.Conv2dWeightGrad(g, c.in[0], c.shape(1), a.stride, a.pad)
 		}
 		return []*rt.Tensor{gx, gw}
 	},
+	saves: savesOther,
 }
 
 // Conv2d returns the convolution of x (N, C, H, W) with w (Cout, C, KH, KW), zero
@@ -40,9 +41,66 @@ func Conv2d(x, w *Var, stride, pad int) *Var {
 	return apply(opConv2d, rt.Conv2d(x.Value, w.Value, stride, pad), convAttr{stride, pad}, x, w)
 }
 
+// opConv2dBias is conv2d plus a bias b of Cout values or (N, Cout) values: affine
+// in b, bilinear in (x, w).
+var opConv2dBias = &prim{name: "conv2d+bias",
+	jvp: func(c *call) *rt.Tensor {
+		a := c.aux.(convAttr)
+		tb := c.tan[2] // added by the first convolution that runs
+		conv := func(x, w *rt.Tensor) *rt.Tensor {
+			if tb == nil {
+				return rt.Conv2d(x, w, a.stride, a.pad)
+			}
+			y := rt.Conv2dBias(x, w, tb, a.stride, a.pad)
+			tb = nil
+			return y
+		}
+		var t *rt.Tensor
+		if c.tan[0] != nil {
+			t = conv(c.tan[0], c.in[1])
+		}
+		if c.tan[1] != nil {
+			t = addTan(t, conv(c.in[0], c.tan[1]))
+		}
+		if tb != nil {
+			t = rt.Expand(tb.Reshape(biasShape(tb.Shape(), c.out.Shape())...), c.out.Shape()...)
+		}
+		return t
+	},
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		gs := opConv2d.vjp(c, g)
+		if c.need[2] {
+			gb := rt.SumTo(g, biasShape(c.shape(2), g.Shape()))
+			gs = append(gs, gb.Reshape(c.shape(2)...))
+		} else {
+			gs = append(gs, nil)
+		}
+		return gs
+	},
+	saves: savesOther,
+}
+
+// biasShape is the shape (1 or N, Cout, 1, 1) that broadcasts a bias of shape b
+// (Cout, or N, Cout) of Conv2dBias over its output of shape y.
+func biasShape(b, y []int) []int {
+	s := []int{1, y[1], 1, 1}
+	if len(b) == 2 {
+		s[0] = y[0]
+	}
+	return s
+}
+
+// Conv2dBias returns Conv2d(x, w, stride, pad) plus the bias b: (Cout), one value per
+// output channel as PyTorch's conv2d, or (N, Cout), one per image and channel. The
+// bias is added in the pass that stores the output.
+func Conv2dBias(x, w, b *Var, stride, pad int) *Var {
+	return apply(opConv2dBias, rt.Conv2dBias(x.Value, w.Value, b.Value, stride, pad), convAttr{stride, pad}, x, w, b)
+}
+
 var opUpsample2x = &prim{name: "upsample2x",
-	jvp: func(c *call) *rt.Tensor { return rt.Upsample2x(c.tan[0]) },
-	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.Upsample2xBackward(g)} },
+	jvp:   func(c *call) *rt.Tensor { return rt.Upsample2x(c.tan[0]) },
+	vjp:   func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.Upsample2xBackward(g)} },
+	saves: savesNone,
 }
 
 // Upsample2x repeats every value of x (N, C, H, W) into a 2×2 block.
@@ -59,18 +117,45 @@ var opGroupNorm = &prim{name: "groupnorm",
 		gx, gg, gb := rt.GroupNormBackward(r, g, c.in[0], c.in[1])
 		return []*rt.Tensor{gx, gg, gb}
 	},
+	saves: func(need []bool) ([]bool, bool) { return []bool{true, true, false}, false },
 }
 
 // GroupNorm normalises x (N, C, …) over groups of channels and scales and shifts each
 // channel by gamma (C) and beta (C).
 func GroupNorm(x, gamma, beta *Var, groups int, eps float32) *Var {
 	r := rt.GroupNorm(x.Value, gamma.Value, beta.Value, groups, eps)
-	return apply(opGroupNorm, r.Y, r, x, gamma, beta)
+	y := r.Y
+	r.Y = nil // the rules read the statistics, not the output
+	return apply(opGroupNorm, y, r, x, gamma, beta)
+}
+
+// opGroupNormSiLU is silu ∘ groupnorm as one primitive; inputs (x, gamma, beta).
+var opGroupNormSiLU = &prim{name: "groupnorm+silu",
+	jvp: func(c *call) *rt.Tensor {
+		r := c.aux.(*rt.GroupNormResult)
+		return rt.GroupNormSiLUTangent(r, c.tan[0], c.tan[1], c.tan[2], c.in[0], c.in[1], c.in[2])
+	},
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		r := c.aux.(*rt.GroupNormResult)
+		gx, gg, gb := rt.GroupNormSiLUBackward(r, g, c.in[0], c.in[1], c.in[2])
+		return []*rt.Tensor{gx, gg, gb}
+	},
+	saves: func(need []bool) ([]bool, bool) { return []bool{true, true, true}, false },
+}
+
+// GroupNormSiLU returns SiLU(GroupNorm(x, gamma, beta, groups, eps)) in one pass;
+// GroupNorm's output is not kept for the derivatives (they recompute it).
+func GroupNormSiLU(x, gamma, beta *Var, groups int, eps float32) *Var {
+	r := rt.GroupNormSiLU(x.Value, gamma.Value, beta.Value, groups, eps)
+	y := r.Y
+	r.Y = nil // the rules read the statistics (and z where it is kept), not the output
+	return apply(opGroupNormSiLU, y, r, x, gamma, beta)
 }
 
 var opSoftmax = &prim{name: "softmax",
-	jvp: func(c *call) *rt.Tensor { return rt.SoftmaxBackward(c.out, c.tan[0]) },
-	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SoftmaxBackward(c.out, g)} },
+	jvp:   func(c *call) *rt.Tensor { return rt.SoftmaxBackward(c.out, c.tan[0]) },
+	vjp:   func(c *call, g *rt.Tensor) []*rt.Tensor { return []*rt.Tensor{rt.SoftmaxBackward(c.out, g)} },
+	saves: savesOutput,
 }
 
 // Softmax normalises x over its last axis.

@@ -16,9 +16,10 @@ var opSum = &prim{name: "sum",
 	},
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		a := c.aux.(sumAttr)
-		keep, _ := rt.ReducedShape(c.in[0].Shape(), true, a.axes)
-		return []*rt.Tensor{rt.Expand(g.Reshape(keep...), c.in[0].Shape()...)}
+		keep, _ := rt.ReducedShape(c.shape(0), true, a.axes)
+		return []*rt.Tensor{rt.Expand(g.Reshape(keep...), c.shape(0)...)}
 	},
+	saves: savesNone,
 }
 
 // Sum returns the sum of x over axes (all axes when none are given).

@@ -16,12 +16,23 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 	if !rt.SameShape(seed.Shape(), y.Shape()) {
 		panic(fmt.Sprintf("autodiff: grad: seed shape %v for output %v", seed.Shape(), y.Shape()))
 	}
-	grads := map[*Var]*rt.Tensor{y: seed}
-	want := make(map[*Var]bool, len(wrt))
-	for _, w := range wrt {
-		want[w] = true
+	out := make([]*rt.Tensor, len(wrt))
+	if y.rec == nil { // nothing is tracked: only y itself has a gradient
+		for i, w := range wrt {
+			if w == y {
+				out[i] = seed
+			}
+		}
+		return out
 	}
-	order := topoOrder(y)
+	grads := map[*record]*rt.Tensor{y.rec: seed}
+	want := make(map[*record]bool, len(wrt))
+	for _, w := range wrt {
+		if w.rec != nil {
+			want[w.rec] = true
+		}
+	}
+	order := topoOrder(y.rec)
 	for i := len(order) - 1; i >= 0; i-- {
 		v := order[i]
 		g := grads[v]
@@ -34,47 +45,47 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 		n := v.node
 		n.c.need = make([]bool, len(n.inputs))
 		for j, x := range n.inputs {
-			n.c.need[j] = x.needGrad
+			n.c.need[j] = x != nil
 		}
 		gs := n.p.vjp(n.c, g)
 		for j, x := range n.inputs {
-			if !x.needGrad || gs[j] == nil {
+			if x == nil || gs[j] == nil {
 				continue
 			}
 			grads[x] = addTan(grads[x], gs[j])
 		}
 	}
-	out := make([]*rt.Tensor, len(wrt))
 	for i, w := range wrt {
-		out[i] = grads[w]
+		if w.rec != nil {
+			out[i] = grads[w.rec]
+		}
 	}
 	return out
 }
 
-// topoOrder returns the recorded Vars that y depends on, inputs before outputs.
-func topoOrder(y *Var) []*Var {
-	var order []*Var
-	seen := map[*Var]bool{}
+// topoOrder returns the records of ops that y depends on, inputs before outputs.
+func topoOrder(y *record) []*record {
+	var order []*record
+	seen := map[*record]bool{y: true}
 	type frame struct {
-		v    *Var
+		r    *record
 		next int
 	}
-	stack := []frame{{v: y}}
-	seen[y] = true
+	stack := []frame{{r: y}}
 	for len(stack) > 0 {
 		f := &stack[len(stack)-1]
-		if f.v.node == nil || f.next == len(f.v.node.inputs) {
-			if f.v.node != nil {
-				order = append(order, f.v)
+		if f.r.node == nil || f.next == len(f.r.node.inputs) {
+			if f.r.node != nil {
+				order = append(order, f.r)
 			}
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		x := f.v.node.inputs[f.next]
+		x := f.r.node.inputs[f.next]
 		f.next++
-		if x.needGrad && !seen[x] {
+		if x != nil && !seen[x] {
 			seen[x] = true
-			stack = append(stack, frame{v: x})
+			stack = append(stack, frame{r: x})
 		}
 	}
 	return order

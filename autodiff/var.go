@@ -7,20 +7,24 @@ import (
 )
 
 // Var is a tensor seen by autodiff: its value, its forward-mode tangent (nil means
-// zero), and, when a gradient may be asked for, the record of the op that made it.
+// zero), and, when a gradient may be asked for, its record on the tape.
 type Var struct {
-	Value    *rt.Tensor
-	Tangent  *rt.Tensor
-	node     *node
-	needGrad bool
+	Value   *rt.Tensor
+	Tangent *rt.Tensor
+	rec     *record // nil: reverse mode does not track the Var
 }
+
+// record is a tracked Var's place on the tape: the node of the op that made it (nil
+// for a leaf). The tape refers to records, not to Vars, so that a value no rule
+// needs (see prim.saves) is freed as soon as the program drops its Var.
+type record struct{ node *node }
 
 // Const wraps t as a value that takes no gradient and has no tangent (a frozen weight,
 // data, a mask).
 func Const(t *rt.Tensor) *Var { return &Var{Value: t} }
 
 // Leaf wraps t as a trainable value: reverse mode can return its gradient.
-func Leaf(t *rt.Tensor) *Var { return &Var{Value: t, needGrad: true} }
+func Leaf(t *rt.Tensor) *Var { return &Var{Value: t, rec: &record{}} }
 
 // Dual wraps t with the tangent tan for forward mode (tan nil means zero).
 func Dual(t, tan *rt.Tensor) *Var {
@@ -31,7 +35,7 @@ func Dual(t, tan *rt.Tensor) *Var {
 }
 
 // NeedsGrad reports whether reverse mode tracks v.
-func (v *Var) NeedsGrad() bool { return v.needGrad }
+func (v *Var) NeedsGrad() bool { return v.rec != nil }
 
 // Shape returns the value's shape.
 func (v *Var) Shape() []int { return v.Value.Shape() }
@@ -50,22 +54,33 @@ type prim struct {
 	// vjp returns the input cotangents for output cotangent g; entries whose c.need is
 	// false may be nil and are ignored.
 	vjp func(c *call, g *rt.Tensor) []*rt.Tensor
+	// saves says which values vjp reads, given which inputs need a gradient: input i
+	// when in[i], the output when out. The others are dropped from the call when it
+	// is recorded (their shapes stay). nil keeps every value.
+	saves func(need []bool) (in []bool, out bool)
 }
 
-// call is one application of a primitive: what its rules may read.
+// call is one application of a primitive: what its rules may read. The JVP sees
+// every value; the VJP only those its prim saves (the others are nil), and the
+// shapes of all.
 type call struct {
-	in   []*rt.Tensor // input values
-	tan  []*rt.Tensor // input tangents during the JVP
-	need []bool       // which inputs want a cotangent during the VJP
-	out  *rt.Tensor   // output value
-	aux  any          // op-specific saved data (statistics, attributes)
+	in     []*rt.Tensor // input values
+	tan    []*rt.Tensor // input tangents during the JVP
+	need   []bool       // which inputs want a cotangent during the VJP
+	out    *rt.Tensor   // output value
+	aux    any          // op-specific saved data (statistics, attributes)
+	shapes [][]int      // input shapes
 }
 
-// node records a call on the tape for reverse mode.
+// shape returns the shape of input i.
+func (c *call) shape(i int) []int { return c.shapes[i] }
+
+// node records a call on the tape for reverse mode: inputs[i] is input i's record,
+// nil when the input is not tracked.
 type node struct {
 	p      *prim
 	c      *call
-	inputs []*Var
+	inputs []*record
 }
 
 // apply wraps the output of a primitive, computing its tangent when any input has one
@@ -75,14 +90,14 @@ func apply(p *prim, out *rt.Tensor, aux any, in ...*Var) *Var {
 	hasTan, needGrad := false, false
 	for _, x := range in {
 		hasTan = hasTan || x.Tangent != nil
-		needGrad = needGrad || x.needGrad
+		needGrad = needGrad || x.rec != nil
 	}
 	if !hasTan && !needGrad {
 		return v
 	}
-	c := &call{in: make([]*rt.Tensor, len(in)), out: out, aux: aux}
+	c := &call{in: make([]*rt.Tensor, len(in)), out: out, aux: aux, shapes: make([][]int, len(in))}
 	for i, x := range in {
-		c.in[i] = x.Value
+		c.in[i], c.shapes[i] = x.Value, x.Value.Shape()
 	}
 	if hasTan {
 		if p.jvp == nil {
@@ -99,10 +114,55 @@ func apply(p *prim, out *rt.Tensor, aux any, in ...*Var) *Var {
 		if p.vjp == nil {
 			panic("autodiff: no VJP rule for " + p.name)
 		}
-		v.node = &node{p: p, c: c, inputs: in}
-		v.needGrad = true
+		n := &node{p: p, c: c, inputs: make([]*record, len(in))}
+		need := make([]bool, len(in))
+		for i, x := range in {
+			n.inputs[i], need[i] = x.rec, x.rec != nil
+		}
+		c.drop(p, need)
+		v.rec = &record{node: n}
 	}
 	return v
+}
+
+// drop lets go of the values that p's VJP does not read, given which inputs need a
+// gradient.
+func (c *call) drop(p *prim, need []bool) {
+	if p.saves == nil {
+		return
+	}
+	in, out := p.saves(need)
+	for i := range c.in {
+		if !in[i] {
+			c.in[i] = nil
+		}
+	}
+	if !out {
+		c.out = nil
+	}
+}
+
+// Rules for prim.saves.
+
+// savesNone: the VJP reads shapes only (linear ops).
+func savesNone(need []bool) ([]bool, bool) { return make([]bool, len(need)), false }
+
+// savesInput0: the VJP reads its first input.
+func savesInput0(need []bool) ([]bool, bool) {
+	in := make([]bool, len(need))
+	in[0] = true
+	return in, false
+}
+
+// savesOutput: the VJP reads the output.
+func savesOutput(need []bool) ([]bool, bool) { return make([]bool, len(need)), true }
+
+// savesOther: a product of the first two inputs: the gradient of each reads the
+// other (further inputs, a bias, are not read).
+func savesOther(need []bool) ([]bool, bool) {
+	in := make([]bool, len(need))
+	in[0], in[1] = need[1], need[0]
+	return in, false
 }
 
 // addTan adds two tangents, treating nil as zero.

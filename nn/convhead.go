@@ -39,7 +39,7 @@ func (h *ConvHead) Forward(c *Ctx, features, temb *ad.Var) *ad.Var {
 	if h.Block != nil {
 		features = h.Block.Forward(c, features, temb)
 	}
-	return h.Conv.Forward(c, ad.SiLU(h.Norm.Forward(c, features)))
+	return h.Conv.Forward(c, h.Norm.ForwardSiLU(c, features))
 }
 
 // Params lists the block's (if any), the norm's, then the convolution's parameters.

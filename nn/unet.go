@@ -266,7 +266,7 @@ func (m *UNet) Forward(c *Ctx, x *ad.Var, t []float64) (eps, features *ad.Var) {
 			h = l.Upsample.Forward(c, h)
 		}
 	}
-	return m.ConvOut.Forward(c, ad.SiLU(m.NormOut.Forward(c, h))), h
+	return m.ConvOut.Forward(c, m.NormOut.ForwardSiLU(c, h)), h
 }
 
 // TimeEmbedding returns the time embedding (N, TembCh()) that every residual block

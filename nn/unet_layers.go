@@ -38,8 +38,7 @@ func NewConv2d(dev rt.Device, prefix string, in, out, k, stride, pad int, key ph
 
 // Forward maps x (N, in, H, W) to (N, out, OH, OW).
 func (l *Conv2d) Forward(c *Ctx, x *ad.Var) *ad.Var {
-	y := ad.Conv2d(x, c.P(l.W), l.Stride, l.Pad)
-	return ad.Add(y, ad.Reshape(c.P(l.B), 1, -1, 1, 1))
+	return ad.Conv2dBias(x, c.P(l.W), c.P(l.B), l.Stride, l.Pad)
 }
 
 // Params lists the weight then the bias.
@@ -64,6 +63,11 @@ func NewGroupNorm(dev rt.Device, prefix string, ch, groups int, eps float32) *Gr
 // Forward normalises x (N, C, H, W).
 func (g *GroupNorm) Forward(c *Ctx, x *ad.Var) *ad.Var {
 	return ad.GroupNorm(x, c.P(g.W), c.P(g.B), g.Groups, g.Eps)
+}
+
+// ForwardSiLU returns SiLU(g(x)) as one fused op (GroupNorm's output is not kept).
+func (g *GroupNorm) ForwardSiLU(c *Ctx, x *ad.Var) *ad.Var {
+	return ad.GroupNormSiLU(x, c.P(g.W), c.P(g.B), g.Groups, g.Eps)
 }
 
 // Params lists the weight then the bias.
@@ -118,20 +122,21 @@ func NewScaleShiftResBlock(dev rt.Device, prefix string, in, out, tembCh int, dr
 // Forward maps x (N, in, H, W) and the time embedding temb (N, tembCh) to
 // (N, out, H, W).
 func (b *ResBlock) Forward(c *Ctx, x, temb *ad.Var) *ad.Var {
-	h := ad.Conv2d(ad.SiLU(b.Norm1.Forward(c, x)), c.P(b.Conv1.W), b.Conv1.Stride, b.Conv1.Pad)
+	h := b.Norm1.ForwardSiLU(c, x)
 	if b.ScaleShift {
-		h = ad.Add(h, ad.Reshape(c.P(b.Conv1.B), 1, -1, 1, 1))
+		h = b.Conv1.Forward(c, h)
 		tp := b.TembProj.Forward(c, ad.SiLU(temb))
 		n, out := tp.Shape()[0], tp.Shape()[1]/2
 		scale := ad.Reshape(ad.Slice(tp, 1, 0, out), n, out, 1, 1)
 		shift := ad.Reshape(ad.Slice(tp, 1, out, 2*out), n, out, 1, 1)
-		h = ad.Add(ad.Mul(b.Norm2.Forward(c, h), ad.Affine(scale, 1, 1)), shift)
+		h = ad.SiLU(ad.Add(ad.Mul(b.Norm2.Forward(c, h), ad.Affine(scale, 1, 1)), shift))
 	} else {
-		// conv1's bias and the time projection are added to the map in one broadcast.
+		// conv1's bias and the time projection are added per image and channel where
+		// conv1 stores its output.
 		tp := ad.Add(b.TembProj.Forward(c, ad.SiLU(temb)), c.P(b.Conv1.B))
-		h = b.Norm2.Forward(c, ad.Add(h, ad.Reshape(tp, tp.Shape()[0], tp.Shape()[1], 1, 1)))
+		h = b.Norm2.ForwardSiLU(c, ad.Conv2dBias(h, c.P(b.Conv1.W), tp, b.Conv1.Stride, b.Conv1.Pad))
 	}
-	h = c.Dropout(ad.SiLU(h), b.Dropout)
+	h = c.Dropout(h, b.Dropout)
 	h = b.Conv2.Forward(c, h)
 	if b.Shortcut != nil {
 		x = b.Shortcut.Forward(c, x)

@@ -258,3 +258,44 @@ func TestSumToRejects(t *testing.T) {
 	mustPanic(t, "sumto (2,3) to (1,2,3)", "sumto", func() { SumTo(x, []int{1, 2, 3}) })
 	mustPanic(t, "sumto (2,6) to (3)", "changes the size", func() { SumTo(ramp(2, 6), []int{3}) })
 }
+
+// TestReduceKeptParallel checks the split reductions (a bias gradient (N, C, H·W) → C
+// and row sums (N·C, H·W) → N·C, summed and maximised) against the serial walk
+// reduceRec, bit for bit, on sizes large enough to be split across cores.
+func TestReduceKeptParallel(t *testing.T) {
+	d := NewCPU(CPUOptions{})
+	for _, c := range []struct {
+		shape   []int
+		reduced []bool
+		dims    []int
+		red     []bool
+	}{
+		{[]int{33, 70, 13, 13}, []bool{true, false, true, true}, []int{33, 70, 169}, []bool{true, false, true}},
+		{[]int{33, 70, 13, 13}, []bool{false, false, true, true}, []int{33 * 70, 169}, []bool{false, true}},
+		{[]int{5, 300, 1, 91}, []bool{true, false, false, true}, []int{5, 300, 91}, []bool{true, false, true}},
+	} {
+		x := randomT(uint64(len(c.shape)*c.shape[1]), c.shape...)
+		for _, op := range []ReduceOp{ReduceSum, ReduceMax} {
+			kept := 1
+			for i, n := range c.shape {
+				if !c.reduced[i] {
+					kept *= n
+				}
+			}
+			got := &cpuBuf{d: make([]float32, kept)}
+			d.Reduce(op, got, x.buf, c.shape, c.reduced)
+			acc := make([]float64, kept)
+			if op == ReduceMax {
+				for i := range acc {
+					acc[i] = math.Inf(-1)
+				}
+			}
+			reduceRec(op, acc, x.Data(), c.dims, c.red)
+			for i, v := range acc {
+				if math.Float32bits(got.d[i]) != math.Float32bits(float32(v)) {
+					t.Fatalf("%v %v: value %d = %g, serial walk %g", op, c.shape, i, got.d[i], float32(v))
+				}
+			}
+		}
+	}
+}

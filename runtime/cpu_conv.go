@@ -1,34 +1,14 @@
 package runtime
 
-import (
-	"math/bits"
-	"sync"
-
-	"ocm/runtime/cpu"
-)
+import "ocm/runtime/cpu"
 
 // maxColValues bounds the im2col scratch of one convolution chunk (16 MiB of float32):
 // images are processed in groups small enough to stay under it.
 const maxColValues = 1 << 22
 
-// scratchPools hold reusable float32 scratch slices by power-of-two size class, so the
-// steady state of a training loop allocates no im2col buffers. Immutable after init.
-var scratchPools [40]sync.Pool
+func getScratch(n int) []float32 { return cpu.Scratch(n) }
 
-func getScratch(n int) []float32 {
-	c := bits.Len(uint(max(n-1, 1)))
-	if s, ok := scratchPools[c].Get().(*[]float32); ok {
-		return (*s)[:n]
-	}
-	return make([]float32, n, 1<<c)
-}
-
-func putScratch(s []float32) {
-	c := bits.Len(uint(max(cap(s)-1, 1)))
-	if cap(s) == 1<<c {
-		scratchPools[c].Put(&s)
-	}
-}
+func putScratch(s []float32) { cpu.PutScratch(s) }
 
 // convPlan splits a convolution into groups of images whose columns sit side by side.
 type convPlan struct {
@@ -73,6 +53,17 @@ func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 		return
 	}
 	d.conv2dIm2col(y, x, w, c)
+}
+
+// Conv2dBias computes y = w ⋆ x + b: on the implicit-GEMM path the bias is added
+// where the output grid is compacted, on the im2col path in place after the GEMM.
+func (d *CPU) Conv2dBias(y, x, w, b Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		d.conv2dGridBias(y, x, w, b, c)
+		return
+	}
+	d.conv2dIm2col(y, x, w, c)
+	cpu.AddPlaneBias(data(y), data(b), c.N*c.Cout, c.OutH*c.OutW, c.Cout)
 }
 
 // Conv2dInputGrad computes dx from dy and w (see Conv2d for the paths).
@@ -207,11 +198,14 @@ func padded(x []float32, planes, h, w, pad, kw int) ([]float32, func()) {
 }
 
 // conv2dGrid computes y = w ⋆ x as one implicit GEMM over all images.
-func (d *CPU) conv2dGrid(y, x, w Buffer, c *ConvArgs) {
+func (d *CPU) conv2dGrid(y, x, w Buffer, c *ConvArgs) { d.conv2dGridBias(y, x, w, nil, c) }
+
+// conv2dGridBias computes y = w ⋆ x + b (b nil: no bias) as one implicit GEMM.
+func (d *CPU) conv2dGridBias(y, x, w, b Buffer, c *ConvArgs) {
 	s := gridOf(c)
 	xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
 	defer release()
-	d.gemm.ConvGrid(data(y), xp, data(w), s, 0)
+	d.gemm.ConvGridBias(data(y), xp, data(w), data(b), s, 0)
 }
 
 // conv2dInputGradGrid computes dx as the forward convolution of dy, padded by

@@ -95,3 +95,50 @@ func maxRelDiff(got, want []float32) (int, float64) {
 	}
 	return at, worst / math.Max(scale, 1e-30)
 }
+
+// TestConvBiasEqualsConvPlusBias checks Conv2dBias, whose bias is added where the
+// output is stored, against the same device's Conv2d followed by adding the bias,
+// bit for bit, on every path (implicit GEMM, forced grid, im2col) and kernel, for a
+// bias per channel and per image and channel.
+func TestConvBiasEqualsConvPlusBias(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	type conv struct{ n, c, hw, cout, k, stride, pad int }
+	cases := []conv{
+		{1, 1, 1, 1, 3, 1, 1}, {2, 5, 7, 13, 3, 1, 1}, {3, 7, 13, 33, 3, 1, 1}, {2, 3, 28, 17, 3, 1, 1},
+		{5, 13, 7, 19, 1, 1, 0}, {33, 9, 3, 5, 1, 1, 0}, {3, 5, 7, 11, 3, 2, 1}, {33, 3, 3, 4, 3, 2, 1},
+	}
+	for _, k := range []cpu.Kernel{cpu.KernelGeneric, cpu.KernelAVX2, cpu.KernelAVX512} {
+		if !k.Available() {
+			continue
+		}
+		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
+		grid.forceGrid = true
+		devs := []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
+		for _, c := range cases {
+			a := ConvGeometry([]int{c.n, c.c, c.hw, c.hw}, []int{c.cout, c.c, c.k, c.k}, c.stride, c.pad)
+			x, w := randBuf(r, c.n*c.c*c.hw*c.hw), randBuf(r, c.cout*c.c*c.k*c.k)
+			ohw := a.OutH * a.OutW
+			for _, nb := range []int{c.cout, c.n * c.cout} {
+				b := randBuf(r, nb)
+				for di, d := range devs {
+					want := nanBuf(c.n * c.cout * ohw)
+					d.Conv2d(want, x, w, a)
+					for i := range want.d {
+						pl := i / ohw
+						if nb == c.cout {
+							pl %= c.cout
+						}
+						want.d[i] += b.d[pl]
+					}
+					got := nanBuf(len(want.d))
+					d.Conv2dBias(got, x, w, b, a)
+					for i := range got.d {
+						if math.Float32bits(got.d[i]) != math.Float32bits(want.d[i]) {
+							t.Fatalf("%v device %d %+v, %d biases: value %d = %g, conv + bias %g", k, di, c, nb, i, got.d[i], want.d[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

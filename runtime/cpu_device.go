@@ -169,12 +169,20 @@ func (d *CPU) Fill(dst Buffer, v float32) {
 	}
 }
 
-// CopyBlocks copies nBlocks strided blocks.
+// CopyBlocks copies nBlocks strided blocks, split across cores (a single large
+// block in pieces).
 func (d *CPU) CopyBlocks(dst Buffer, dstOff, dstStride int, src Buffer, srcOff, srcStride, blockLen, nBlocks int) {
 	o, s := data(dst), data(src)
-	for i := range nBlocks {
-		copy(o[dstOff+i*dstStride:dstOff+i*dstStride+blockLen], s[srcOff+i*srcStride:srcOff+i*srcStride+blockLen])
+	if nBlocks == 1 {
+		o, s = o[dstOff:dstOff+blockLen], s[srcOff:srcOff+blockLen]
+		cpu.ParallelFor(blockLen, 4*minChunk, func(lo, hi int) { copy(o[lo:hi], s[lo:hi]) })
+		return
 	}
+	cpu.ParallelFor(nBlocks, max(1, 4*minChunk/max(1, blockLen)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(o[dstOff+i*dstStride:dstOff+i*dstStride+blockLen], s[srcOff+i*srcStride:srcOff+i*srcStride+blockLen])
+		}
+	})
 }
 
 // Gemm runs the batched product on the assembly GEMM.
@@ -213,6 +221,21 @@ func (d *CPU) GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Buff
 // GroupNormTangent computes the forward-mode tangent.
 func (d *CPU) GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma Buffer, g *GroupNormArgs) {
 	cpu.GroupNormTangent(data(ty), data(tx), data(tgamma), data(tbeta), data(x), data(mean), data(rstd), data(gamma), g.N, g.C, g.HW, g.Groups)
+}
+
+// GroupNormSiLU normalises over groups and applies SiLU in the same pass.
+func (d *CPU) GroupNormSiLU(y, mean, rstd, x, gamma, beta Buffer, g *GroupNormArgs) {
+	cpu.GroupNormSiLUForward(data(y), data(mean), data(rstd), data(x), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups, g.Eps)
+}
+
+// GroupNormSiLUBackward computes the input and parameter gradients of GroupNormSiLU.
+func (d *CPU) GroupNormSiLUBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs) {
+	cpu.GroupNormSiLUBackward(data(dx), data(dgamma), data(dbeta), data(dy), data(x), data(mean), data(rstd), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups)
+}
+
+// GroupNormSiLUTangent computes the forward-mode tangent of GroupNormSiLU.
+func (d *CPU) GroupNormSiLUTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs) {
+	cpu.GroupNormSiLUTangent(data(ty), data(tx), data(tgamma), data(tbeta), data(x), data(mean), data(rstd), data(gamma), data(beta), g.N, g.C, g.HW, g.Groups)
 }
 
 // Softmax normalises rows.

@@ -252,9 +252,14 @@ func (d *CPU) Reduce(op ReduceOp, dst, src Buffer, shape []int, reduced []bool) 
 	for i := range acc {
 		acc[i] = init
 	}
-	if op == ReduceSum && len(dims) == 2 && red[0] && !red[1] {
+	switch {
+	case op == ReduceSum && len(dims) == 2 && red[0] && !red[1]:
 		colSums(acc, x, dims[0], dims[1])
-	} else {
+	case len(dims) == 2 && !red[0] && red[1]:
+		reduceKept(op, acc, x, 1, dims[0], dims[1])
+	case len(dims) == 3 && red[0] && !red[1] && red[2]:
+		reduceKept(op, acc, x, dims[0], dims[1], dims[2])
+	default:
 		reduceRec(op, acc, x, dims, red)
 	}
 	for i, v := range acc {
@@ -291,6 +296,21 @@ func reduceRec(op ReduceOp, acc []float64, x []float32, dims []int, red []bool) 
 		}
 		reduceRec(op, a, x[i*inner:(i+1)*inner], dims[1:], red[1:])
 	}
+}
+
+// reduceKept reduces x, shaped (outer, kept, inner), over its outer and inner axes
+// into acc (kept): a bias gradient (N, C, H·W) → C, or row sums (outer 1). Each
+// value of acc is accumulated in the order reduceRec uses (outer index by outer
+// index, each inner run summed first), with the kept axis split across cores.
+func reduceKept(op ReduceOp, acc []float64, x []float32, outer, kept, inner int) {
+	cpu.ParallelFor(kept, max(1, minChunk/max(1, outer*inner)), func(lo, hi int) {
+		for o := range outer {
+			for k := lo; k < hi; k++ {
+				off := (o*kept + k) * inner
+				reduceLeaf(op, acc[k:k+1], x[off:off+inner], true)
+			}
+		}
+	})
 }
 
 // colSums adds the column sums of x ([rows, cols]) to acc ([cols]), adding

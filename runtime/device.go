@@ -70,6 +70,30 @@ type Device interface {
 	Random(dst Buffer, dist Distribution, key philox.Key, offset uint64)
 }
 
+// BiasConvDevice is a Device that adds a convolution's bias in the pass that stores
+// its output (runtime.Conv2dBias uses it when the device has it, and adds the bias
+// as a separate broadcast otherwise).
+type BiasConvDevice interface {
+	// Conv2dBias computes y = conv(x, w) + b, with b of Cout values (one per output
+	// channel) or N·Cout (one per image and channel).
+	Conv2dBias(y, x, w, b Buffer, c *ConvArgs)
+}
+
+// GroupNormSiLUDevice is a Device with GroupNorm and SiLU fused into one pass
+// (runtime.GroupNormSiLU uses it when the device has it, and composes the two ops,
+// keeping GroupNorm's output, otherwise). The output z of GroupNorm is not stored:
+// the derivatives recompute it from x, the statistics, gamma and beta.
+type GroupNormSiLUDevice interface {
+	// GroupNormSiLU writes y = silu(GroupNorm(x)) and the statistics as GroupNorm does.
+	GroupNormSiLU(y, mean, rstd, x, gamma, beta Buffer, g *GroupNormArgs)
+	// GroupNormSiLUBackward writes dx, and accumulates dgamma, dbeta when they are not
+	// nil, for the output gradient dy.
+	GroupNormSiLUBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs)
+	// GroupNormSiLUTangent writes the forward-mode tangent ty for the tangents tx,
+	// tgamma, tbeta (the last two nil when zero).
+	GroupNormSiLUTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs)
+}
+
 // GemmArgs describes a batched row-major matrix product C = alpha·op(A)·op(B) + beta·C.
 // op(A) is M×K (A stored K×M when TransA), op(B) is K×N (B stored N×K when TransB), C is
 // M×N; every matrix is contiguous. Matrix i of A starts at i·StrideA (0 shares one

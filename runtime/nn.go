@@ -32,6 +32,29 @@ func Conv2d(x, w *Tensor, stride, pad int) *Tensor {
 	return y
 }
 
+// Conv2dBias returns Conv2d(x, w, stride, pad) plus the bias b: (Cout), one value per
+// output channel, or (N, Cout), one per image and channel (a per-image shift such as
+// a time embedding's projection).
+func Conv2dBias(x, w, b *Tensor, stride, pad int) *Tensor {
+	sameDevice("conv2d", x, w, b)
+	c := ConvGeometry(x.shape, w.shape, stride, pad)
+	perImage := len(b.shape) == 2 && b.shape[0] == c.N && b.shape[1] == c.Cout
+	if !perImage && !(len(b.shape) == 1 && b.shape[0] == c.Cout) {
+		panic(fmt.Sprintf("runtime: conv2d: bias %v for %d images of %d channels", b.shape, c.N, c.Cout))
+	}
+	bd, ok := x.dev.(BiasConvDevice)
+	if !ok {
+		bs := []int{1, c.Cout, 1, 1}
+		if perImage {
+			bs[0] = c.N
+		}
+		return Add(Conv2d(x, w, stride, pad), b.Reshape(bs...))
+	}
+	y := empty(x.dev, c.N, c.Cout, c.OutH, c.OutW)
+	bd.Conv2dBias(y.buf, x.buf, w.buf, b.buf, c)
+	return y
+}
+
 // Conv2dInputGrad returns the gradient of a convolution with respect to its input of
 // shape xShape, given the output gradient dy and the weights w.
 func Conv2dInputGrad(dy, w *Tensor, xShape []int, stride, pad int) *Tensor {
@@ -77,6 +100,7 @@ func Upsample2xBackward(g *Tensor) *Tensor {
 // GroupNormResult holds GroupNorm's output and the statistics its derivatives need.
 type GroupNormResult struct {
 	Y          *Tensor // same shape as x
+	Z          *Tensor // GroupNormSiLU without the fused kernels: GroupNorm's output
 	Mean, Rstd *Tensor // (N, groups)
 	Args       *GroupNormArgs
 }
@@ -115,6 +139,57 @@ func GroupNormTangent(r *GroupNormResult, tx, tgamma, tbeta, x, gamma *Tensor) *
 		tx = New(x.dev, x.shape...)
 	}
 	x.dev.GroupNormTangent(ty.buf, bufOf(tx), bufOf(tgamma), bufOf(tbeta), x.buf, r.Mean.buf, r.Rstd.buf, bufOf(gamma), r.Args)
+	return ty
+}
+
+// GroupNormSiLU returns silu(GroupNorm(x, gamma, beta)) in r.Y. On a device with
+// the fused kernels (GroupNormSiLUDevice) GroupNorm's output is never stored and
+// r.Z is nil; otherwise r.Z holds it for the derivatives.
+func GroupNormSiLU(x, gamma, beta *Tensor, groups int, eps float32) *GroupNormResult {
+	fd, ok := x.dev.(GroupNormSiLUDevice)
+	if !ok {
+		r := GroupNorm(x, gamma, beta, groups, eps)
+		r.Z, r.Y = r.Y, SiLU(r.Y)
+		return r
+	}
+	if len(x.shape) < 2 || groups < 1 || x.shape[1]%groups != 0 {
+		panic(fmt.Sprintf("runtime: groupnorm: %d groups for shape %v", groups, x.shape))
+	}
+	a := &GroupNormArgs{N: x.shape[0], C: x.shape[1], HW: x.Len() / max(1, x.shape[0]*x.shape[1]),
+		Groups: groups, Eps: eps}
+	r := &GroupNormResult{Y: empty(x.dev, x.shape...), Mean: empty(x.dev, a.N, groups),
+		Rstd: empty(x.dev, a.N, groups), Args: a}
+	fd.GroupNormSiLU(r.Y.buf, r.Mean.buf, r.Rstd.buf, x.buf, bufOf(gamma), bufOf(beta), a)
+	return r
+}
+
+// GroupNormSiLUBackward returns dx, and dgamma and dbeta when gamma is not nil, for
+// the output gradient dy of GroupNormSiLU.
+func GroupNormSiLUBackward(r *GroupNormResult, dy, x, gamma, beta *Tensor) (dx, dgamma, dbeta *Tensor) {
+	if r.Z != nil {
+		return GroupNormBackward(r, SiLUGrad(r.Z, dy), x, gamma)
+	}
+	dx = empty(x.dev, x.shape...)
+	var dg, db Buffer
+	if gamma != nil {
+		dgamma, dbeta = New(x.dev, r.Args.C), New(x.dev, r.Args.C)
+		dg, db = dgamma.buf, dbeta.buf
+	}
+	x.dev.(GroupNormSiLUDevice).GroupNormSiLUBackward(dx.buf, dg, db, dy.buf, x.buf, r.Mean.buf, r.Rstd.buf, bufOf(gamma), bufOf(beta), r.Args)
+	return dx, dgamma, dbeta
+}
+
+// GroupNormSiLUTangent returns the forward-mode tangent of GroupNormSiLU's output
+// given the tangents of x, gamma and beta (each may be nil for zero).
+func GroupNormSiLUTangent(r *GroupNormResult, tx, tgamma, tbeta, x, gamma, beta *Tensor) *Tensor {
+	if r.Z != nil {
+		return SiLUGrad(r.Z, GroupNormTangent(r, tx, tgamma, tbeta, x, gamma))
+	}
+	ty := empty(x.dev, x.shape...)
+	if tx == nil {
+		tx = New(x.dev, x.shape...)
+	}
+	x.dev.(GroupNormSiLUDevice).GroupNormSiLUTangent(ty.buf, tx.buf, bufOf(tgamma), bufOf(tbeta), x.buf, r.Mean.buf, r.Rstd.buf, bufOf(gamma), bufOf(beta), r.Args)
 	return ty
 }
 

@@ -61,16 +61,109 @@ func (s GridConv) tapOffset(p int) int {
 // (Cout, C·KH·KW) row-major, xp as GridConv describes. beta is 0 (y overwritten, not
 // read) or 1 (added to y). The grid columns are split among the goroutines.
 func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
+	g.ConvGridBias(y, xp, w, nil, s, beta)
+}
+
+// ConvGridBias is ConvGrid with a bias added in the pass that stores y: bias holds
+// Cout values (one per output channel), N·Cout (one per image and channel), or none
+// (nil). With beta 1, y += w ⋆ xp + bias.
+func (g Gemm) ConvGridBias(y, xp, w, bias []float32, s GridConv, beta float32) {
 	s.check("convgrid")
 	if len(xp) < s.InLen() || len(y) < s.OutLen() || len(w) < s.Cout*s.taps() {
 		panic(fmt.Sprintf("cpu: convgrid: buffer too short (xp %d/%d, y %d/%d, w %d/%d)",
 			len(xp), s.InLen(), len(y), s.OutLen(), len(w), s.Cout*s.taps()))
 	}
+	if len(bias) != 0 && len(bias) != s.Cout && len(bias) != s.N*s.Cout {
+		panic(fmt.Sprintf("cpu: convgrid: %d bias values for %d images of %d channels", len(bias), s.N, s.Cout))
+	}
 	kern := g.kernel("convgrid")
 	n := s.N * s.Grid()
+	// The product is computed on the grid, one Cout×Grid matrix per image (every
+	// full tile inside one image is stored by the micro-kernel itself); when the
+	// grid is wider than the output, into a scratch grid that is then compacted.
+	sink := imageSink{m: s.Cout, g: s.Grid()}
+	if s.Wp == s.OutW() {
+		g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
+			gridForward(kern, y, xp, w, s, &sink, j0, j1, beta)
+		})
+		AddPlaneBias(y, bias, s.N*s.Cout, s.Grid(), s.Cout)
+		return
+	}
+	yg := Scratch(s.GridLen())
+	defer PutScratch(yg)
 	g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
-		gridForward(kern, y, xp, w, s, j0, j1, beta)
+		gridForward(kern, yg, xp, w, s, &sink, j0, j1, 0)
 	})
+	CompactGrid(y, yg, bias, s.N*s.Cout, s.OutH(), s.OutW(), s.Wp, s.Cout, beta)
+}
+
+// planeBias returns the bias of plane pl (image pl / cout, channel pl % cout) from
+// bias as ConvGridBias takes it.
+func planeBias(bias []float32, pl, cout int) float32 {
+	if len(bias) == cout {
+		return bias[pl%cout]
+	}
+	return bias[pl]
+}
+
+// CompactGrid writes planes planes of the grid yg (oh rows of wp values) into y
+// (planes of oh×ow values), dropping the wp − ow columns past each row and adding
+// the bias of each plane (see ConvGridBias; planes are image-major over cout
+// channels): y = yg + bias (beta 0) or y += yg + bias (beta 1). Work is split
+// across planes.
+func CompactGrid(y, yg, bias []float32, planes, oh, ow, wp, cout int, beta float32) {
+	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp {
+		panic("cpu: compactgrid: buffer too short")
+	}
+	ParallelFor(planes, chunkFor(oh*ow), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			d, s := y[pl*oh*ow:(pl+1)*oh*ow], yg[pl*oh*wp:]
+			if len(bias) == 0 {
+				for r := range oh {
+					storeRow(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], beta)
+				}
+				continue
+			}
+			b := planeBias(bias, pl, cout)
+			for r := range oh {
+				storeRowBias(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], b, beta)
+			}
+		}
+	})
+}
+
+// AddPlaneBias adds the bias of each plane (see ConvGridBias; nil adds nothing) to
+// y, planes planes of hw values. Work is split across planes.
+func AddPlaneBias(y, bias []float32, planes, hw, cout int) {
+	if len(bias) == 0 {
+		return
+	}
+	if len(y) < planes*hw {
+		panic("cpu: addplanebias: buffer too short")
+	}
+	ParallelFor(planes, chunkFor(hw), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			b := planeBias(bias, pl, cout)
+			d := y[pl*hw : (pl+1)*hw]
+			for i := range d {
+				d[i] += b
+			}
+		}
+	})
+}
+
+// storeRowBias sets dst = src + b (beta 0) or dst += src + b (beta 1).
+func storeRowBias(dst, src []float32, b, beta float32) {
+	src = src[:len(dst)]
+	if beta == 0 {
+		for i, v := range src {
+			dst[i] = v + b
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i] += v + b
+	}
 }
 
 // ConvGridWeightGrad computes dw = Σₙ dygₙ·Bₙᵀ, the weight gradient of ConvGrid:
@@ -116,57 +209,97 @@ func (g Gemm) splitCols(kern *sgemmKernel, n, work int, body func(j0, j1 int)) {
 	})
 }
 
-// gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine.
-func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, j0, j1 int, beta0 float32) {
+// gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine. K is
+// cut into super-blocks whose slice of A (the weights, m × kb) stays in L2; within
+// one, each nr-column panel of B is packed just before every row panel of A runs
+// over it, a kc block at a time, so that the panel is read back from L1/L2 and the
+// panel's tiles of C stay in cache across the kc blocks (packing a whole nc block
+// first sent both to L3).
+func gridForward(kern *sgemmKernel, y, xp, w []float32, s GridConv, sink tileSink, j0, j1 int, beta0 float32) {
 	buf := sgemmBufs.Get().(*sgemmBuf)
 	defer sgemmBufs.Put(buf)
-	m, k := s.Cout, s.taps()
-	buf.grow(kern, m, j1-j0, k)
-	sink := pixelSink{m: m, g: s.Grid(), wp: s.Wp, ow: s.OutW()}
-	for jc := j0; jc < j1; jc += kern.nc {
-		nc := min(kern.nc, j1-jc)
-		for pc := 0; pc < k; pc += kern.kc {
-			kc := min(kern.kc, k-pc)
-			beta := beta0
-			if pc > 0 {
-				beta = 1
+	m, k, mr, nr := s.Cout, s.taps(), kern.mr, kern.nr
+	kc := min(kern.kc, k)
+	mp := roundUp(m, mr)
+	kb := max(kc, gridABudget/(4*mp)/kc*kc)
+	buf.a = growF32(buf.a, mp*min(kb, roundUp(k, kc)))
+	buf.b = growF32(buf.b, nr*kc)
+	buf.t = growF32(buf.t, mr*nr)
+	direct := kern.microRowA != nil
+	for p0 := 0; p0 < k; p0 += kb {
+		p1 := min(k, p0+kb)
+		// Pack the rows of A that are not read in place, kc block by kc block.
+		for pc := p0; pc < p1; pc += kc {
+			kcl := min(kc, p1-pc)
+			ap := buf.a[(pc-p0)*mp : (pc-p0)*mp+mp*kcl]
+			full := 0
+			if direct {
+				full = m / mr * mr
 			}
-			bp := buf.b[:roundUp(nc, kern.nr)*kc]
-			s.packB(bp, xp, pc, jc, kc, nc, kern.nr)
-			runTiles(kern, buf, w[pc:], k, m, kc, bp, nc, y, &sink, jc, beta)
+			if full < m {
+				sgemmPackA(ap[full*kcl:], false, w, k, full, pc, m-full, kcl, mr)
+			}
+		}
+		for jr := j0; jr < j1; jr += nr {
+			cols := min(nr, j1-jr)
+			for pc := p0; pc < p1; pc += kc {
+				kcl := min(kc, p1-pc)
+				beta := beta0
+				if pc > 0 {
+					beta = 1
+				}
+				bp := buf.b[:nr*kcl]
+				s.packB(bp, xp, pc, jr, kcl, cols, nr)
+				ap := buf.a[(pc-p0)*mp : (pc-p0)*mp+mp*kcl]
+				panelTiles(kern, buf.t, w[pc:], k, ap, 0, m, kcl, bp, cols, y, sink, jr, beta)
+			}
 		}
 	}
 }
 
+// gridABudget is the size in bytes of the slice of A that gridForward keeps in L2
+// while B's panels stream past it.
+const gridABudget = 512 << 10
+
 // gridWeightGrad computes taps [p0, p1) of ConvGridWeightGrad on the calling
-// goroutine: K of the GEMM runs over the grid positions of each image in turn.
+// goroutine: K of the GEMM runs over the grid positions of each image in turn, a kc
+// block at a time; for each block the rows of A (dyg) that are not read in place are
+// packed once, and each nr-tap panel of Bᵀ is packed just before every row panel of
+// A runs over it (as in gridForward).
 func gridWeightGrad(kern *sgemmKernel, dw, dyg, xp []float32, s GridConv, p0, p1 int) {
 	buf := sgemmBufs.Get().(*sgemmBuf)
 	defer sgemmBufs.Put(buf)
-	m, g := s.Cout, s.Grid()
-	buf.grow(kern, m, p1-p0, g)
+	m, g, mr, nr := s.Cout, s.Grid(), kern.mr, kern.nr
+	kc := min(kern.kc, g)
+	mp := roundUp(m, mr)
+	buf.a = growF32(buf.a, mp*kc)
+	buf.b = growF32(buf.b, nr*kc)
+	buf.t = growF32(buf.t, mr*nr)
+	full := 0
+	if kern.microRowA != nil {
+		full = m / mr * mr
+	}
 	sink := denseSink{ldc: s.taps()}
-	for jc := p0; jc < p1; jc += kern.nc {
-		nc := min(kern.nc, p1-jc)
-		var beta float32
-		for n := range s.N {
-			for r0 := 0; r0 < g; r0 += kern.kc {
-				kc := min(kern.kc, g-r0)
-				bp := buf.b[:roundUp(nc, kern.nr)*kc]
-				s.packBT(bp, xp[n*s.C*s.Hp*s.Wp+r0:], jc, kc, nc, kern.nr)
-				runTiles(kern, buf, dyg[n*m*g+r0:], g, m, kc, bp, nc, dw, &sink, jc, beta)
-				beta = 1
+	for n := range s.N {
+		a := dyg[n*m*g:]
+		for r0 := 0; r0 < g; r0 += kc {
+			kcl := min(kc, g-r0)
+			ap := buf.a[:mp*kcl]
+			if full < m {
+				sgemmPackA(ap[full*kcl:], false, a, g, full, r0, m-full, kcl, mr)
+			}
+			beta := float32(1)
+			if n == 0 && r0 == 0 {
+				beta = 0
+			}
+			for jr := p0; jr < p1; jr += nr {
+				cols := min(nr, p1-jr)
+				bp := buf.b[:nr*kcl]
+				s.packBT(bp, xp[n*s.C*s.Hp*s.Wp+r0:], jr, kcl, cols, nr)
+				panelTiles(kern, buf.t, a[r0:], g, ap, 0, m, kcl, bp, cols, dw, &sink, jr, beta)
 			}
 		}
 	}
-}
-
-// grow sizes the packing buffers for products of m rows, up to n columns and depth k.
-func (buf *sgemmBuf) grow(kn *sgemmKernel, m, n, k int) {
-	kc, mc, nc := min(kn.kc, k), min(kn.mc, roundUp(m, kn.mr)), min(kn.nc, roundUp(n, kn.nr))
-	buf.a = growF32(buf.a, roundUp(mc, kn.mr)*kc)
-	buf.b = growF32(buf.b, roundUp(nc, kn.nr)*kc)
-	buf.t = growF32(buf.t, kn.mr*kn.nr)
 }
 
 // packB packs taps [p0, p0+kc) and grid columns [j0, j0+nc) of B into nr-column
@@ -226,8 +359,9 @@ func (s GridConv) packRuns(d, base []float32, p0, kc, ld, l int) {
 	}
 }
 
-// copyRuns16 writes d[t·16 : t·16+16] = src[t : t+16] for t < m.
-func copyRuns16(d, src []float32, m int) {
+// copyRuns16Go writes d[t·16 : t·16+16] = src[t : t+16] for t < m (the portable
+// copyRuns16).
+func copyRuns16Go(d, src []float32, m int) {
 	for t := range m {
 		s, dd := src[t:t+16], d[t*16:t*16+16]
 		*(*[4]float32)(dd) = *(*[4]float32)(s)
@@ -237,8 +371,9 @@ func copyRuns16(d, src []float32, m int) {
 	}
 }
 
-// copyRuns32 writes d[t·32 : t·32+32] = src[t : t+32] for t < m.
-func copyRuns32(d, src []float32, m int) {
+// copyRuns32Go writes d[t·32 : t·32+32] = src[t : t+32] for t < m (the portable
+// copyRuns32).
+func copyRuns32Go(d, src []float32, m int) {
 	for t := range m {
 		s, dd := src[t:t+32], d[t*32:t*32+32]
 		for o := 0; o < 32; o += 8 {

@@ -146,6 +146,8 @@ func TestConvGrid(t *testing.T) {
 		{3, 7, 13, 13, 33, 3, 1}, {5, 17, 7, 9, 29, 3, 1}, {2, 4, 6, 5, 3, 3, 0},
 		{33, 3, 3, 3, 7, 3, 1}, {4, 40, 13, 13, 70, 3, 1},
 		{1, 1, 1, 1, 1, 1, 0}, {3, 13, 7, 7, 19, 1, 0}, {33, 9, 3, 3, 5, 1, 0}, {2, 70, 13, 13, 40, 1, 0},
+		// K beyond one super-block of A (gridABudget), M beyond the GEMM's mc.
+		{2, 200, 5, 5, 70, 3, 1}, {1, 30, 6, 6, 150, 3, 1},
 	}
 	for _, kern := range ktKernels() {
 		for _, th := range []int{1, 2} {
@@ -174,6 +176,30 @@ func TestConvGridBeta(t *testing.T) {
 		for i := range got {
 			if d := got[i] - base[i] - want[i]; d > 1e-4 || d < -1e-4 {
 				t.Fatalf("%v: yg[%d] = %g, want %g + %g", kern, i, got[i], base[i], want[i])
+			}
+		}
+	}
+}
+
+// TestCopyRuns checks the packing moves (assembly where the CPU has AVX) against
+// their portable definitions, for run counts around the vector loop's edges.
+func TestCopyRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, l := range []int{16, 32} {
+		for _, m := range []int{1, 2, 3, 7, 64} {
+			src := ktRand(r, m+l-1)
+			got, want := ktNaN(m*l), ktNaN(m*l)
+			if l == 16 {
+				copyRuns16(got, src, m)
+				copyRuns16Go(want, src, m)
+			} else {
+				copyRuns32(got, src, m)
+				copyRuns32Go(want, src, m)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("runs of %d, m %d: value %d = %g, want %g", l, m, i, got[i], want[i])
+				}
 			}
 		}
 	}

@@ -22,32 +22,23 @@ func (s *denseSink) store(c, t []float32, tld, i, j, rows, cols int, beta float3
 	}
 }
 
-// pixelSink is the output of a grid product: C of m rows whose column j = n·g + r
-// (grid position r = row·wp + col of image n) is output pixel (row, col) of image n
-// when col < ow, c[n·m·plane + i·plane + row·ow + col] with plane = g/wp·ow, and is
-// dropped otherwise.
-type pixelSink struct{ m, g, wp, ow int }
+// imageSink is the output of a grid product: C of m rows whose column j = n·g + r
+// (grid position r of image n) is c[n·m·g + i·g + r], one m×g matrix per image.
+type imageSink struct{ m, g int }
 
-func (s *pixelSink) at(i, j, rows, cols int) (int, int, bool) {
+func (s *imageSink) at(i, j, rows, cols int) (int, int, bool) {
 	n, r := j/s.g, j%s.g
-	row, col := r/s.wp, r%s.wp
-	plane := s.g / s.wp * s.ow
-	return n*s.m*plane + i*plane + row*s.ow + col, plane, col+cols <= s.ow
+	return n*s.m*s.g + i*s.g + r, s.g, r+cols <= s.g
 }
 
-func (s *pixelSink) store(c, t []float32, tld, i, j, rows, cols int, beta float32) {
-	plane := s.g / s.wp * s.ow
+// store serves the tiles that straddle two images.
+func (s *imageSink) store(c, t []float32, tld, i, j, rows, cols int, beta float32) {
 	for done := 0; done < cols; {
 		n, r := (j+done)/s.g, (j+done)%s.g
-		row, col := r/s.wp, r%s.wp
-		if col >= s.ow { // grid columns past the pixels of this row
-			done += min(cols-done, s.wp-col)
-			continue
-		}
-		l := min(cols-done, s.ow-col)
-		base := n*s.m*plane + row*s.ow + col
+		l := min(cols-done, s.g-r)
+		base := n*s.m*s.g + r
 		for q := range rows {
-			o := base + (i+q)*plane
+			o := base + (i+q)*s.g
 			storeRow(c[o:o+l], t[q*tld+done:q*tld+done+l], beta)
 		}
 		done += l
@@ -83,33 +74,43 @@ func runTiles(kn *sgemmKernel, buf *sgemmBuf, a []float32, lda, m, kc int, bp []
 		}
 		for jr := 0; jr < nc; jr += nr {
 			cols := min(nr, nc-jr)
-			bpan := bp[jr*kc : (jr+nr)*kc]
-			for ir := 0; ir < mc; ir += mr {
-				rows := min(mr, mc-ir)
-				i := ic + ir
-				apan := ap[ir*kc : (ir+mr)*kc]
-				rowA := direct && rows == mr
-				if rows == mr && cols == nr {
-					if off, ldc, ok := sink.at(i, j0+jr, rows, cols); ok {
-						if rowA {
-							kn.microRowA(kc, a[i*lda:], lda, bpan, c[off:], ldc, 1, beta)
-						} else {
-							kn.micro(kc, apan, bpan, c[off:], ldc, 1, beta)
-						}
-						continue
-					}
+			panelTiles(kn, buf.t, a, lda, ap, ic, mc, kc, bp[jr*kc:(jr+nr)*kc], cols, c, sink, j0+jr, beta)
+		}
+	}
+}
+
+// panelTiles multiplies rows [i0, i0+m) of A (row i at a[i·lda:], kc deep) by one
+// packed B panel bpan (kc × nr, of which cols columns are wanted) into C at column
+// j as sink describes, C = A·B + beta·C (beta 0 or 1). Full row panels of A are read
+// in place when the kernel can (microRowA); the others come from ap, rows
+// [i0, i0+m) packed by sgemmPackA (row i at panel (i−i0)/mr). Tiles that sink
+// cannot take in place are computed into t (mr × nr) and stored by the sink.
+func panelTiles(kn *sgemmKernel, t, a []float32, lda int, ap []float32, i0, m, kc int, bpan []float32, cols int, c []float32, sink tileSink, j int, beta float32) {
+	mr, nr := kn.mr, kn.nr
+	direct := kn.microRowA != nil
+	for ir := 0; ir < m; ir += mr {
+		rows := min(mr, m-ir)
+		i := i0 + ir
+		apan := ap[ir*kc : (ir+mr)*kc]
+		rowA := direct && rows == mr
+		if rows == mr && cols == nr {
+			if off, ldc, ok := sink.at(i, j, rows, cols); ok {
+				if rowA {
+					kn.microRowA(kc, a[i*lda:], lda, bpan, c[off:], ldc, 1, beta)
+				} else {
+					kn.micro(kc, apan, bpan, c[off:], ldc, 1, beta)
 				}
-				t := buf.t
-				switch {
-				case rowA:
-					kn.microRowA(kc, a[i*lda:], lda, bpan, t, nr, 1, 0)
-				case cols <= nr/2 && kn.microHalf != nil:
-					kn.microHalf(kc, apan, bpan, t, nr, 1, 0)
-				default:
-					kn.micro(kc, apan, bpan, t, nr, 1, 0)
-				}
-				sink.store(c, t, nr, i, j0+jr, rows, cols, beta)
+				continue
 			}
 		}
+		switch {
+		case rowA:
+			kn.microRowA(kc, a[i*lda:], lda, bpan, t, nr, 1, 0)
+		case cols <= nr/2 && kn.microHalf != nil:
+			kn.microHalf(kc, apan, bpan, t, nr, 1, 0)
+		default:
+			kn.micro(kc, apan, bpan, t, nr, 1, 0)
+		}
+		sink.store(c, t, nr, i, j, rows, cols, beta)
 	}
 }

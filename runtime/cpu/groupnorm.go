@@ -35,7 +35,17 @@ func needLen(op, name string, b []float32, want int, nilOK bool) {
 // of channel ch of the group. gamma and beta may be nil, meaning 1 and 0.
 // y may alias x. Work is split across (sample, group) pairs.
 func GroupNormForward(y, mean, rstd, x, gamma, beta []float32, n, c, hw, groups int, eps float32) {
-	const op = "GroupNormForward"
+	groupNormForward("GroupNormForward", y, mean, rstd, x, gamma, beta, n, c, hw, groups, eps, false)
+}
+
+// GroupNormSiLUForward is GroupNormForward followed by SiLU in the same pass:
+// y = silu(z) with z the output of GroupNormForward, which is not stored (the
+// derivatives recompute it from x and the statistics). y may alias x.
+func GroupNormSiLUForward(y, mean, rstd, x, gamma, beta []float32, n, c, hw, groups int, eps float32) {
+	groupNormForward("GroupNormSiLUForward", y, mean, rstd, x, gamma, beta, n, c, hw, groups, eps, true)
+}
+
+func groupNormForward(op string, y, mean, rstd, x, gamma, beta []float32, n, c, hw, groups int, eps float32, silu bool) {
 	cpg := gnCheck(op, n, c, hw, groups)
 	size := n * c * hw
 	needLen(op, "y", y, size, false)
@@ -60,18 +70,39 @@ func GroupNormForward(y, mean, rstd, x, gamma, beta []float32, n, c, hw, groups 
 			mean[s], rstd[s] = mf, rs
 			c0 := (s % groups) * cpg
 			for j := range cpg {
-				a, b := rs, float32(0)
-				if gamma != nil {
-					a *= gamma[c0+j]
-				}
-				if beta != nil {
-					b = beta[c0+j]
-				}
+				a, b := gnAffine(gamma, beta, c0+j, rs)
 				o := s*gs + j*hw
 				gnScale(y[o:o+hw], x[o:o+hw], mf, a, b)
+				if silu {
+					SiLU(y[o:o+hw], y[o:o+hw])
+				}
 			}
 		}
 	})
+}
+
+// gnAffine returns the scale rstd·gamma[ch] and shift beta[ch] that map x − mean
+// to GroupNorm's output in channel ch (gamma, beta nil: 1 and 0).
+func gnAffine(gamma, beta []float32, ch int, rs float32) (a, b float32) {
+	a = rs
+	if gamma != nil {
+		a *= gamma[ch]
+	}
+	if beta != nil {
+		b = beta[ch]
+	}
+	return a, b
+}
+
+// gnSiLUGrad overwrites dz (one group: cpg channels of hw values) with
+// dy·silu′(z), z = (x − m)·a + b recomputed per channel with gnAffine's a, b.
+func gnSiLUGrad(dz, dy, x, gamma, beta []float32, c0, cpg, hw int, m, rs float32) {
+	for j := range cpg {
+		a, b := gnAffine(gamma, beta, c0+j, rs)
+		z := dz[j*hw : (j+1)*hw]
+		gnScale(z, x[j*hw:(j+1)*hw], m, a, b)
+		SiLUGrad(z, z, dy[j*hw:(j+1)*hw])
+	}
 }
 
 // GroupNormBackward is the reverse-mode derivative of GroupNormForward,
@@ -85,7 +116,17 @@ func GroupNormForward(y, mean, rstd, x, gamma, beta []float32, n, c, hw, groups 
 // dbeta[ch] += Σ_{n,hw} dy. gamma nil means all ones. Sums are accumulated
 // in float64. dx may alias dy. Work is split across (sample, group) pairs.
 func GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma []float32, n, c, hw, groups int) {
-	const op = "GroupNormBackward"
+	groupNormBackward("GroupNormBackward", dx, dgamma, dbeta, dy, x, mean, rstd, gamma, nil, n, c, hw, groups, false)
+}
+
+// GroupNormSiLUBackward is the reverse-mode derivative of GroupNormSiLUForward:
+// GroupNormBackward applied to dz = dy·silu′(z), with z recomputed from x, the
+// statistics, gamma and beta (nil: 1 and 0), a group at a time. dx may alias dy.
+func GroupNormSiLUBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, beta []float32, n, c, hw, groups int) {
+	groupNormBackward("GroupNormSiLUBackward", dx, dgamma, dbeta, dy, x, mean, rstd, gamma, beta, n, c, hw, groups, true)
+}
+
+func groupNormBackward(op string, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, beta []float32, n, c, hw, groups int, silu bool) {
 	cpg := gnCheck(op, n, c, hw, groups)
 	size := n * c * hw
 	needLen(op, "dx", dx, size, false)
@@ -94,6 +135,7 @@ func GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma []float32, n,
 	needLen(op, "mean", mean, n*groups, false)
 	needLen(op, "rstd", rstd, n*groups, false)
 	needLen(op, "gamma", gamma, c, true)
+	needLen(op, "beta", beta, c, true)
 	needLen(op, "dgamma", dgamma, c, true)
 	needLen(op, "dbeta", dbeta, c, true)
 	gs := cpg * hw
@@ -104,16 +146,26 @@ func GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma []float32, n,
 		sdb = make([]float64, n*c)
 	}
 	ParallelFor(n*groups, chunkFor(2*gs), func(lo, hi int) {
+		var dz []float32
+		if silu {
+			dz = Scratch(gs)
+			defer PutScratch(dz)
+		}
 		for s := lo; s < hi; s++ {
 			mf, rs := mean[s], rstd[s]
 			c0 := (s % groups) * cpg
+			g, xs := dy[s*gs:(s+1)*gs], x[s*gs:(s+1)*gs]
+			if silu {
+				gnSiLUGrad(dz, g, xs, gamma, beta, c0, cpg, hw, mf, rs)
+				g = dz
+			}
 			var sg, sgx float64 // Σ g and Σ g*xhat over the group
 			for j := range cpg {
-				o := s*gs + j*hw
-				sd, sdxc := sumDot64(dy[o:o+hw], x[o:o+hw], mf)
+				o := j * hw
+				sd, sdxc := sumDot64(g[o:o+hw], xs[o:o+hw], mf)
 				sdxc *= float64(rs)
 				if sdg != nil {
-					sdg[o/hw], sdb[o/hw] = sdxc, sd
+					sdg[s*cpg+j], sdb[s*cpg+j] = sdxc, sd
 				}
 				if gamma != nil {
 					gj := float64(gamma[c0+j])
@@ -127,15 +179,18 @@ func GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma []float32, n,
 			mgx := float32(sgx / float64(gs))
 			b, cc := -rs*rs*mgx, -rs*mg
 			for j := range cpg {
-				a := rs
-				if gamma != nil {
-					a *= gamma[c0+j]
-				}
-				o := s*gs + j*hw
-				gnCombine(dx[o:o+hw], dy[o:o+hw], x[o:o+hw], mf, a, b, cc)
+				a, _ := gnAffine(gamma, nil, c0+j, rs)
+				o := j * hw
+				gnCombine(dx[s*gs+o:s*gs+o+hw], g[o:o+hw], xs[o:o+hw], mf, a, b, cc)
 			}
 		}
 	})
+	gnParamGrads(dgamma, dbeta, sdg, sdb, n, c)
+}
+
+// gnParamGrads adds the per-(sample, channel) sums sdg, sdb (nil: none) over the
+// samples into dgamma and dbeta (each may be nil).
+func gnParamGrads(dgamma, dbeta []float32, sdg, sdb []float64, n, c int) {
 	if sdg == nil {
 		return
 	}
@@ -164,7 +219,17 @@ func GroupNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma []float32, n,
 // (sample, group), accumulated in float64. gamma nil means all ones. ty may
 // alias tx. Work is split across (sample, group) pairs.
 func GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma []float32, n, c, hw, groups int) {
-	const op = "GroupNormTangent"
+	groupNormTangent("GroupNormTangent", ty, tx, tgamma, tbeta, x, mean, rstd, gamma, nil, n, c, hw, groups, false)
+}
+
+// GroupNormSiLUTangent is the forward-mode derivative of GroupNormSiLUForward:
+// GroupNormTangent's tz times silu′(z), with z recomputed from x, the statistics,
+// gamma and beta (nil: 1 and 0). ty may alias tx.
+func GroupNormSiLUTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta []float32, n, c, hw, groups int) {
+	groupNormTangent("GroupNormSiLUTangent", ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta, n, c, hw, groups, true)
+}
+
+func groupNormTangent(op string, ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta []float32, n, c, hw, groups int, silu bool) {
 	cpg := gnCheck(op, n, c, hw, groups)
 	size := n * c * hw
 	needLen(op, "ty", ty, size, false)
@@ -173,10 +238,16 @@ func GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma []float32, n, 
 	needLen(op, "mean", mean, n*groups, false)
 	needLen(op, "rstd", rstd, n*groups, false)
 	needLen(op, "gamma", gamma, c, true)
+	needLen(op, "beta", beta, c, true)
 	needLen(op, "tgamma", tgamma, c, true)
 	needLen(op, "tbeta", tbeta, c, true)
 	gs := cpg * hw
 	ParallelFor(n*groups, chunkFor(2*gs), func(lo, hi int) {
+		var z []float32
+		if silu {
+			z = Scratch(hw)
+			defer PutScratch(z)
+		}
 		for s := lo; s < hi; s++ {
 			mf, rs := mean[s], rstd[s]
 			c0 := (s % groups) * cpg
@@ -191,19 +262,21 @@ func GroupNormTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma []float32, n, 
 			mtx := float32(stx * float64(rs) / float64(gs))
 			for j := range cpg {
 				ch := c0 + j
-				gj, tg, tb := float32(1), float32(0), float32(0)
-				if gamma != nil {
-					gj = gamma[ch]
-				}
+				tg, tb := float32(0), float32(0)
 				if tgamma != nil {
 					tg = tgamma[ch]
 				}
 				if tbeta != nil {
 					tb = tbeta[ch]
 				}
-				a := gj * rs
+				a, _ := gnAffine(gamma, nil, ch, rs)
 				o := s*gs + j*hw
 				gnCombine(ty[o:o+hw], tx[o:o+hw], x[o:o+hw], mf, a, rs*(tg-a*mtx), tb-a*mt)
+				if silu {
+					za, zb := gnAffine(gamma, beta, ch, rs)
+					gnScale(z, x[o:o+hw], mf, za, zb)
+					SiLUGrad(ty[o:o+hw], z, ty[o:o+hw])
+				}
 			}
 		}
 	})

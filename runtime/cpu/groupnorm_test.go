@@ -294,3 +294,58 @@ func TestGroupNormPanics(t *testing.T) {
 		GroupNormTangent(b, b, nil, nil, b, b, b[:2], nil, 1, 6, 2, 3)
 	})
 }
+
+// TestGroupNormSiLUEqualsComposition checks the fused GroupNorm + SiLU kernels
+// against GroupNorm's kernels followed by SiLU's (forward: SiLU of the output;
+// backward: GroupNormBackward of dy·silu′(z); tangent: silu′(z) times
+// GroupNormTangent), bit for bit, with and without gamma and beta.
+func TestGroupNormSiLUEqualsComposition(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, sh := range append(gnShapes[:len(gnShapes):len(gnShapes)], gnShape{8, 32, 196, 8}) {
+		for _, affine := range []bool{true, false} {
+			x, gamma, beta, mean, rstd := gnSetup(r, sh)
+			if !affine {
+				gamma, beta = nil, nil
+			}
+			n, c, hw, g := sh.n, sh.c, sh.hw, sh.groups
+			z := make([]float32, len(x))
+			GroupNormForward(z, mean, rstd, x, gamma, beta, n, c, hw, g, gnEps)
+			want := make([]float32, len(x))
+			SiLU(want, z)
+			got := make([]float32, len(x))
+			m2, r2 := make([]float32, len(mean)), make([]float32, len(rstd))
+			GroupNormSiLUForward(got, m2, r2, x, gamma, beta, n, c, hw, g, gnEps)
+			gnSame(t, sh, "forward", got, want)
+			gnSame(t, sh, "mean", m2, mean)
+			gnSame(t, sh, "rstd", r2, rstd)
+
+			dy := ktRand(r, len(x))
+			dz := make([]float32, len(x))
+			SiLUGrad(dz, z, dy)
+			wdx, wdg, wdb := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			GroupNormBackward(wdx, wdg, wdb, dz, x, mean, rstd, gamma, n, c, hw, g)
+			dx, dg, db := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			GroupNormSiLUBackward(dx, dg, db, dy, x, mean, rstd, gamma, beta, n, c, hw, g)
+			gnSame(t, sh, "dx", dx, wdx)
+			gnSame(t, sh, "dgamma", dg, wdg)
+			gnSame(t, sh, "dbeta", db, wdb)
+
+			tx, tg, tb := ktRand(r, len(x)), ktRand(r, c), ktRand(r, c)
+			wty := make([]float32, len(x))
+			GroupNormTangent(wty, tx, tg, tb, x, mean, rstd, gamma, n, c, hw, g)
+			SiLUGrad(wty, z, wty)
+			ty := make([]float32, len(x))
+			GroupNormSiLUTangent(ty, tx, tg, tb, x, mean, rstd, gamma, beta, n, c, hw, g)
+			gnSame(t, sh, "tangent", ty, wty)
+		}
+	}
+}
+
+func gnSame(t *testing.T, sh gnShape, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%+v %s: value %d = %g, composition %g", sh, what, i, got[i], want[i])
+		}
+	}
+}
