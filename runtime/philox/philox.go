@@ -103,6 +103,22 @@ func (k Key) Uniform(dst []float32, offset uint64) {
 	})
 }
 
+// Mask fills dst with a dropout mask for elements offset, offset+1, ...: scale
+// where the element's Uniform value is at least p, else 0 (the values Uniform
+// followed by that threshold gives, in one pass).
+func (k Key) Mask(dst []float32, offset uint64, p, scale float32) {
+	fill(len(dst), offset, func(lo, hi int, o uint64) {
+		d := dst[lo:hi]
+		k.Uniform(d, o) // below the parallel threshold: runs here
+		for i, u := range d {
+			d[i] = 0
+			if u >= p {
+				d[i] = scale
+			}
+		}
+	})
+}
+
 // uniformBlocks fills d (a multiple of 4 long) with the Uniform values of blocks
 // b, b+1, …: the loop of Uniform for whole blocks, two blocks at a time so that
 // their independent multiply chains overlap.
