@@ -9,6 +9,7 @@ import (
 
 	ad "ocm/autodiff"
 	rt "ocm/runtime"
+	"ocm/runtime/cpu"
 	"ocm/runtime/philox"
 )
 
@@ -33,8 +34,16 @@ var benchIm2col bool
 // measure what it gains.
 var benchPool bool
 
+// benchAVX2 forces the AVX2 GEMM kernel (the AVX2 variants), to measure on an
+// AVX-512 machine what a machine without AVX-512 runs.
+var benchAVX2 bool
+
 func unetBenchModel(cfg UNetConfig, batch int) (rt.Device, *UNet, *rt.Tensor, []float64) {
-	dev := rt.NewCPU(rt.CPUOptions{Im2col: benchIm2col, Pool: benchPool})
+	o := rt.CPUOptions{Im2col: benchIm2col, Pool: benchPool}
+	if benchAVX2 && cpu.KernelAVX2.Available() {
+		o.Kernel, o.Force = cpu.KernelAVX2, true
+	}
+	dev := rt.NewCPU(o)
 	m := NewUNet(dev, cfg, philox.Key{Seed: 1})
 	x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, batch, cfg.InCh, cfg.Resolution, cfg.Resolution)
 	t := make([]float64, batch)
@@ -141,6 +150,20 @@ func im2colBench(b *testing.B, bench func(*testing.B)) {
 func BenchmarkUNetSFwd16Im2col(b *testing.B)       { im2colBench(b, BenchmarkUNetSFwd16) }
 func BenchmarkUNetSTrain32Im2col(b *testing.B)     { im2colBench(b, BenchmarkUNetSTrain32) }
 func BenchmarkUNetSmallTrain64Im2col(b *testing.B) { im2colBench(b, BenchmarkUNetSmallTrain64) }
+
+// avx2Bench runs bench with the AVX2 GEMM kernel.
+func avx2Bench(b *testing.B, bench func(*testing.B)) {
+	if !cpu.KernelAVX2.Available() {
+		b.Skip("no AVX2 on this CPU")
+	}
+	benchAVX2 = true
+	defer func() { benchAVX2 = false }()
+	bench(b)
+}
+
+func BenchmarkUNetSFwd16AVX2(b *testing.B)   { avx2Bench(b, BenchmarkUNetSFwd16) }
+func BenchmarkUNetSTrain32AVX2(b *testing.B) { avx2Bench(b, BenchmarkUNetSTrain32) }
+func BenchmarkUNetSJVP32AVX2(b *testing.B)   { avx2Bench(b, BenchmarkUNetSJVP32) }
 
 // poolBench runs bench with the buffer pool on (it then reports its statistics).
 func poolBench(b *testing.B, bench func(*testing.B)) {

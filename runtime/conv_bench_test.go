@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// The convolutions of unet-s at batch 16, by the implicit-GEMM path and by im2col,
+// The convolutions of unet-s at batch 16, by the device's own choice of path
+// ("grid"), by im2col, and by the implicit GEMM where the device would not take it
+// ("forcegrid"),
 // in GFLOP/s of CPU time (user + system) and of the fastest call (both steadier
 // than the mean wall time on a shared machine):
 //
@@ -33,9 +35,12 @@ func BenchmarkConvPaths(b *testing.B) {
 		x, w := randBuf(r, s.n*s.c*s.hw*s.hw), randBuf(r, s.cout*s.c*s.k*s.k)
 		dy := randBuf(r, s.n*s.cout*a.OutH*a.OutW)
 		flops := 2 * float64(s.n*a.OutH*a.OutW) * float64(s.cout*s.c*s.k*s.k)
-		for _, im2col := range []bool{false, true} {
-			d := NewCPU(CPUOptions{Im2col: im2col})
-			path := map[bool]string{false: "grid", true: "im2col"}[im2col]
+		for _, path := range []string{"grid", "im2col", "forcegrid"} {
+			d := NewCPU(CPUOptions{Im2col: path == "im2col"})
+			d.forceGrid = path == "forcegrid"
+			if d.forceGrid && (s.stride != 1 || gridOK(NewCPU(CPUOptions{}), a)) {
+				continue // the same as "grid"
+			}
 			ops := []struct {
 				name string
 				out  *cpuBuf

@@ -173,12 +173,13 @@ func gatherImages(tmp, dy []float32, cout, gN, ohw int) []float32 {
 
 // gridOK reports whether the convolution c takes the implicit-GEMM path: stride 1,
 // a square kernel with Pad ≤ KH − 1 (the input gradient pads dy by KH − 1 − Pad), at
-// most 1/7 more grid columns than output columns (KW − 1 per row: at 7×7 a 3×3
-// kernel computes 29 % more products than it keeps, and im2col measured faster
-// there; the tests lift this bound with forceGrid), and the device not forced to
-// im2col.
+// most 1/3 more grid columns than output columns (KW − 1 per row: at 7×7 a 3×3
+// kernel computes 29 % more products than it keeps, and still measured faster than
+// im2col, which copies its input nine times and scatters the input gradient back;
+// at 4×4 it would compute 50 % more; the tests lift this bound with forceGrid), and
+// the device not forced to im2col.
 func gridOK(d *CPU, c *ConvArgs) bool {
-	return !d.im2col && c.Stride == 1 && c.KH == c.KW && c.Pad <= c.KH-1 && (d.forceGrid || 7*(c.KW-1) <= c.OutW)
+	return !d.im2col && c.Stride == 1 && c.KH == c.KW && c.Pad <= c.KH-1 && (d.forceGrid || 3*(c.KW-1) <= c.OutW)
 }
 
 // gridOf is the forward grid product of c.

@@ -253,6 +253,11 @@ func (d *CPU) Adam(p, g, m, v Buffer, a *AdamArgs) {
 	cpu.AdamStep(data(p), data(g), data(m), data(v), a.LR, a.Beta1, a.Beta2, a.Eps, a.WeightDecay, a.Step)
 }
 
+// DropoutMask draws a dropout mask from the Philox stream of key in one pass.
+func (d *CPU) DropoutMask(dst Buffer, key philox.Key, p, scale float32) {
+	key.Mask(data(dst), 0, p, scale)
+}
+
 // Random fills dst from the Philox stream of key.
 func (d *CPU) Random(dst Buffer, dist Distribution, key philox.Key, offset uint64) {
 	switch dist {

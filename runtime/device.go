@@ -94,6 +94,14 @@ type GroupNormSiLUDevice interface {
 	GroupNormSiLUTangent(ty, tx, tgamma, tbeta, x, mean, rstd, gamma, beta Buffer, g *GroupNormArgs)
 }
 
+// MaskDevice is a Device that draws a dropout mask in one pass (runtime.DropoutMask
+// uses it when the device has it, and thresholds a Uniform draw otherwise).
+type MaskDevice interface {
+	// DropoutMask fills dst with scale where the Uniform value of key's element
+	// (from element 0) is at least p, else 0.
+	DropoutMask(dst Buffer, key philox.Key, p, scale float32)
+}
+
 // GemmArgs describes a batched row-major matrix product C = alpha·op(A)·op(B) + beta·C.
 // op(A) is M×K (A stored K×M when TransA), op(B) is K×N (B stored N×K when TransB), C is
 // M×N; every matrix is contiguous. Matrix i of A starts at i·StrideA (0 shares one

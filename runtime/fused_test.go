@@ -3,6 +3,8 @@ package runtime
 import (
 	"math"
 	"testing"
+
+	"ocm/runtime/philox"
 )
 
 // plainDevice is the CPU device seen only through the Device interface: it has none
@@ -56,5 +58,24 @@ func TestFusedOpsEqualComposition(t *testing.T) {
 		y := Conv2dBias(x, w, b, 1, 1)
 		py := Conv2dBias(px, onDevice(plain, w), onDevice(plain, b), 1, 1)
 		sameBits(t, "conv2d+bias", y, py)
+	}
+}
+
+// TestDropoutMaskEqualsThreshold checks the one-pass dropout mask of the CPU device
+// against a Uniform draw thresholded by the DropMask op (the path of a device
+// without it), bit for bit, on a size that is split across cores.
+func TestDropoutMaskEqualsThreshold(t *testing.T) {
+	key := philox.Key{Seed: 3, Stream: 7}
+	got := DropoutMask(testDev, 0.3, key, 5, 70001)
+	want := DropoutMask(plainDevice{testDev}, 0.3, key, 5, 70001)
+	sameBits(t, "mask", got, want)
+	zeros := 0
+	for _, v := range got.Data() {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if f := float64(zeros) / float64(got.Len()); f < 0.29 || f > 0.31 {
+		t.Errorf("%.4f of the mask is zero, want about 0.3", f)
 	}
 }

@@ -236,6 +236,13 @@ func Random(dev Device, dist Distribution, key philox.Key, offset uint64, shape 
 // DropoutMask returns a mask of the given shape whose values are 0 with probability p
 // and 1/(1−p) otherwise, drawn from key.
 func DropoutMask(dev Device, p float32, key philox.Key, shape ...int) *Tensor {
+	if md, ok := dev.(MaskDevice); ok {
+		m := empty(dev, shape...)
+		if m.Len() > 0 {
+			md.DropoutMask(m.buf, key, p, 1/(1-p))
+		}
+		return m
+	}
 	u := Random(dev, Uniform, key, 0, shape...)
 	return Unary(OpDropMask, u, p, 1/(1-p))
 }

@@ -411,9 +411,10 @@ func (s GridConv) packBT(dst, xp []float32, p0, kc, nc, nr int) {
 	}
 }
 
-// transposeRows writes d[k·w + j] = rows[j][k] for k < kc when w = len(rows) is a
-// multiple of 4, four rows at a time, and reports whether it did.
-func transposeRows(d []float32, rows [][]float32, kc int) bool {
+// transposeRowsGo writes d[k·w + j] = rows[j][k] for k < kc when w = len(rows) is
+// a multiple of 4, four rows at a time, and reports whether it did (the portable
+// transposeRows).
+func transposeRowsGo(d []float32, rows [][]float32, kc int) bool {
 	w := len(rows)
 	if w%4 != 0 {
 		return false

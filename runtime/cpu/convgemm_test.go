@@ -204,3 +204,27 @@ func TestCopyRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposeRows checks the packing transpose of the weight gradient (8×8
+// assembly blocks where the CPU has AVX) against its portable definition, for depths
+// around the block edges.
+func TestTransposeRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, w := range []int{8, 16, 32} {
+		for _, kc := range []int{1, 7, 8, 9, 16, 23, 384} {
+			rows := make([][]float32, w)
+			for j := range rows {
+				rows[j] = ktRand(r, kc+j%3)[:kc]
+			}
+			got, want := ktNaN(kc*w), ktNaN(kc*w)
+			if !transposeRows(got, rows, kc) || !transposeRowsGo(want, rows, kc) {
+				t.Fatalf("w %d: not transposed", w)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("w %d, kc %d: value %d = %g, want %g", w, kc, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -41,3 +41,32 @@ func copyRuns32AVX(d, src *float32, m int)
 
 //go:noescape
 func copyRuns16AVX(d, src *float32, m int)
+
+// transposeRows writes d[k·w + j] = rows[j][k] for k < kc when w = len(rows) is a
+// multiple of 4 (8×8 AVX transposes where the CPU has them and w is a multiple of
+// 8), and reports whether it did.
+func transposeRows(d []float32, rows [][]float32, kc int) bool {
+	w := len(rows)
+	if !hasAVX || w%8 != 0 || kc < 8 {
+		return transposeRowsGo(d, rows, kc)
+	}
+	d = d[:kc*w]
+	blocks := kc / 8
+	for j := 0; j < w; j += 8 {
+		var p [8]*float32
+		for i := range p {
+			_ = rows[j+i][kc-1]
+			p[i] = &rows[j+i][0]
+		}
+		transpose8AVX(&d[j], w, &p, blocks)
+		for i, r := range rows[j : j+8] {
+			for k := blocks * 8; k < kc; k++ {
+				d[k*w+j+i] = r[k]
+			}
+		}
+	}
+	return true
+}
+
+//go:noescape
+func transpose8AVX(d *float32, ld int, rows *[8]*float32, blocks int)

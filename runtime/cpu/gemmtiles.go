@@ -93,12 +93,14 @@ func panelTiles(kn *sgemmKernel, t, a []float32, lda int, ap []float32, i0, m, k
 		i := i0 + ir
 		apan := ap[ir*kc : (ir+mr)*kc]
 		rowA := direct && rows == mr
-		if rows == mr && cols == nr {
+		q, microRows := kn.rowsKernel(rows)
+		if q == rows && cols == nr {
 			if off, ldc, ok := sink.at(i, j, rows, cols); ok {
-				if rowA {
+				switch {
+				case rowA:
 					kn.microRowA(kc, a[i*lda:], lda, bpan, c[off:], ldc, 1, beta)
-				} else {
-					kn.micro(kc, apan, bpan, c[off:], ldc, 1, beta)
+				default:
+					microRows(kc, apan, bpan, c[off:], ldc, 1, beta)
 				}
 				continue
 			}
@@ -106,6 +108,8 @@ func panelTiles(kn *sgemmKernel, t, a []float32, lda int, ap []float32, i0, m, k
 		switch {
 		case rowA:
 			kn.microRowA(kc, a[i*lda:], lda, bpan, t, nr, 1, 0)
+		case rows < mr:
+			microRows(kc, apan, bpan, t, nr, 1, 0)
 		case cols <= nr/2 && kn.microHalf != nil:
 			kn.microHalf(kc, apan, bpan, t, nr, 1, 0)
 		default:

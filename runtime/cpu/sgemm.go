@@ -227,6 +227,23 @@ type sgemmKernel struct {
 	// transposed matrix: a[p*lda+i] for i < mr. It serves full row panels of
 	// op(A) = Aᵀ (transA).
 	microColA func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
+	// micro4 and micro8, if not nil, compute the first 4 or 8 rows of micro's tile
+	// from the same panels; they serve a partial last row panel (an M that is not
+	// a multiple of mr) without computing the rows it lacks.
+	micro4, micro8 func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// rowsKernel returns the micro-kernel for a row panel with rows valid rows and the
+// number of rows it writes (at least rows): micro4 or micro8 where the kernel has
+// them and rows fit, else micro and mr.
+func (kn *sgemmKernel) rowsKernel(rows int) (int, func(kc int, a, b, c []float32, ldc int, alpha, beta float32)) {
+	switch {
+	case rows <= 4 && kn.micro4 != nil:
+		return 4, kn.micro4
+	case rows <= 8 && kn.micro8 != nil:
+		return 8, kn.micro8
+	}
+	return kn.mr, kn.micro
 }
 
 // sgemmProblem is a (batched) product, or a worker's share of one.
@@ -331,10 +348,17 @@ func sgemmBlocked(p *sgemmProblem, buf *sgemmBuf, a, b, c []float32) {
 							}
 							continue
 						}
+						q, microRows := kn.rowsKernel(rows)
+						if q == rows && cols == nr {
+							microRows(kc, apan, bpan, c[off:], p.ldc, p.alpha, beta)
+							continue
+						}
 						// Edge tile: compute into t, copy the valid part.
 						t := buf.t
 						if rowA {
 							microA(kc, a[aoff(ic+ir, pc):], p.lda, bpan, t, nr, p.alpha, 0)
+						} else if rows < mr {
+							microRows(kc, apan, bpan, t, nr, p.alpha, 0)
 						} else if cols <= nr/2 && kn.microHalf != nil {
 							kn.microHalf(kc, apan, bpan, t, nr, p.alpha, 0)
 						} else {

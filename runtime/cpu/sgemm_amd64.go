@@ -25,7 +25,8 @@ func ifAvail(ok bool, k *sgemmKernel) *sgemmKernel {
 // (L2) stream past it; kc·nc·4 bytes of packed B stay in L2/L3.
 var (
 	sgemmAVX2   = &sgemmKernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048, micro: sgemmMicroAVX2}
-	sgemmAVX512 = &sgemmKernel{mr: 12, nr: 32, kc: 384, mc: 144, nc: 2048, micro: sgemmMicroAVX512, microHalf: sgemmMicroAVX512Half, microRowA: sgemmMicroAVX512RowA, microColA: sgemmMicroAVX512ColA}
+	sgemmAVX512 = &sgemmKernel{mr: 12, nr: 32, kc: 384, mc: 144, nc: 2048, micro: sgemmMicroAVX512, microHalf: sgemmMicroAVX512Half, microRowA: sgemmMicroAVX512RowA, microColA: sgemmMicroAVX512ColA,
+		micro4: sgemmMicroAVX512Rows4, micro8: sgemmMicroAVX512Rows8}
 )
 
 func sgemmMicroAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
@@ -46,6 +47,16 @@ func sgemmMicroAVX512RowA(kc int, a []float32, lda int, b, c []float32, ldc int,
 func sgemmMicroAVX512ColA(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
 	_, _, _ = a[(kc-1)*lda+11], b[32*kc-1], c[11*ldc+31]
 	sgemmKernelAVX512ColA(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+}
+
+func sgemmMicroAVX512Rows4(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[12*kc-1], b[32*kc-1], c[3*ldc+31]
+	sgemmKernelAVX512Rows4(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func sgemmMicroAVX512Rows8(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_, _, _ = a[12*kc-1], b[32*kc-1], c[7*ldc+31]
+	sgemmKernelAVX512Rows8(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
 
 func sgemmMicroAVX512Half(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
@@ -106,3 +117,21 @@ func sgemmKernelAVX512RowA(kc int, a *float32, lda int, b, c *float32, ldc int, 
 //
 //go:noescape
 func sgemmKernelAVX512ColA(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX512Rows4 computes the first 4 rows of sgemmKernelAVX512's tile
+// from the same packed panels (a: kc steps of 12 values, of which it reads 4):
+//
+//	for i := range 4 {
+//		for j := range 32 {
+//			s := sum over p < kc of a[p*12+i] * b[p*32+j]
+//			c[i*ldc+j] = alpha*s (+ beta*c[i*ldc+j] unless beta == 0)
+//		}
+//	}
+//
+//go:noescape
+func sgemmKernelAVX512Rows4(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX512Rows8 is sgemmKernelAVX512Rows4 for the first 8 rows.
+//
+//go:noescape
+func sgemmKernelAVX512Rows8(kc int, a, b, c *float32, ldc int, alpha, beta float32)

@@ -680,3 +680,132 @@ cola_beta0:
 	STORE5(Z22, Z23)
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512F, the first 4 or 8 rows of the 12×32 tile.
+
+// func sgemmKernelAVX512Rows4(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// The first 4 rows of sgemmKernelAVX512's tile from the same packed panels (a:
+// kc steps of 12 values, of which it reads the first 4): the partial last row
+// panel of an M that is not a multiple of 12.
+TEXT ·sgemmKernelAVX512Rows4(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CNT
+	MOVQ a+8(FP), APTR
+	MOVQ b+16(FP), BPTR
+	MOVQ c+24(FP), CPTR
+	MOVQ ldc+32(FP), LDC
+	SHLQ $2, LDC
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+sgemmkernelavx512rows4_loop:
+	VMOVUPS 0(BPTR), ZB0
+	VMOVUPS 64(BPTR), ZB1
+	ROW5(0, ZT0, Z0, Z1)
+	ROW5(4, ZT1, Z2, Z3)
+	ROW5(8, ZT0, Z4, Z5)
+	ROW5(12, ZT1, Z6, Z7)
+	ADDQ $48, APTR
+	ADDQ $128, BPTR
+	DECQ CNT
+	JNZ  sgemmkernelavx512rows4_loop
+
+	VBROADCASTSS alpha+40(FP), ZALPHA
+	MOVL         beta+44(FP), AX
+	SHLL         $1, AX
+	JZ           sgemmkernelavx512rows4_beta0
+	VBROADCASTSS beta+44(FP), ZBETA
+	UPDATE5(Z0, Z1)
+	UPDATE5(Z2, Z3)
+	UPDATE5(Z4, Z5)
+	UPDATE5(Z6, Z7)
+	VZEROUPPER
+	RET
+
+sgemmkernelavx512rows4_beta0:
+	STORE5(Z0, Z1)
+	STORE5(Z2, Z3)
+	STORE5(Z4, Z5)
+	STORE5(Z6, Z7)
+	VZEROUPPER
+	RET
+
+// func sgemmKernelAVX512Rows8(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+//
+// The first 8 rows of sgemmKernelAVX512's tile from the same packed panels (a:
+// kc steps of 12 values, of which it reads the first 8): the partial last row
+// panel of an M that is not a multiple of 12.
+TEXT ·sgemmKernelAVX512Rows8(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CNT
+	MOVQ a+8(FP), APTR
+	MOVQ b+16(FP), BPTR
+	MOVQ c+24(FP), CPTR
+	MOVQ ldc+32(FP), LDC
+	SHLQ $2, LDC
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+sgemmkernelavx512rows8_loop:
+	VMOVUPS 0(BPTR), ZB0
+	VMOVUPS 64(BPTR), ZB1
+	ROW5(0, ZT0, Z0, Z1)
+	ROW5(4, ZT1, Z2, Z3)
+	ROW5(8, ZT0, Z4, Z5)
+	ROW5(12, ZT1, Z6, Z7)
+	ROW5(16, ZT0, Z8, Z9)
+	ROW5(20, ZT1, Z10, Z11)
+	ROW5(24, ZT0, Z12, Z13)
+	ROW5(28, ZT1, Z14, Z15)
+	ADDQ $48, APTR
+	ADDQ $128, BPTR
+	DECQ CNT
+	JNZ  sgemmkernelavx512rows8_loop
+
+	VBROADCASTSS alpha+40(FP), ZALPHA
+	MOVL         beta+44(FP), AX
+	SHLL         $1, AX
+	JZ           sgemmkernelavx512rows8_beta0
+	VBROADCASTSS beta+44(FP), ZBETA
+	UPDATE5(Z0, Z1)
+	UPDATE5(Z2, Z3)
+	UPDATE5(Z4, Z5)
+	UPDATE5(Z6, Z7)
+	UPDATE5(Z8, Z9)
+	UPDATE5(Z10, Z11)
+	UPDATE5(Z12, Z13)
+	UPDATE5(Z14, Z15)
+	VZEROUPPER
+	RET
+
+sgemmkernelavx512rows8_beta0:
+	STORE5(Z0, Z1)
+	STORE5(Z2, Z3)
+	STORE5(Z4, Z5)
+	STORE5(Z6, Z7)
+	STORE5(Z8, Z9)
+	STORE5(Z10, Z11)
+	STORE5(Z12, Z13)
+	STORE5(Z14, Z15)
+	VZEROUPPER
+	RET

@@ -124,6 +124,9 @@ var sgShapes = []sgShape{
 	{1, 1, 1}, {1, 33, 17}, {17, 1, 33}, {3, 7, 0}, {7, 3, 5},
 	{17, 33, 7}, {33, 65, 3}, {65, 17, 257}, {7, 257, 33}, {257, 7, 17},
 	{12, 32, 9}, {24, 64, 40}, {6, 16, 1}, {13, 35, 65},
+	// Last row panels of exactly 4 and 8 rows, full column panels (the row kernels
+	// writing C in place).
+	{16, 64, 9}, {20, 32, 7}, {64, 96, 50}, {4, 32, 3}, {8, 64, 11},
 }
 
 // sgRunCase runs one product with padded leading dimensions and checks it.

@@ -87,13 +87,75 @@ func (k Key) Uint32s(dst []uint32, offset uint64) {
 // Uniform fills dst with float32(w>>8) * 2^-24 in [0, 1) for elements
 // offset, offset+1, ..., w being each element's word.
 func (k Key) Uniform(dst []float32, offset uint64) {
+	part := func(out []float32, w [4]uint32, first int) {
+		for j := range out {
+			out[j] = uniform(w[first+j])
+		}
+	}
 	fill(len(dst), offset, func(lo, hi int, o uint64) {
-		forEachBlock(k, dst[lo:hi], o, func(out []float32, w [4]uint32, first int) {
-			for j := range out {
-				out[j] = uniform(w[first+j])
-			}
-		})
+		d := dst[lo:hi]
+		head := min(int((4-o%4)%4), len(d)) // up to the first whole block
+		forEachBlock(k, d[:head], o, part)
+		d, o = d[head:], o+uint64(head)
+		whole := len(d) &^ 3
+		k.uniformBlocks(d[:whole], o/4)
+		forEachBlock(k, d[whole:], o+uint64(whole), part)
 	})
+}
+
+// Mask fills dst with a dropout mask for elements offset, offset+1, ...: scale
+// where the element's Uniform value is at least p, else 0 (the values Uniform
+// followed by that threshold gives, in one pass).
+func (k Key) Mask(dst []float32, offset uint64, p, scale float32) {
+	fill(len(dst), offset, func(lo, hi int, o uint64) {
+		d := dst[lo:hi]
+		k.Uniform(d, o) // below the parallel threshold: runs here
+		for i, u := range d {
+			d[i] = 0
+			if u >= p {
+				d[i] = scale
+			}
+		}
+	})
+}
+
+// uniformBlocks fills d (a multiple of 4 long) with the Uniform values of blocks
+// b, b+1, …: the loop of Uniform for whole blocks, two blocks at a time so that
+// their independent multiply chains overlap.
+func (k Key) uniformBlocks(d []float32, b uint64) {
+	key := [2]uint32{uint32(k.Seed), uint32(k.Seed >> 32)}
+	s0, s1 := uint32(k.Stream), uint32(k.Stream>>32)
+	for len(d) >= 8 {
+		w, v := block2([4]uint32{uint32(b), uint32(b >> 32), s0, s1}, [4]uint32{uint32(b + 1), uint32((b + 1) >> 32), s0, s1}, key)
+		o := (*[8]float32)(d)
+		o[0], o[1], o[2], o[3] = uniform(w[0]), uniform(w[1]), uniform(w[2]), uniform(w[3])
+		o[4], o[5], o[6], o[7] = uniform(v[0]), uniform(v[1]), uniform(v[2]), uniform(v[3])
+		d, b = d[8:], b+2
+	}
+	if len(d) == 4 {
+		w := Block([4]uint32{uint32(b), uint32(b >> 32), s0, s1}, key)
+		d[0], d[1], d[2], d[3] = uniform(w[0]), uniform(w[1]), uniform(w[2]), uniform(w[3])
+	}
+}
+
+// block2 is Block of two counters under one key, the rounds interleaved.
+func block2(a, b [4]uint32, key [2]uint32) (wa, wb [4]uint32) {
+	a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+	b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+	k0, k1 := key[0], key[1]
+	for r := 0; r < rounds; r++ {
+		if r > 0 {
+			k0 += weyl0
+			k1 += weyl1
+		}
+		ha0, la0 := bits.Mul32(mul0, a0)
+		ha1, la1 := bits.Mul32(mul1, a2)
+		hb0, lb0 := bits.Mul32(mul0, b0)
+		hb1, lb1 := bits.Mul32(mul1, b2)
+		a0, a1, a2, a3 = ha1^a1^k0, la1, ha0^a3^k1, la0
+		b0, b1, b2, b3 = hb1^b1^k0, lb1, hb0^b3^k1, lb0
+	}
+	return [4]uint32{a0, a1, a2, a3}, [4]uint32{b0, b1, b2, b3}
 }
 
 // Rademacher fills dst with ±1 for elements offset, offset+1, ...: +1 when

@@ -351,3 +351,11 @@ func BenchmarkUint32s(b *testing.B) {
 		Key{Seed: 1}.Uint32s(x, 0)
 	}
 }
+
+func BenchmarkUniform(b *testing.B) {
+	x := make([]float32, 1<<20)
+	b.SetBytes(4 << 20)
+	for b.Loop() {
+		Key{Seed: 1}.Uniform(x, 0)
+	}
+}
