@@ -143,10 +143,10 @@ func (s *session) imageModel(b *modelfile.File) (*images.Model, error) {
 	return m, nil
 }
 
-// fitImages fits the heads of m (of the form --head or --config asks for) and the
-// Analytic-DPM table.
+// fitImages fits the heads of m and the Analytic-DPM table: new unfitted heads of the
+// form --head or --config names, or without either the bundle's heads further.
 func (s *session) fitImages(m *images.Model, r *imageRun, ctl *ocm.Control) error {
-	if r.headChosen && r.head != m.HeadMode {
+	if r.headChosen {
 		m.NewHeads(s.dev, r.head, s.o.seed)
 	}
 	fit := func() error {
