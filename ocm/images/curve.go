@@ -151,11 +151,9 @@ func (r *fitRun) measure(step int, ema bool) error {
 		p.Heads[cov.String()] = CurveValue{jsonFloat(v[0]), jsonFloat(v[1])}
 	}
 	r.curve.Points = append(r.curve.Points, p)
-	if ema {
-		return r.store()
+	if v, ok := nll[nllKey{ocm.CovAnalytic, r.curve.K}]; ok && !ema {
+		r.curve.Analytic = &CurveValue{jsonFloat(v[0]), jsonFloat(v[1])}
 	}
-	v := nll[nllKey{ocm.CovAnalytic, r.curve.K}]
-	r.curve.Analytic = &CurveValue{jsonFloat(v[0]), jsonFloat(v[1])}
 	return r.store()
 }
 
@@ -180,19 +178,19 @@ func (r *fitRun) store() error {
 }
 
 // curveNLL is the NLL table of the curve's K on its test images, computed as --eval
-// computes it (nllTable): every covariance shares each backbone pass. Before the
-// Analytic-DPM table is fitted its row is computed from a zero table and not read.
+// computes it (nllTable): every covariance shares each backbone pass. It scores the
+// three heads, and Analytic-DPM once its table is fitted.
 func (m *Model) curveNLL(dev rt.Device, c *Curve, test *data.Images, prog Progress) (map[nllKey][2]float64, error) {
-	cfg := EvalConfig{Ks: []int{c.K}, TestImages: c.Images, Batch: DefaultEvalConfig().Batch, Seed: c.Seed}
-	em := *m // the same network, heads and teacher cache
-	if em.MsEps == nil {
-		em.MsEps = make([]float64, m.Sched.N+1)
+	covs := []ocm.Covariance{ocm.CovOCM, ocm.CovSN, ocm.CovNPR}
+	if m.MsEps != nil {
+		covs = append(covs, ocm.CovAnalytic)
 	}
+	cfg := EvalConfig{Ks: []int{c.K}, TestImages: c.Images, Batch: DefaultEvalConfig().Batch, Seed: c.Seed, Covs: covs}
 	var p Progress
 	if prog != nil {
 		p = func(_ string, done, total int, _ float64) { prog("learning curve nll", done, total, math.NaN()) }
 	}
-	return em.nllTable(dev, test, cfg, &Report{}, p)
+	return m.nllTable(dev, test, cfg, &Report{}, p)
 }
 
 // WriteCurve writes the model's learning curve to dir as fit-curve.json and

@@ -34,6 +34,9 @@ type EvalConfig struct {
 	Probes int `json:"probes"`
 	// Split says where the test images come from (data.Split.Describe).
 	Split string `json:"split"`
+	// Covs, when set, replaces the NLL table's covariances (Covariances() and
+	// ocm-probe): the learning curve scores only the heads it has.
+	Covs []ocm.Covariance `json:"-"`
 }
 
 // DefaultEvalConfig is the evaluation of docs/reports/fashion-mnist.
@@ -172,9 +175,12 @@ func Evaluate(dev rt.Device, m *Model, train, test *data.Images, clf *nn.Classif
 	return rep, nil
 }
 
-// nllCovariances are the covariances of the NLL table: the model's, and ocm-probe
-// when cfg asks for it.
+// nllCovariances are the covariances of the NLL table: cfg.Covs, or the model's and
+// ocm-probe when cfg asks for it.
 func nllCovariances(cfg EvalConfig) []ocm.Covariance {
+	if cfg.Covs != nil {
+		return cfg.Covs
+	}
 	covs := Covariances()
 	if cfg.Probes > 0 {
 		covs = append(covs, ocm.CovOCMProbe)
