@@ -104,6 +104,11 @@ var primCases = []primCase{
 	{name: "conv2d+bias/per-image", shapes: [][]int{{2, 3, 5, 14}, {4, 3, 3, 3}, {2, 4}}, f: convBias(1, 1)},
 	{name: "conv2d+bias/3x3s2p1", shapes: [][]int{{2, 3, 7, 7}, {5, 3, 3, 3}, {2, 5}}, f: convBias(2, 1)},
 	{name: "conv2d+bias/1x1", shapes: [][]int{{3, 5, 3, 7}, {2, 5, 1, 1}, {2}}, f: convBias(1, 0)},
+	{name: "conv2d+bias+add/3x3s1p1", shapes: [][]int{{2, 3, 7, 5}, {4, 3, 3, 3}, {4}, {2, 4, 7, 5}}, f: convBiasAdd(1, 1)},
+	{name: "conv2d+bias+add/3x3s1p1-grid", shapes: [][]int{{2, 3, 5, 14}, {4, 3, 3, 3}, {4}, {2, 4, 5, 14}}, f: convBiasAdd(1, 1)},
+	{name: "conv2d+bias+add/per-image", shapes: [][]int{{2, 3, 5, 14}, {4, 3, 3, 3}, {2, 4}, {2, 4, 5, 14}}, f: convBiasAdd(1, 1)},
+	{name: "conv2d+bias+add/3x3s2p1", shapes: [][]int{{2, 3, 7, 7}, {5, 3, 3, 3}, {2, 5}, {2, 5, 4, 4}}, f: convBiasAdd(2, 1)},
+	{name: "conv2d+bias+add/1x1", shapes: [][]int{{3, 5, 3, 7}, {2, 5, 1, 1}, {2}, {3, 2, 3, 7}}, f: convBiasAdd(1, 0)},
 	{name: "upsample2x", shapes: [][]int{{2, 3, 3, 7}}, f: unary(Upsample2x)},
 	{name: "groupnorm", shapes: [][]int{{3, 6, 7}, {6}, {6}}, f: func(x []*Var) *Var {
 		return GroupNorm(x[0], x[1], x[2], 3, 1e-5)
@@ -136,6 +141,10 @@ func conv(stride, pad int) func([]*Var) *Var {
 
 func convBias(stride, pad int) func([]*Var) *Var {
 	return func(x []*Var) *Var { return Conv2dBias(x[0], x[1], x[2], stride, pad) }
+}
+
+func convBiasAdd(stride, pad int) func([]*Var) *Var {
+	return func(x []*Var) *Var { return Conv2dBiasAdd(x[0], x[1], x[2], x[3], stride, pad) }
 }
 
 func randTensor(r *rand.Rand, shape []int, gen func() float32) *rt.Tensor {

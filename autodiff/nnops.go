@@ -44,29 +44,7 @@ func Conv2d(x, w *Var, stride, pad int) *Var {
 // opConv2dBias is conv2d plus a bias b of Cout values or (N, Cout) values: affine
 // in b, bilinear in (x, w).
 var opConv2dBias = &prim{name: "conv2d+bias",
-	jvp: func(c *call) *rt.Tensor {
-		a := c.aux.(convAttr)
-		tb := c.tan[2] // added by the first convolution that runs
-		conv := func(x, w *rt.Tensor) *rt.Tensor {
-			if tb == nil {
-				return rt.Conv2d(x, w, a.stride, a.pad)
-			}
-			y := rt.Conv2dBias(x, w, tb, a.stride, a.pad)
-			tb = nil
-			return y
-		}
-		var t *rt.Tensor
-		if c.tan[0] != nil {
-			t = conv(c.tan[0], c.in[1])
-		}
-		if c.tan[1] != nil {
-			t = addTan(t, conv(c.in[0], c.tan[1]))
-		}
-		if tb != nil {
-			t = rt.Expand(tb.Reshape(biasShape(tb.Shape(), c.out.Shape())...), c.out.Shape()...)
-		}
-		return t
-	},
+	jvp: func(c *call) *rt.Tensor { return convBiasTangent(c, nil) },
 	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
 		gs := opConv2d.vjp(c, g)
 		if c.need[2] {
@@ -78,6 +56,38 @@ var opConv2dBias = &prim{name: "conv2d+bias",
 		return gs
 	},
 	saves: savesOther,
+}
+
+// convBiasTangent is the tangent of conv(x, w) + b + r for the tangents c.tan[0..2]
+// of x, w, b and tr of r (each may be nil): the bias's and the residual's tangents
+// are added by the first tangent convolution that runs, where it stores its output.
+func convBiasTangent(c *call, tr *rt.Tensor) *rt.Tensor {
+	a := c.aux.(convAttr)
+	tb := c.tan[2]
+	conv := func(x, w *rt.Tensor) *rt.Tensor {
+		var y *rt.Tensor
+		switch {
+		case tr != nil:
+			y = rt.Conv2dBiasAdd(x, w, tb, tr, a.stride, a.pad)
+		case tb != nil:
+			y = rt.Conv2dBias(x, w, tb, a.stride, a.pad)
+		default:
+			y = rt.Conv2d(x, w, a.stride, a.pad)
+		}
+		tb, tr = nil, nil
+		return y
+	}
+	var t *rt.Tensor
+	if c.tan[0] != nil {
+		t = conv(c.tan[0], c.in[1])
+	}
+	if c.tan[1] != nil {
+		t = addTan(t, conv(c.in[0], c.tan[1]))
+	}
+	if tb != nil {
+		t = rt.Expand(tb.Reshape(biasShape(tb.Shape(), c.out.Shape())...), c.out.Shape()...)
+	}
+	return addTan(t, tr)
 }
 
 // biasShape is the shape (1 or N, Cout, 1, 1) that broadcasts a bias of shape b
@@ -95,6 +105,28 @@ func biasShape(b, y []int) []int {
 // bias is added in the pass that stores the output.
 func Conv2dBias(x, w, b *Var, stride, pad int) *Var {
 	return apply(opConv2dBias, rt.Conv2dBias(x.Value, w.Value, b.Value, stride, pad), convAttr{stride, pad}, x, w, b)
+}
+
+// opConv2dBiasAdd is conv2d plus a bias and a residual r of the output's shape;
+// inputs (x, w, b, r). r's cotangent is the output's, shared, not copied.
+var opConv2dBiasAdd = &prim{name: "conv2d+bias+add",
+	jvp: func(c *call) *rt.Tensor { return convBiasTangent(c, c.tan[3]) },
+	vjp: func(c *call, g *rt.Tensor) []*rt.Tensor {
+		gs := opConv2dBias.vjp(c, g)
+		if c.need[3] {
+			return append(gs, g)
+		}
+		return append(gs, nil)
+	},
+	saves: savesOther,
+}
+
+// Conv2dBiasAdd returns Conv2dBias(x, w, b, stride, pad) + r, r of the output's
+// shape (a residual connection), with r added in the pass that stores the output
+// (see rt.Conv2dBiasAdd): no pass and no tensor for the sum.
+func Conv2dBiasAdd(x, w, b, r *Var, stride, pad int) *Var {
+	y := rt.Conv2dBiasAdd(x.Value, w.Value, b.Value, r.Value, stride, pad)
+	return apply(opConv2dBiasAdd, y, convAttr{stride, pad}, x, w, b, r)
 }
 
 var opUpsample2x = &prim{name: "upsample2x",

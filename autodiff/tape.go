@@ -9,6 +9,14 @@ import (
 // Grad runs reverse mode from y with output cotangent seed (y's shape; nil means ones,
 // for a scalar loss) and returns the gradient of Σ seed·y with respect to each of wrt:
 // nil for a Var that y does not depend on or that does not need a gradient.
+//
+// Grad consumes the tape behind y: each op's saved values (the inputs, output and
+// statistics its reverse rule reads) are let go as soon as its rule has run, so that
+// the rest of the backward pass can reuse their memory (a pooled CPU device gets the
+// buffers back at the next collection) instead of holding every activation until
+// Grad returns. A second Grad through any op of a consumed tape panics saying so; to
+// differentiate several losses of one forward pass, take one Grad of their sum (or
+// run the forward pass again). The Vars themselves, y included, keep their values.
 func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 	if seed == nil {
 		seed = rt.Full(y.Value.Device(), 1, y.Shape()...)
@@ -33,21 +41,29 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 		}
 	}
 	order := topoOrder(y.rec)
+	for _, v := range order {
+		if v.node.c == nil {
+			panic("autodiff: grad: the tape was consumed by an earlier Grad (the values " + v.node.p.name +
+				" saved were released when its gradient ran): run the forward pass again, or take one Grad of the sum of the losses")
+		}
+	}
 	for i := len(order) - 1; i >= 0; i-- {
 		v := order[i]
+		n := v.node
 		g := grads[v]
 		if g == nil {
+			n.release()
 			continue
 		}
 		if !want[v] {
 			delete(grads, v) // free intermediate cotangents as soon as they are used
 		}
-		n := v.node
 		n.c.need = make([]bool, len(n.inputs))
 		for j, x := range n.inputs {
 			n.c.need[j] = x != nil
 		}
 		gs := n.p.vjp(n.c, g)
+		n.release()
 		for j, x := range n.inputs {
 			if x == nil || gs[j] == nil {
 				continue
@@ -61,6 +77,17 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 		}
 	}
 	return out
+}
+
+// retainTape keeps every node's saved values after Grad (tests: the tape as it was
+// before Grad consumed it).
+var retainTape bool
+
+// release lets go of the values n's rule saved: the tape is consumed.
+func (n *node) release() {
+	if !retainTape {
+		n.c = nil
+	}
 }
 
 // topoOrder returns the records of ops that y depends on, inputs before outputs.

@@ -76,7 +76,7 @@ type call struct {
 func (c *call) shape(i int) []int { return c.shapes[i] }
 
 // node records a call on the tape for reverse mode: inputs[i] is input i's record,
-// nil when the input is not tracked.
+// nil when the input is not tracked; c is nil once Grad has consumed the node.
 type node struct {
 	p      *prim
 	c      *call

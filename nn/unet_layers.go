@@ -41,6 +41,12 @@ func (l *Conv2d) Forward(c *Ctx, x *ad.Var) *ad.Var {
 	return ad.Conv2dBias(x, c.P(l.W), c.P(l.B), l.Stride, l.Pad)
 }
 
+// ForwardAdd maps x (N, in, H, W) to Forward(x) + r, r (N, out, OH, OW) a residual
+// connection added where the convolution stores its output (ad.Conv2dBiasAdd).
+func (l *Conv2d) ForwardAdd(c *Ctx, x, r *ad.Var) *ad.Var {
+	return ad.Conv2dBiasAdd(x, c.P(l.W), c.P(l.B), r, l.Stride, l.Pad)
+}
+
 // Params lists the weight then the bias.
 func (l *Conv2d) Params() []*Param { return []*Param{l.W, l.B} }
 
@@ -137,11 +143,10 @@ func (b *ResBlock) Forward(c *Ctx, x, temb *ad.Var) *ad.Var {
 		h = b.Norm2.ForwardSiLU(c, ad.Conv2dBias(h, c.P(b.Conv1.W), tp, b.Conv1.Stride, b.Conv1.Pad))
 	}
 	h = c.Dropout(h, b.Dropout)
-	h = b.Conv2.Forward(c, h)
 	if b.Shortcut != nil {
 		x = b.Shortcut.Forward(c, x)
 	}
-	return ad.Add(x, h)
+	return b.Conv2.ForwardAdd(c, h, x) // the skip added where conv2 stores its output
 }
 
 // Params lists the parameters in PyTorch's state_dict order.
@@ -191,7 +196,7 @@ func (a *AttnBlock) Forward(c *Ctx, x *ad.Var) *ad.Var {
 	w := ad.MatMul(q, k, true, false) // (N, HW of q, HW of k)
 	w = ad.Softmax(ad.Scale(w, float32(1/math.Sqrt(float64(ch)))))
 	h = ad.Reshape(ad.MatMul(v, w, false, true), s...) // (N, C, HW of q)
-	return ad.Add(x, a.Proj.Forward(c, h))
+	return a.Proj.ForwardAdd(c, h, x)
 }
 
 // Params lists the parameters in PyTorch's state_dict order.
@@ -237,7 +242,7 @@ func (a *MultiHeadAttnBlock) Forward(c *Ctx, x *ad.Var) *ad.Var {
 	w := ad.MatMul(q, k, true, false) // (N·heads, HW of q, HW of k)
 	w = ad.Softmax(ad.Scale(w, float32(1/math.Sqrt(float64(d)))))
 	h := ad.Reshape(ad.MatMul(v, w, false, true), s...) // (N·heads, c, HW of q) = (N, C, H, W)
-	return ad.Add(x, a.Proj.Forward(c, h))
+	return a.Proj.ForwardAdd(c, h, x)
 }
 
 // Params lists the parameters in state_dict order.

@@ -68,3 +68,38 @@ func BenchmarkConvPaths(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvResidual compares a convolution whose bias and residual are added
+// where its output is stored (Conv2dBiasAdd, "fused") with Conv2dBias followed by
+// Add ("composed"), at the residual blocks' convolutions of unet-s (batch 16), both
+// variants in one process:
+//
+//	go test ./runtime -run '^$' -bench ConvResidual -benchtime 20x -count 3
+func BenchmarkConvResidual(b *testing.B) {
+	shapes := []struct{ n, c, hw, k int }{{16, 64, 28, 3}, {16, 128, 14, 3}, {16, 256, 7, 3}, {16, 128, 14, 1}}
+	d := NewCPU(CPUOptions{})
+	for i, s := range shapes {
+		x, w := randomT(uint64(4*i+1), s.n, s.c, s.hw, s.hw), randomT(uint64(4*i+2), s.c, s.c, s.k, s.k)
+		bias, res := randomT(uint64(4*i+3), s.c), randomT(uint64(4*i+4), s.n, s.c, s.hw, s.hw)
+		x, w, bias, res = onDevice(d, x), onDevice(d, w), onDevice(d, bias), onDevice(d, res)
+		for _, v := range []struct {
+			name string
+			run  func() *Tensor
+		}{
+			{"fused", func() *Tensor { return Conv2dBiasAdd(x, w, bias, res, 1, s.k/2) }},
+			{"composed", func() *Tensor { return Add(Conv2dBias(x, w, bias, 1, s.k/2), res) }},
+		} {
+			b.Run(fmt.Sprintf("%dx%dx%d/k%d/%s", s.n, s.c, s.hw, s.k, v.name), func(b *testing.B) {
+				v.run()
+				c0, best := procCPU(), time.Duration(1<<62)
+				for b.Loop() {
+					t0 := time.Now()
+					v.run()
+					best = min(best, time.Since(t0))
+				}
+				b.ReportMetric(float64((procCPU()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+				b.ReportMetric(float64(best.Microseconds())/1e3, "best-ms")
+			})
+		}
+	}
+}

@@ -63,7 +63,22 @@ func (d *CPU) Conv2dBias(y, x, w, b Buffer, c *ConvArgs) {
 		return
 	}
 	d.conv2dIm2col(y, x, w, c)
-	cpu.AddPlaneBias(data(y), data(b), c.N*c.Cout, c.OutH*c.OutW, c.Cout)
+	cpu.AddPlaneBias(data(y), data(b), nil, c.N*c.Cout, c.OutH*c.OutW, c.Cout)
+}
+
+// Conv2dBiasAdd computes y = (w ⋆ x + b) + r, b nil for no bias: the bias and the
+// residual are added in one pass, where the output grid is compacted on the
+// implicit-GEMM path and in place after the GEMM on the im2col path.
+func (d *CPU) Conv2dBiasAdd(y, x, w, b, r Buffer, c *ConvArgs) {
+	if gridOK(d, c) {
+		s := gridOf(c)
+		xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
+		defer release()
+		d.gemm.ConvGridBiasAdd(data(y), xp, data(w), data(b), data(r), s)
+		return
+	}
+	d.conv2dIm2col(y, x, w, c)
+	cpu.AddPlaneBias(data(y), data(b), data(r), c.N*c.Cout, c.OutH*c.OutW, c.Cout)
 }
 
 // Conv2dInputGrad computes dx from dy and w (see Conv2d for the paths).

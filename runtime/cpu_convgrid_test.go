@@ -142,3 +142,55 @@ func TestConvBiasEqualsConvPlusBias(t *testing.T) {
 		}
 	}
 }
+
+// TestConvBiasAddEqualsConvBiasThenAdd checks Conv2dBiasAdd, whose residual is added
+// in the pass that stores the output, against the same device's Conv2dBias (Conv2d
+// without a bias) followed by adding the residual, bit for bit, on every path
+// (implicit GEMM, forced grid, im2col) and kernel, at odd sizes, strides 1 and 2,
+// for a bias per channel, per image and channel, and none.
+func TestConvBiasAddEqualsConvBiasThenAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	type conv struct{ n, c, hw, cout, k, stride, pad int }
+	cases := []conv{
+		{1, 1, 1, 1, 3, 1, 1}, {2, 5, 7, 13, 3, 1, 1}, {3, 7, 13, 33, 3, 1, 1}, {2, 3, 28, 17, 3, 1, 1},
+		{2, 6, 7, 9, 3, 1, 0}, {5, 13, 7, 19, 1, 1, 0}, {33, 9, 3, 5, 1, 1, 0}, {3, 5, 7, 11, 3, 2, 1},
+		{33, 3, 3, 4, 3, 2, 1}, {2, 3, 7, 5, 1, 2, 0},
+	}
+	for _, k := range []cpu.Kernel{cpu.KernelGeneric, cpu.KernelAVX2, cpu.KernelAVX512} {
+		if !k.Available() {
+			continue
+		}
+		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
+		grid.forceGrid = true
+		devs := []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
+		for _, c := range cases {
+			a := ConvGeometry([]int{c.n, c.c, c.hw, c.hw}, []int{c.cout, c.c, c.k, c.k}, c.stride, c.pad)
+			x, w := randBuf(r, c.n*c.c*c.hw*c.hw), randBuf(r, c.cout*c.c*c.k*c.k)
+			res := randBuf(r, c.n*c.cout*a.OutH*a.OutW)
+			for _, nb := range []int{0, c.cout, c.n * c.cout} {
+				var b Buffer
+				if nb > 0 {
+					b = randBuf(r, nb)
+				}
+				for di, d := range devs {
+					want := nanBuf(len(res.d))
+					if b == nil {
+						d.Conv2d(want, x, w, a)
+					} else {
+						d.Conv2dBias(want, x, w, b, a)
+					}
+					for i, v := range res.d {
+						want.d[i] += v
+					}
+					got := nanBuf(len(want.d))
+					d.Conv2dBiasAdd(got, x, w, b, res, a)
+					for i := range got.d {
+						if math.Float32bits(got.d[i]) != math.Float32bits(want.d[i]) {
+							t.Fatalf("%v device %d %+v, %d biases: value %d = %g, conv + bias + residual %g", k, di, c, nb, i, got.d[i], want.d[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

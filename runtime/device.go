@@ -79,6 +79,15 @@ type BiasConvDevice interface {
 	Conv2dBias(y, x, w, b Buffer, c *ConvArgs)
 }
 
+// ResidualConvDevice is a Device that adds a residual, as well as the bias, in the
+// pass that stores a convolution's output (runtime.Conv2dBiasAdd uses it when the
+// device has it, and adds the residual as a separate op otherwise).
+type ResidualConvDevice interface {
+	// Conv2dBiasAdd computes y = (conv(x, w) + b) + r: b as Conv2dBias takes it, or
+	// nil for no bias; r of y's shape, not overlapping y.
+	Conv2dBiasAdd(y, x, w, b, r Buffer, c *ConvArgs)
+}
+
 // GroupNormSiLUDevice is a Device with GroupNorm and SiLU fused into one pass
 // (runtime.GroupNormSiLU uses it when the device has it, and composes the two ops,
 // keeping GroupNorm's output, otherwise). The output z of GroupNorm is not stored:

@@ -29,8 +29,8 @@ func sameBits(t *testing.T, what string, got, want *Tensor) {
 	}
 }
 
-// TestFusedOpsEqualComposition checks GroupNormSiLU (forward, backward, tangent) and
-// Conv2dBias on the CPU device's fused kernels against the same functions on a
+// TestFusedOpsEqualComposition checks GroupNormSiLU (forward, backward, tangent),
+// Conv2dBias and Conv2dBiasAdd on the CPU device's fused kernels against the same functions on a
 // device without them, bit for bit.
 func TestFusedOpsEqualComposition(t *testing.T) {
 	plain := plainDevice{testDev}
@@ -58,7 +58,13 @@ func TestFusedOpsEqualComposition(t *testing.T) {
 		y := Conv2dBias(x, w, b, 1, 1)
 		py := Conv2dBias(px, onDevice(plain, w), onDevice(plain, b), 1, 1)
 		sameBits(t, "conv2d+bias", y, py)
+		res := randomT(11, y.shape...)
+		sameBits(t, "conv2d+bias+residual", Conv2dBiasAdd(x, w, b, res, 1, 1),
+			Conv2dBiasAdd(px, onDevice(plain, w), onDevice(plain, b), onDevice(plain, res), 1, 1))
 	}
+	res := randomT(12, 3, 6, 5, 7)
+	sameBits(t, "conv2d+residual", Conv2dBiasAdd(x, w, nil, res, 1, 1),
+		Conv2dBiasAdd(px, onDevice(plain, w), nil, onDevice(plain, res), 1, 1))
 }
 
 // TestDropoutMaskEqualsThreshold checks the one-pass dropout mask of the CPU device

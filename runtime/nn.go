@@ -38,10 +38,7 @@ func Conv2d(x, w *Tensor, stride, pad int) *Tensor {
 func Conv2dBias(x, w, b *Tensor, stride, pad int) *Tensor {
 	sameDevice("conv2d", x, w, b)
 	c := ConvGeometry(x.shape, w.shape, stride, pad)
-	perImage := len(b.shape) == 2 && b.shape[0] == c.N && b.shape[1] == c.Cout
-	if !perImage && !(len(b.shape) == 1 && b.shape[0] == c.Cout) {
-		panic(fmt.Sprintf("runtime: conv2d: bias %v for %d images of %d channels", b.shape, c.N, c.Cout))
-	}
+	perImage := checkConvBias(b, c)
 	bd, ok := x.dev.(BiasConvDevice)
 	if !ok {
 		bs := []int{1, c.Cout, 1, 1}
@@ -52,6 +49,42 @@ func Conv2dBias(x, w, b *Tensor, stride, pad int) *Tensor {
 	}
 	y := empty(x.dev, c.N, c.Cout, c.OutH, c.OutW)
 	bd.Conv2dBias(y.buf, x.buf, w.buf, b.buf, c)
+	return y
+}
+
+// checkConvBias panics unless b is a bias Conv2dBias takes for c, and reports
+// whether it is one per image and channel.
+func checkConvBias(b *Tensor, c *ConvArgs) (perImage bool) {
+	perImage = len(b.shape) == 2 && b.shape[0] == c.N && b.shape[1] == c.Cout
+	if !perImage && !(len(b.shape) == 1 && b.shape[0] == c.Cout) {
+		panic(fmt.Sprintf("runtime: conv2d: bias %v for %d images of %d channels", b.shape, c.N, c.Cout))
+	}
+	return perImage
+}
+
+// Conv2dBiasAdd returns Conv2dBias(x, w, b, stride, pad) + r, with r of the output's
+// shape (a residual connection) added in the same pass as the bias on a device with
+// ResidualConvDevice, so that it costs no pass and no tensor of its own; b may be
+// nil (no bias). The result is rounded as the two ops in that order would round it.
+func Conv2dBiasAdd(x, w, b, r *Tensor, stride, pad int) *Tensor {
+	sameDevice("conv2d", x, w, r)
+	c := ConvGeometry(x.shape, w.shape, stride, pad)
+	if b != nil {
+		sameDevice("conv2d", x, b)
+		checkConvBias(b, c)
+	}
+	if !SameShape(r.shape, []int{c.N, c.Cout, c.OutH, c.OutW}) {
+		panic(fmt.Sprintf("runtime: conv2d: residual %v for output %v", r.shape, []int{c.N, c.Cout, c.OutH, c.OutW}))
+	}
+	rd, ok := x.dev.(ResidualConvDevice)
+	if !ok {
+		if b == nil {
+			return Add(Conv2d(x, w, stride, pad), r)
+		}
+		return Add(Conv2dBias(x, w, b, stride, pad), r)
+	}
+	y := empty(x.dev, c.N, c.Cout, c.OutH, c.OutW)
+	rd.Conv2dBiasAdd(y.buf, x.buf, w.buf, bufOf(b), r.buf, c)
 	return y
 }
 

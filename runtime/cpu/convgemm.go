@@ -68,6 +68,22 @@ func (g Gemm) ConvGrid(y, xp, w []float32, s GridConv, beta float32) {
 // Cout values (one per output channel), N·Cout (one per image and channel), or none
 // (nil). With beta 1, y += w ⋆ xp + bias.
 func (g Gemm) ConvGridBias(y, xp, w, bias []float32, s GridConv, beta float32) {
+	g.convGridStore(y, xp, w, bias, nil, s, beta)
+}
+
+// ConvGridBiasAdd is ConvGridBias (beta 0) with the residual res (N, Cout, OutH,
+// OutW; it must not overlap y) added in the same pass as the bias:
+// y = (w ⋆ xp + bias) + res, rounded as ConvGridBias followed by adding res.
+func (g Gemm) ConvGridBiasAdd(y, xp, w, bias, res []float32, s GridConv) {
+	if len(res) < s.OutLen() {
+		panic(fmt.Sprintf("cpu: convgrid: residual of %d values for %d outputs", len(res), s.OutLen()))
+	}
+	g.convGridStore(y, xp, w, bias, res[:s.OutLen()], s, 0)
+}
+
+// convGridStore is ConvGridBias with the residual res (nil: none; then beta is 0)
+// added where y is stored.
+func (g Gemm) convGridStore(y, xp, w, bias, res []float32, s GridConv, beta float32) {
 	s.check("convgrid")
 	if len(xp) < s.InLen() || len(y) < s.OutLen() || len(w) < s.Cout*s.taps() {
 		panic(fmt.Sprintf("cpu: convgrid: buffer too short (xp %d/%d, y %d/%d, w %d/%d)",
@@ -86,7 +102,7 @@ func (g Gemm) ConvGridBias(y, xp, w, bias []float32, s GridConv, beta float32) {
 		g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
 			gridForward(kern, y, xp, w, s, &sink, j0, j1, beta)
 		})
-		AddPlaneBias(y, bias, s.N*s.Cout, s.Grid(), s.Cout)
+		AddPlaneBias(y, bias, res, s.N*s.Cout, s.Grid(), s.Cout)
 		return
 	}
 	yg := Scratch(s.GridLen())
@@ -94,7 +110,7 @@ func (g Gemm) ConvGridBias(y, xp, w, bias []float32, s GridConv, beta float32) {
 	g.splitCols(kern, n, s.Cout*n*s.taps(), func(j0, j1 int) {
 		gridForward(kern, yg, xp, w, s, &sink, j0, j1, 0)
 	})
-	CompactGrid(y, yg, bias, s.N*s.Cout, s.OutH(), s.OutW(), s.Wp, s.Cout, beta)
+	CompactGrid(y, yg, bias, res, s.N*s.Cout, s.OutH(), s.OutW(), s.Wp, s.Cout, beta)
 }
 
 // planeBias returns the bias of plane pl (image pl / cout, channel pl % cout) from
@@ -109,42 +125,59 @@ func planeBias(bias []float32, pl, cout int) float32 {
 // CompactGrid writes planes planes of the grid yg (oh rows of wp values) into y
 // (planes of oh×ow values), dropping the wp − ow columns past each row and adding
 // the bias of each plane (see ConvGridBias; planes are image-major over cout
-// channels): y = yg + bias (beta 0) or y += yg + bias (beta 1). Work is split
+// channels) and the residual res (planes of oh×ow values, nil for none):
+// y = (yg + bias) + res (beta 0) or y += yg + bias (beta 1, res nil). Work is split
 // across planes.
-func CompactGrid(y, yg, bias []float32, planes, oh, ow, wp, cout int, beta float32) {
-	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp {
+func CompactGrid(y, yg, bias, res []float32, planes, oh, ow, wp, cout int, beta float32) {
+	if len(y) < planes*oh*ow || len(yg) < planes*oh*wp || (res != nil && len(res) < planes*oh*ow) {
 		panic("cpu: compactgrid: buffer too short")
+	}
+	if res != nil && beta != 0 {
+		panic("cpu: compactgrid: a residual with beta 1")
 	}
 	ParallelFor(planes, chunkFor(oh*ow), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			d, s := y[pl*oh*ow:(pl+1)*oh*ow], yg[pl*oh*wp:]
-			if len(bias) == 0 {
-				for r := range oh {
-					storeRow(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], beta)
-				}
-				continue
+			var b float32
+			if len(bias) != 0 {
+				b = planeBias(bias, pl, cout)
 			}
-			b := planeBias(bias, pl, cout)
 			for r := range oh {
-				storeRowBias(d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow], b, beta)
+				dr, sr := d[r*ow:(r+1)*ow], s[r*wp:r*wp+ow]
+				switch {
+				case res != nil:
+					storeRowRes(dr, sr, res[(pl*oh+r)*ow:], b, len(bias) != 0)
+				case len(bias) == 0:
+					storeRow(dr, sr, beta)
+				default:
+					storeRowBias(dr, sr, b, beta)
+				}
 			}
 		}
 	})
 }
 
-// AddPlaneBias adds the bias of each plane (see ConvGridBias; nil adds nothing) to
-// y, planes planes of hw values. Work is split across planes.
-func AddPlaneBias(y, bias []float32, planes, hw, cout int) {
-	if len(bias) == 0 {
+// AddPlaneBias adds the bias of each plane (see ConvGridBias; nil adds nothing) and
+// then the residual res (planes of hw values; nil adds nothing) to y, planes planes
+// of hw values: y = (y + bias) + res. Work is split across planes.
+func AddPlaneBias(y, bias, res []float32, planes, hw, cout int) {
+	if len(bias) == 0 && res == nil {
 		return
 	}
-	if len(y) < planes*hw {
+	if len(y) < planes*hw || (res != nil && len(res) < planes*hw) {
 		panic("cpu: addplanebias: buffer too short")
 	}
 	ParallelFor(planes, chunkFor(hw), func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			b := planeBias(bias, pl, cout)
 			d := y[pl*hw : (pl+1)*hw]
+			var b float32
+			if len(bias) != 0 {
+				b = planeBias(bias, pl, cout)
+			}
+			if res != nil {
+				storeRowRes(d, d, res[pl*hw:], b, len(bias) != 0)
+				continue
+			}
 			for i := range d {
 				d[i] += b
 			}
@@ -163,6 +196,21 @@ func storeRowBias(dst, src []float32, b, beta float32) {
 	}
 	for i, v := range src {
 		dst[i] += v + b
+	}
+}
+
+// storeRowRes sets dst = (src + b) + res, or dst = src + res without a bias (hasB
+// false; adding a zero bias could turn −0 into +0). dst may be src.
+func storeRowRes(dst, src, res []float32, b float32, hasB bool) {
+	src, res = src[:len(dst)], res[:len(dst)]
+	if !hasB {
+		for i, v := range src {
+			dst[i] = v + res[i]
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i] = (v + b) + res[i]
 	}
 }
 
