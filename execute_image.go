@@ -53,7 +53,7 @@ type imageRun struct {
 
 // newImageRun reads --config, --head and the training images of --train/--fit.
 func newImageRun(o *options) (*imageRun, error) {
-	r := &imageRun{cfg: &images.Config{}, head: images.HeadSimple}
+	r := &imageRun{cfg: &images.Config{}, head: images.HeadComplex}
 	var err error
 	var sp *data.Split
 	if o.train || o.fit {

@@ -115,7 +115,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	fs.StringVar(&o.model, "model", defaultModel, "embedded model to use without --weights (see --list)")
 	fs.StringVar(&o.config, "config", "", "image training configuration `file` (JSON: unet, head, beta_schedule, num_train_timesteps, train_steps, fit_steps, batch, lr, ema_decay, dropout, ms_eps_per_step); flags given on the command line win")
 	fs.StringVar(&o.unet, "unet", "small", "UNet of --train on images: small (the embedded model's), unet-s (the reference's) or unet-cifar (the paper's CIFAR-10 backbone, improved DDPM)")
-	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first); with --fit, new heads of that form (without it, --fit goes on from the bundle's heads)")
+	fs.StringVar(&o.head, "head", "", "covariance heads of --train/--fit on images: simple (GroupNorm, SiLU, conv) or complex (a time-conditioned residual block first; the default of --train); with --fit, new heads of that form (without it, --fit goes on from the bundle's heads)")
 	fs.StringVar(&o.weights, "weights", "", "model bundle (.safetensors, optionally .zst) to read; with --train, the bundle to write; empty: the embedded model when sampling or evaluating, "+defaultBundleName+" (or "+defaultImageBundleName+") in --out when training")
 	fs.StringVar(&o.save, "save", "", "bundle `file` --train/--fit write (default: --weights or the default bundle in --out for --train; NAME-fit.safetensors in --out for --fit of NAME)")
 	fs.StringVar(&o.arch, "arch", "", "read --weights as the PyTorch or diffusers checkpoint of this published model: "+strings.Join(nn.PublishedModels(), ", "))

@@ -50,7 +50,7 @@ const maxConfigDepth = 8
 // See ParseConfig for what makes a file invalid.
 type Config struct {
 	UNet           *nn.UNetConfig `json:"unet,omitempty"`                // the backbone (default: Preset("small", C, H))
-	Head           string         `json:"head,omitempty"`                // "simple" or "complex" (default simple)
+	Head           string         `json:"head,omitempty"`                // "simple" or "complex" (default complex)
 	Schedule       string         `json:"beta_schedule,omitempty"`       // "linear" or "cosine" (default linear)
 	DiffusionSteps int            `json:"num_train_timesteps,omitempty"` // N (default 1000)
 	TrainSteps     int            `json:"train_steps,omitempty"`         // Settings.TrainSteps
@@ -627,7 +627,7 @@ func (c *Config) ApplySchedule(kind sampler.BetaSchedule, n int) (sampler.BetaSc
 }
 
 // DefaultConfig returns the defaults of a run on c×res×res images spelled out, every
-// field set: Preset("small", c, res), simple heads, the linear schedule over 1000 steps and
+// field set: Preset("small", c, res), complex heads, the linear schedule over 1000 steps and
 // DefaultSettings (with the float32 rates as their shortest decimals, 5e-4 and
 // 0.999). Marshalled, it is a complete configuration file; ParseConfig accepts it
 // when CheckConfig accepts the preset for that shape.
@@ -638,7 +638,7 @@ func DefaultConfig(c, res int) Config {
 	}
 	st := DefaultSettings()
 	ema, dropout := shortest(st.EMADecay), st.Dropout
-	return Config{UNet: &u, Head: string(HeadSimple), Schedule: sampler.Linear.String(), DiffusionSteps: 1000,
+	return Config{UNet: &u, Head: string(HeadComplex), Schedule: sampler.Linear.String(), DiffusionSteps: 1000,
 		TrainSteps: st.TrainSteps, FitSteps: st.FitSteps, Batch: st.Batch, LR: shortest(st.LR),
 		EMADecay: &ema, Dropout: &dropout, MsEpsPerStep: st.MsEpsPerStep}
 }

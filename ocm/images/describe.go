@@ -1,6 +1,7 @@
 package images
 
 import (
+	"cmp"
 	"fmt"
 
 	"ocm/ocm"
@@ -11,8 +12,9 @@ import (
 // number of stored values.
 func DescribeBundle(md map[string]string, values int) string {
 	return fmt.Sprintf("image model (%s, %s images): UNet %s, %d values; %s schedule, N=%s; trained %s steps "+
-		"(batch %s), heads ocm/sn/npr %s steps each", md["dataset"], md["image_shape"], md["unet_config"], values,
-		md["schedule"], md["diffusion_steps"], md["train.backbone_steps"], md["train.batch"], md["train.head_steps"])
+		"(batch %s), %s heads ocm/sn/npr %s steps each", md["dataset"], md["image_shape"], md["unet_config"], values,
+		md["schedule"], md["diffusion_steps"], md["train.backbone_steps"], md["train.batch"],
+		cmp.Or(md["head"], string(HeadSimple)), md["train.head_steps"])
 }
 
 // CheckData returns an error when the images of ds, named spec, are not the shape
