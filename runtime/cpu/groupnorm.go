@@ -330,6 +330,10 @@ func sumDot64(d, x []float32, m float32) (sd, sdx float64) {
 // gnScale computes y[i] = (x[i]-m)*a + b; len(x) == len(y).
 func gnScale(y, x []float32, m, a, b float32) {
 	y = y[:len(x)]
+	if gnVector && len(x) > 0 {
+		gnScaleAVX512(&y[0], &x[0], len(x), m, a, b)
+		return
+	}
 	for i, v := range x {
 		y[i] = (v-m)*a + b
 	}
@@ -340,6 +344,10 @@ func gnScale(y, x []float32, m, a, b float32) {
 func gnCombine(dst, d, x []float32, m, a, b, c float32) {
 	d = d[:len(dst)]
 	x = x[:len(dst)]
+	if gnVector && len(dst) > 0 {
+		gnCombineAVX512(&dst[0], &d[0], &x[0], len(dst), m, a, b, c)
+		return
+	}
 	for i := range dst {
 		dst[i] = a*d[i] + b*(x[i]-m) + c
 	}

@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// gnVector is false without assembly: gnScale and gnCombine run their Go loops.
+var gnVector = false
+
+func gnScaleAVX512(y, x *float32, n int, m, a, b float32) { panic("cpu: no AVX-512 GroupNorm kernel") }
+
+func gnCombineAVX512(dst, d, x *float32, n int, m, a, b, c float32) {
+	panic("cpu: no AVX-512 GroupNorm kernel")
+}
