@@ -57,24 +57,15 @@ func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 
 // Conv2dBias computes y = w ⋆ x + b: on the implicit-GEMM path the bias is added
 // where the output grid is compacted, on the im2col path in place after the GEMM.
-func (d *CPU) Conv2dBias(y, x, w, b Buffer, c *ConvArgs) {
-	if gridOK(d, c) {
-		d.conv2dGridBias(y, x, w, b, c)
-		return
-	}
-	d.conv2dIm2col(y, x, w, c)
-	cpu.AddPlaneBias(data(y), data(b), nil, c.N*c.Cout, c.OutH*c.OutW, c.Cout)
-}
+func (d *CPU) Conv2dBias(y, x, w, b Buffer, c *ConvArgs) { d.Conv2dBiasAdd(y, x, w, b, nil, c) }
 
-// Conv2dBiasAdd computes y = (w ⋆ x + b) + r, b nil for no bias: the bias and the
-// residual are added in one pass, where the output grid is compacted on the
-// implicit-GEMM path and in place after the GEMM on the im2col path.
+// Conv2dBiasAdd computes y = (w ⋆ x + b) + r, b nil for no bias and r nil for no
+// residual: the bias and the residual are added in one pass, where the output grid
+// is compacted on the implicit-GEMM path and in place after the GEMM on the im2col
+// path.
 func (d *CPU) Conv2dBiasAdd(y, x, w, b, r Buffer, c *ConvArgs) {
 	if gridOK(d, c) {
-		s := gridOf(c)
-		xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
-		defer release()
-		d.gemm.ConvGridBiasAdd(data(y), xp, data(w), data(b), data(r), s)
+		d.conv2dGridBias(y, x, w, b, r, c)
 		return
 	}
 	d.conv2dIm2col(y, x, w, c)
@@ -214,14 +205,19 @@ func padded(x []float32, planes, h, w, pad, kw int) ([]float32, func()) {
 }
 
 // conv2dGrid computes y = w ⋆ x as one implicit GEMM over all images.
-func (d *CPU) conv2dGrid(y, x, w Buffer, c *ConvArgs) { d.conv2dGridBias(y, x, w, nil, c) }
+func (d *CPU) conv2dGrid(y, x, w Buffer, c *ConvArgs) { d.conv2dGridBias(y, x, w, nil, nil, c) }
 
-// conv2dGridBias computes y = w ⋆ x + b (b nil: no bias) as one implicit GEMM.
-func (d *CPU) conv2dGridBias(y, x, w, b Buffer, c *ConvArgs) {
+// conv2dGridBias computes y = (w ⋆ x + b) + r (b nil: no bias; r nil: no residual)
+// as one implicit GEMM.
+func (d *CPU) conv2dGridBias(y, x, w, b, r Buffer, c *ConvArgs) {
 	s := gridOf(c)
 	xp, release := padded(data(x), c.N*c.C, c.H, c.W, c.Pad, c.KW)
 	defer release()
-	d.gemm.ConvGridBias(data(y), xp, data(w), data(b), s, 0)
+	if r == nil {
+		d.gemm.ConvGridBias(data(y), xp, data(w), data(b), s, 0)
+		return
+	}
+	d.gemm.ConvGridBiasAdd(data(y), xp, data(w), data(b), data(r), s)
 }
 
 // conv2dInputGradGrid computes dx as the forward convolution of dy, padded by

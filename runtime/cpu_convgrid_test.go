@@ -96,6 +96,14 @@ func maxRelDiff(got, want []float32) (int, float64) {
 	return at, worst / math.Max(scale, 1e-30)
 }
 
+// convPathDevices are CPU devices with kernel k on each convolution path: the
+// default choice, the implicit GEMM forced, and im2col.
+func convPathDevices(k cpu.Kernel) []*CPU {
+	grid := NewCPU(CPUOptions{Kernel: k, Force: true})
+	grid.forceGrid = true
+	return []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
+}
+
 // TestConvBiasEqualsConvPlusBias checks Conv2dBias, whose bias is added where the
 // output is stored, against the same device's Conv2d followed by adding the bias,
 // bit for bit, on every path (implicit GEMM, forced grid, im2col) and kernel, for a
@@ -111,9 +119,7 @@ func TestConvBiasEqualsConvPlusBias(t *testing.T) {
 		if !k.Available() {
 			continue
 		}
-		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
-		grid.forceGrid = true
-		devs := []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
+		devs := convPathDevices(k)
 		for _, c := range cases {
 			a := ConvGeometry([]int{c.n, c.c, c.hw, c.hw}, []int{c.cout, c.c, c.k, c.k}, c.stride, c.pad)
 			x, w := randBuf(r, c.n*c.c*c.hw*c.hw), randBuf(r, c.cout*c.c*c.k*c.k)
@@ -160,9 +166,7 @@ func TestConvBiasAddEqualsConvBiasThenAdd(t *testing.T) {
 		if !k.Available() {
 			continue
 		}
-		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
-		grid.forceGrid = true
-		devs := []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
+		devs := convPathDevices(k)
 		for _, c := range cases {
 			a := ConvGeometry([]int{c.n, c.c, c.hw, c.hw}, []int{c.cout, c.c, c.k, c.k}, c.stride, c.pad)
 			x, w := randBuf(r, c.n*c.c*c.hw*c.hw), randBuf(r, c.cout*c.c*c.k*c.k)
