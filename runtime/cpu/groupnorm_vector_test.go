@@ -15,14 +15,6 @@ func withGNVector(t *testing.T, on bool, f func()) {
 	f()
 }
 
-func randSlice(r *rand.Rand, n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = float32(r.NormFloat64())
-	}
-	return s
-}
-
 func sameBits(t *testing.T, what string, got, want []float32) {
 	t.Helper()
 	for i := range want {
@@ -41,11 +33,11 @@ func TestGNVectorLoopsMatchGo(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 3, 15, 16, 17, 31, 32, 33, 49, 784} {
-		x, d := randSlice(r, n+5), randSlice(r, n+5)
+		x, d := ktRand(r, n+5), ktRand(r, n+5)
 		m, a, b, c := float32(0.3), float32(1.7), float32(-0.2), float32(0.05)
 		var want, got, wantC, gotC []float32
 		withGNVector(t, false, func() {
-			want, wantC = randSlice(r, n+5), randSlice(r, n+5)
+			want, wantC = ktRand(r, n+5), ktRand(r, n+5)
 			got, gotC = append([]float32(nil), want...), append([]float32(nil), wantC...)
 			gnScale(want[:n], x[:n], m, a, b)
 			gnCombine(wantC[:n], d[:n], x[:n], m, a, b, c)
@@ -68,8 +60,8 @@ func TestGroupNormVectorMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, s := range gnShapes {
 		n, c, hw, g := s.n, s.c, s.hw, s.groups
-		x, gamma, beta := randSlice(r, n*c*hw), randSlice(r, c), randSlice(r, c)
-		dy, tx, tg, tb := randSlice(r, n*c*hw), randSlice(r, n*c*hw), randSlice(r, c), randSlice(r, c)
+		x, gamma, beta := ktRand(r, n*c*hw), ktRand(r, c), ktRand(r, c)
+		dy, tx, tg, tb := ktRand(r, n*c*hw), ktRand(r, n*c*hw), ktRand(r, c), ktRand(r, c)
 		run := func() [][]float32 {
 			y, mean, rstd := make([]float32, n*c*hw), make([]float32, n*g), make([]float32, n*g)
 			dx, dg, db, ty := make([]float32, n*c*hw), make([]float32, c), make([]float32, c), make([]float32, n*c*hw)
