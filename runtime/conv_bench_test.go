@@ -9,8 +9,8 @@ import (
 )
 
 // The convolutions of unet-s at batch 16, by the device's own choice of path
-// ("grid"), by im2col, and by the implicit GEMM where the device would not take it
-// ("forcegrid"),
+// ("auto": Winograd for the 3×3 stride-1 ones), by im2col, and by the implicit GEMM
+// where the device would not take it ("grid"),
 // in GFLOP/s of CPU time (user + system) and of the fastest call (both steadier
 // than the mean wall time on a shared machine):
 //
@@ -35,11 +35,11 @@ func BenchmarkConvPaths(b *testing.B) {
 		x, w := randBuf(r, s.n*s.c*s.hw*s.hw), randBuf(r, s.cout*s.c*s.k*s.k)
 		dy := randBuf(r, s.n*s.cout*a.OutH*a.OutW)
 		flops := 2 * float64(s.n*a.OutH*a.OutW) * float64(s.cout*s.c*s.k*s.k)
-		for _, path := range []string{"grid", "im2col", "forcegrid"} {
+		for _, path := range []string{"auto", "im2col", "grid"} {
 			d := NewCPU(CPUOptions{Im2col: path == "im2col"})
-			d.forceGrid = path == "forcegrid"
-			if d.forceGrid && (s.stride != 1 || gridOK(NewCPU(CPUOptions{}), a)) {
-				continue // the same as "grid"
+			d.forceGrid = path == "grid"
+			if auto := NewCPU(CPUOptions{}); d.forceGrid && (s.stride != 1 || !winogradOK(auto, a) && gridOK(auto, a)) {
+				continue // the same as "auto"
 			}
 			ops := []struct {
 				name string

@@ -48,6 +48,10 @@ func (p *convPlan) columns(col, x []float32, n0, gN int) {
 // Conv2d computes y = w ⋆ x: stride-1 convolutions as implicit GEMMs on the padded
 // input (cpu.GridConv), others (and all with CPUOptions.Im2col) by im2col.
 func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
+	if winogradOK(d, c) {
+		d.gemm.ConvWinograd(data(y), data(x), data(w), nil, nil, winogradOf(c), 0)
+		return
+	}
 	if gridOK(d, c) {
 		d.conv2dGrid(y, x, w, c)
 		return
@@ -64,6 +68,10 @@ func (d *CPU) Conv2dBias(y, x, w, b Buffer, c *ConvArgs) { d.Conv2dBiasAdd(y, x,
 // is compacted on the implicit-GEMM path and in place after the GEMM on the im2col
 // path.
 func (d *CPU) Conv2dBiasAdd(y, x, w, b, r Buffer, c *ConvArgs) {
+	if winogradOK(d, c) {
+		d.gemm.ConvWinograd(data(y), data(x), data(w), data(b), data(r), winogradOf(c), 0)
+		return
+	}
 	if gridOK(d, c) {
 		d.conv2dGridBias(y, x, w, b, r, c)
 		return
@@ -74,6 +82,10 @@ func (d *CPU) Conv2dBiasAdd(y, x, w, b, r Buffer, c *ConvArgs) {
 
 // Conv2dInputGrad computes dx from dy and w (see Conv2d for the paths).
 func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
+	if winogradOK(d, c) {
+		d.conv2dInputGradWinograd(dx, dy, w, c)
+		return
+	}
 	if gridOK(d, c) {
 		d.conv2dInputGradGrid(dx, dy, w, c)
 		return
@@ -245,4 +257,35 @@ func (d *CPU) conv2dWeightGradGrid(dw, dy, x Buffer, c *ConvArgs) {
 		cpu.GridPlanes(dyg, data(dy), c.N*c.Cout, c.OutH, c.OutW, s.Wp)
 	}
 	d.gemm.ConvGridWeightGrad(data(dw), dyg, xp, s)
+}
+
+// winogradMinChannels is the fewest input and output channels for which a 3×3
+// convolution takes Winograd's F(2×2, 3×3) (below it the transforms cost more than
+// the multiplications they save).
+const winogradMinChannels = 16
+
+// winogradOK reports whether the convolution c takes the Winograd path: 3×3, stride
+// 1, Pad ≤ 2 (the input gradient pads by 2 − Pad), at least winogradMinChannels
+// input and output channels unless the tests force it, and the device not forced
+// to another path.
+func winogradOK(d *CPU, c *ConvArgs) bool {
+	if d.im2col || d.forceGrid || c.Stride != 1 || c.KH != 3 || c.KW != 3 || c.Pad > 2 {
+		return false
+	}
+	return d.forceWinograd || min(c.C, c.Cout) >= winogradMinChannels
+}
+
+// winogradOf is the forward Winograd convolution of c.
+func winogradOf(c *ConvArgs) cpu.WinogradConv {
+	return cpu.WinogradConv{N: c.N, C: c.C, H: c.H, W: c.W, Pad: c.Pad, Cout: c.Cout}
+}
+
+// conv2dInputGradWinograd computes dx as the Winograd convolution of dy, padded by
+// 2 − Pad, with the flipped and transposed kernel.
+func (d *CPU) conv2dInputGradWinograd(dx, dy, w Buffer, c *ConvArgs) {
+	wf := getScratch(c.Cout * c.C * 9)
+	defer putScratch(wf)
+	cpu.FlipKernel(wf, data(w), c.Cout, c.C, 3, 3)
+	s := cpu.WinogradConv{N: c.N, C: c.Cout, H: c.OutH, W: c.OutW, Pad: 2 - c.Pad, Cout: c.C}
+	d.gemm.ConvWinograd(data(dx), data(dy), wf, nil, nil, s, 0)
 }

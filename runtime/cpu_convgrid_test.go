@@ -30,6 +30,8 @@ func TestConvPathsMatchIm2col(t *testing.T) {
 		dev := NewCPU(CPUOptions{Kernel: k, Force: true})
 		grid := NewCPU(CPUOptions{Kernel: k, Force: true})
 		grid.forceGrid = true
+		wino := NewCPU(CPUOptions{Kernel: k, Force: true})
+		wino.forceWinograd = true
 		ref := NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%v/%+v", k, c), func(t *testing.T) {
@@ -48,11 +50,11 @@ func TestConvPathsMatchIm2col(t *testing.T) {
 				} {
 					want := nanBuf(op.size)
 					op.run(ref, want)
-					for _, d := range []*CPU{dev, grid} {
+					for _, d := range []*CPU{dev, grid, wino} {
 						got := nanBuf(op.size)
 						op.run(d, got)
 						if i, e := maxRelDiff(got.d, want.d); e > 1e-5 {
-							t.Errorf("%s (forceGrid %v): value %d = %g, im2col %g (relative to the largest: %.2g)", op.name, d.forceGrid, i, got.d[i], want.d[i], e)
+							t.Errorf("%s (forceGrid %v, forceWinograd %v): value %d = %g, im2col %g (relative to the largest: %.2g)", op.name, d.forceGrid, d.forceWinograd, i, got.d[i], want.d[i], e)
 						}
 					}
 				}
@@ -97,11 +99,13 @@ func maxRelDiff(got, want []float32) (int, float64) {
 }
 
 // convPathDevices are CPU devices with kernel k on each convolution path: the
-// default choice, the implicit GEMM forced, and im2col.
+// default choice, the implicit GEMM forced, Winograd forced, and im2col.
 func convPathDevices(k cpu.Kernel) []*CPU {
 	grid := NewCPU(CPUOptions{Kernel: k, Force: true})
 	grid.forceGrid = true
-	return []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
+	wino := NewCPU(CPUOptions{Kernel: k, Force: true})
+	wino.forceWinograd = true
+	return []*CPU{NewCPU(CPUOptions{Kernel: k, Force: true}), grid, wino, NewCPU(CPUOptions{Kernel: k, Force: true, Im2col: true})}
 }
 
 // TestConvBiasEqualsConvPlusBias checks Conv2dBias, whose bias is added where the

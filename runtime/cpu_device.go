@@ -20,8 +20,11 @@ type CPU struct {
 	// forceGrid takes the implicit-GEMM path for every stride-1 convolution it can
 	// compute, however narrow (tests).
 	forceGrid bool
-	pool      *cpu.Pool
-	poison    bool // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
+	// forceWinograd takes the Winograd path for every 3×3 stride-1 convolution it can
+	// compute, however few its channels (tests).
+	forceWinograd bool
+	pool          *cpu.Pool
+	poison        bool // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
 }
 
 // CPUOptions selects the GEMM kernel and thread count of a CPU device.

@@ -83,7 +83,8 @@ func runTiles(kn *sgemmKernel, buf *sgemmBuf, a []float32, lda, m, kc int, bp []
 // packed B panel bpan (kc × nr, of which cols columns are wanted) into C at column
 // j as sink describes, C = A·B + beta·C (beta 0 or 1). Full row panels of A are read
 // in place when the kernel can (microRowA); the others come from ap, rows
-// [i0, i0+m) packed by sgemmPackA (row i at panel (i−i0)/mr). Tiles that sink
+// [i0, i0+m) packed by sgemmPackA (row i at panel (i−i0)/mr; ap may be nil when
+// every row panel is read in place). Tiles that sink
 // cannot take in place are computed into t (mr × nr) and stored by the sink.
 func panelTiles(kn *sgemmKernel, t, a []float32, lda int, ap []float32, i0, m, kc int, bpan []float32, cols int, c []float32, sink tileSink, j int, beta float32) {
 	mr, nr := kn.mr, kn.nr
@@ -91,8 +92,11 @@ func panelTiles(kn *sgemmKernel, t, a []float32, lda int, ap []float32, i0, m, k
 	for ir := 0; ir < m; ir += mr {
 		rows := min(mr, m-ir)
 		i := i0 + ir
-		apan := ap[ir*kc : (ir+mr)*kc]
 		rowA := direct && rows == mr
+		var apan []float32 // packed only where A is not read in place
+		if !rowA {
+			apan = ap[ir*kc : (ir+mr)*kc]
+		}
 		q, microRows := kn.rowsKernel(rows)
 		if q == rows && cols == nr {
 			if off, ldc, ok := sink.at(i, j, rows, cols); ok {

@@ -1,0 +1,307 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Permutation indices (VPERMT2PS): the even and the odd lanes of two vectors, and
+// the interleaving of two vectors' low and high halves.
+DATA winoEven<>+0(SB)/4, $0
+DATA winoEven<>+4(SB)/4, $2
+DATA winoEven<>+8(SB)/4, $4
+DATA winoEven<>+12(SB)/4, $6
+DATA winoEven<>+16(SB)/4, $8
+DATA winoEven<>+20(SB)/4, $10
+DATA winoEven<>+24(SB)/4, $12
+DATA winoEven<>+28(SB)/4, $14
+DATA winoEven<>+32(SB)/4, $16
+DATA winoEven<>+36(SB)/4, $18
+DATA winoEven<>+40(SB)/4, $20
+DATA winoEven<>+44(SB)/4, $22
+DATA winoEven<>+48(SB)/4, $24
+DATA winoEven<>+52(SB)/4, $26
+DATA winoEven<>+56(SB)/4, $28
+DATA winoEven<>+60(SB)/4, $30
+GLOBL winoEven<>(SB), RODATA, $64
+
+DATA winoOdd<>+0(SB)/4, $1
+DATA winoOdd<>+4(SB)/4, $3
+DATA winoOdd<>+8(SB)/4, $5
+DATA winoOdd<>+12(SB)/4, $7
+DATA winoOdd<>+16(SB)/4, $9
+DATA winoOdd<>+20(SB)/4, $11
+DATA winoOdd<>+24(SB)/4, $13
+DATA winoOdd<>+28(SB)/4, $15
+DATA winoOdd<>+32(SB)/4, $17
+DATA winoOdd<>+36(SB)/4, $19
+DATA winoOdd<>+40(SB)/4, $21
+DATA winoOdd<>+44(SB)/4, $23
+DATA winoOdd<>+48(SB)/4, $25
+DATA winoOdd<>+52(SB)/4, $27
+DATA winoOdd<>+56(SB)/4, $29
+DATA winoOdd<>+60(SB)/4, $31
+GLOBL winoOdd<>(SB), RODATA, $64
+
+DATA winoLo<>+0(SB)/4, $0
+DATA winoLo<>+4(SB)/4, $16
+DATA winoLo<>+8(SB)/4, $1
+DATA winoLo<>+12(SB)/4, $17
+DATA winoLo<>+16(SB)/4, $2
+DATA winoLo<>+20(SB)/4, $18
+DATA winoLo<>+24(SB)/4, $3
+DATA winoLo<>+28(SB)/4, $19
+DATA winoLo<>+32(SB)/4, $4
+DATA winoLo<>+36(SB)/4, $20
+DATA winoLo<>+40(SB)/4, $5
+DATA winoLo<>+44(SB)/4, $21
+DATA winoLo<>+48(SB)/4, $6
+DATA winoLo<>+52(SB)/4, $22
+DATA winoLo<>+56(SB)/4, $7
+DATA winoLo<>+60(SB)/4, $23
+GLOBL winoLo<>(SB), RODATA, $64
+
+DATA winoHi<>+0(SB)/4, $8
+DATA winoHi<>+4(SB)/4, $24
+DATA winoHi<>+8(SB)/4, $9
+DATA winoHi<>+12(SB)/4, $25
+DATA winoHi<>+16(SB)/4, $10
+DATA winoHi<>+20(SB)/4, $26
+DATA winoHi<>+24(SB)/4, $11
+DATA winoHi<>+28(SB)/4, $27
+DATA winoHi<>+32(SB)/4, $12
+DATA winoHi<>+36(SB)/4, $28
+DATA winoHi<>+40(SB)/4, $13
+DATA winoHi<>+44(SB)/4, $29
+DATA winoHi<>+48(SB)/4, $14
+DATA winoHi<>+52(SB)/4, $30
+DATA winoHi<>+56(SB)/4, $15
+DATA winoHi<>+60(SB)/4, $31
+GLOBL winoHi<>(SB), RODATA, $64
+
+// One row k of the patches of up to 16 tiles: its columns c0 .. c0+47 loaded under
+// the masks at mask(BX) (zero where masked), then split into the tiles' columns
+// q = 0..3 (d0: c0+2j, d1: c0+2j+1, d2: c0+2j+2, d3: c0+2j+3 for tile j).
+#define WINOROW(off, mask, d0, d1, d2, d3) \
+	KMOVW   mask+0(BX), K1; \
+	VMOVUPS.Z (SI)(off*1), K1, Z16; \
+	KMOVW   mask+2(BX), K1; \
+	VMOVUPS.Z 64(SI)(off*1), K1, Z17; \
+	KMOVW   mask+4(BX), K1; \
+	VMOVUPS.Z 128(SI)(off*1), K1, Z18; \
+	VMOVAPS Z16, d0; \
+	VPERMT2PS Z17, Z28, d0; \
+	VMOVAPS Z16, d1; \
+	VPERMT2PS Z17, Z29, d1; \
+	VALIGND $1, d0, Z18, d2; \
+	VALIGND $1, Z18, Z18, Z18; \
+	VALIGND $1, d1, Z18, d3
+
+// (e0, e1, e2, e3) = (e0 − e2, e1 + e2, e2 − e1, e1 − e3): Bᵀ applied in place.
+#define WINOB(e0, e1, e2, e3) \
+	VSUBPS e1, e2, Z19; \
+	VSUBPS e2, e0, e0; \
+	VSUBPS e3, e1, e3; \
+	VADDPS e2, e1, e1; \
+	VMOVAPS Z19, e2
+
+// func winoInputAVX512(v, x *float32, a *winoIn)
+TEXT ·winoInputAVX512(SB), NOSPLIT, $0-24
+	MOVQ    v+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    a+16(FP), BX
+	MOVQ    0(BX), R8 // vstride
+	SHLQ    $2, R8
+	MOVQ    8(BX), R9 // nr
+	SHLQ    $2, R9
+	MOVQ    16(BX), R10 // hw
+	SHLQ    $2, R10
+	MOVQ    24(BX), CX // c
+	MOVQ    32(BX), R11 // rowOff
+	SHLQ    $2, R11
+	MOVQ    40(BX), R12
+	SHLQ    $2, R12
+	MOVQ    48(BX), R13
+	SHLQ    $2, R13
+	MOVQ    56(BX), R14
+	SHLQ    $2, R14
+	KMOVW   88(BX), K4 // store
+	VMOVUPS winoEven<>(SB), Z28
+	VMOVUPS winoOdd<>(SB), Z29
+inloop:
+	WINOROW(R11, 64, Z0, Z1, Z2, Z3)
+	WINOROW(R12, 70, Z4, Z5, Z6, Z7)
+	WINOROW(R13, 76, Z8, Z9, Z10, Z11)
+	WINOROW(R14, 82, Z12, Z13, Z14, Z15)
+	WINOB(Z0, Z4, Z8, Z12)
+	WINOB(Z1, Z5, Z9, Z13)
+	WINOB(Z2, Z6, Z10, Z14)
+	WINOB(Z3, Z7, Z11, Z15)
+	WINOB(Z0, Z1, Z2, Z3)
+	WINOB(Z4, Z5, Z6, Z7)
+	WINOB(Z8, Z9, Z10, Z11)
+	WINOB(Z12, Z13, Z14, Z15)
+	MOVQ    DI, AX
+	VMOVUPS Z0, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z1, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z2, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z3, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z4, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z5, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z6, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z7, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z8, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z9, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z10, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z11, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z12, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z13, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z14, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z15, K4, (AX)
+	ADDQ    R10, SI
+	ADDQ    R9, DI
+	DECQ    CX
+	JNZ     inloop
+	VZEROUPPER
+	RET
+
+// y = (a + b) + c and z = (b − c) − d: Aᵀ applied to (a, b, c, d).
+#define WINOA(a, b, c, d, y, z) \
+	VADDPS b, a, y; \
+	VADDPS c, y, y; \
+	VSUBPS c, b, z; \
+	VSUBPS d, z, z
+
+// func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs)
+TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-40
+	MOVQ    m+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    res+16(FP), DX
+	MOVQ    bias+24(FP), R13
+	MOVQ    a+32(FP), BX
+	MOVQ    0(BX), R8 // mstride
+	SHLQ    $2, R8
+	MOVQ    8(BX), R9 // tp
+	SHLQ    $2, R9
+	MOVQ    16(BX), R10 // ohw
+	SHLQ    $2, R10
+	MOVQ    24(BX), CX // c
+	MOVQ    32(BX), R11 // ow
+	SHLQ    $2, R11
+	MOVQ    40(BX), R12 // rows
+	MOVQ    48(BX), R14 // flags
+	KMOVW   56(BX), K1 // load
+	KMOVW   58(BX), K2 // store, columns 0..15
+	KMOVW   60(BX), K3 // store, columns 16..31
+	VMOVUPS winoLo<>(SB), Z28
+	VMOVUPS winoHi<>(SB), Z29
+outloop:
+	MOVQ    SI, AX
+	VMOVUPS.Z (AX), K1, Z0
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z1
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z2
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z3
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z4
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z5
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z6
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z7
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z8
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z9
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z10
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z11
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z12
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z13
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z14
+	ADDQ    R8, AX
+	VMOVUPS.Z (AX), K1, Z15
+	WINOA(Z0, Z4, Z8, Z12, Z16, Z20)
+	WINOA(Z1, Z5, Z9, Z13, Z17, Z21)
+	WINOA(Z2, Z6, Z10, Z14, Z18, Z22)
+	WINOA(Z3, Z7, Z11, Z15, Z19, Z23)
+	WINOA(Z16, Z17, Z18, Z19, Z24, Z25)
+	WINOA(Z20, Z21, Z22, Z23, Z26, Z27)
+	TESTQ   $1, R14
+	JZ      nobias
+	VBROADCASTSS (R13), Z30
+	VADDPS  Z30, Z24, Z24
+	VADDPS  Z30, Z25, Z25
+	VADDPS  Z30, Z26, Z26
+	VADDPS  Z30, Z27, Z27
+nobias:
+	// Interleave each output row's two columns of every tile.
+	VMOVAPS Z24, Z0
+	VPERMT2PS Z25, Z28, Z0
+	VMOVAPS Z24, Z1
+	VPERMT2PS Z25, Z29, Z1
+	VMOVAPS Z26, Z2
+	VPERMT2PS Z27, Z28, Z2
+	VMOVAPS Z26, Z3
+	VPERMT2PS Z27, Z29, Z3
+	TESTQ   $2, R14
+	JZ      nores
+	VMOVUPS.Z (DX), K2, Z4
+	VADDPS  Z4, Z0, Z0
+	VMOVUPS.Z 64(DX), K3, Z5
+	VADDPS  Z5, Z1, Z1
+	CMPQ    R12, $2
+	JNE     store
+	VMOVUPS.Z (DX)(R11*1), K2, Z6
+	VADDPS  Z6, Z2, Z2
+	VMOVUPS.Z 64(DX)(R11*1), K3, Z7
+	VADDPS  Z7, Z3, Z3
+	JMP     store
+nores:
+	TESTQ   $4, R14
+	JZ      store
+	VMOVUPS.Z (DI), K2, Z4
+	VADDPS  Z0, Z4, Z0
+	VMOVUPS.Z 64(DI), K3, Z5
+	VADDPS  Z1, Z5, Z1
+	CMPQ    R12, $2
+	JNE     store
+	VMOVUPS.Z (DI)(R11*1), K2, Z6
+	VADDPS  Z2, Z6, Z2
+	VMOVUPS.Z 64(DI)(R11*1), K3, Z7
+	VADDPS  Z3, Z7, Z3
+store:
+	VMOVUPS Z0, K2, (DI)
+	VMOVUPS Z1, K3, 64(DI)
+	CMPQ    R12, $2
+	JNE     next
+	VMOVUPS Z2, K2, (DI)(R11*1)
+	VMOVUPS Z3, K3, 64(DI)(R11*1)
+next:
+	ADDQ    R9, SI
+	ADDQ    R10, DI
+	ADDQ    R10, DX
+	ADDQ    $4, R13
+	DECQ    CX
+	JNZ     outloop
+	VZEROUPPER
+	RET

@@ -1,0 +1,12 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// winoVector is false without assembly: the Winograd transforms run their Go loops.
+var winoVector = false
+
+func winoInputAVX512(v, x *float32, a *winoIn) { panic("cpu: no AVX-512 Winograd kernel") }
+
+func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs) {
+	panic("cpu: no AVX-512 Winograd kernel")
+}
