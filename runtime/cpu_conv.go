@@ -45,8 +45,10 @@ func (p *convPlan) columns(col, x []float32, n0, gN int) {
 	})
 }
 
-// Conv2d computes y = w ⋆ x: stride-1 convolutions as implicit GEMMs on the padded
-// input (cpu.GridConv), others (and all with CPUOptions.Im2col) by im2col.
+// Conv2d computes y = w ⋆ x: 3×3 stride-1 convolutions with enough channels by
+// Winograd's F(2×2, 3×3) (cpu.WinogradConv; see winogradOK), other stride-1 ones as
+// implicit GEMMs on the padded input (cpu.GridConv), the rest (and all with
+// CPUOptions.Im2col) by im2col. The input and weight gradients take the same paths.
 func (d *CPU) Conv2d(y, x, w Buffer, c *ConvArgs) {
 	if winogradOK(d, c) {
 		d.gemm.ConvWinograd(data(y), data(x), data(w), nil, nil, winogradOf(c), 0)
@@ -95,6 +97,10 @@ func (d *CPU) Conv2dInputGrad(dx, dy, w Buffer, c *ConvArgs) {
 
 // Conv2dWeightGrad computes dw from dy and x (see Conv2d for the paths).
 func (d *CPU) Conv2dWeightGrad(dw, dy, x Buffer, c *ConvArgs) {
+	if winogradOK(d, c) {
+		d.gemm.ConvWinogradWeightGrad(data(dw), data(dy), data(x), winogradOf(c))
+		return
+	}
 	if gridOK(d, c) {
 		d.conv2dWeightGradGrid(dw, dy, x, c)
 		return
@@ -265,14 +271,14 @@ func (d *CPU) conv2dWeightGradGrid(dw, dy, x Buffer, c *ConvArgs) {
 const winogradMinChannels = 16
 
 // winogradOK reports whether the convolution c takes the Winograd path: 3×3, stride
-// 1, Pad ≤ 2 (the input gradient pads by 2 − Pad), at least winogradMinChannels
-// input and output channels unless the tests force it, and the device not forced
-// to another path.
+// 1, Pad ≤ 2 (the input gradient pads by 2 − Pad), and the device not forced to
+// another path; unless the tests force it, also at least winogradMinChannels input
+// and output channels and vector transforms on this CPU.
 func winogradOK(d *CPU, c *ConvArgs) bool {
 	if d.im2col || d.forceGrid || c.Stride != 1 || c.KH != 3 || c.KW != 3 || c.Pad > 2 {
 		return false
 	}
-	return d.forceWinograd || min(c.C, c.Cout) >= winogradMinChannels
+	return d.forceWinograd || cpu.WinogradVector() && min(c.C, c.Cout) >= winogradMinChannels
 }
 
 // winogradOf is the forward Winograd convolution of c.

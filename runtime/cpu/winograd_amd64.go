@@ -20,3 +20,9 @@ func winoInputAVX512(v, x *float32, a *winoIn)
 //
 //go:noescape
 func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs)
+
+// winoGradOutAVX512 is winoGradOut's assembly (dm at the run's first tile of channel
+// 0, dy at the tile row's first output value of channel 0).
+//
+//go:noescape
+func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs)

@@ -305,3 +305,92 @@ next:
 	JNZ     outloop
 	VZEROUPPER
 	RET
+
+// (y0, y1, y2, y3) = (x0, x0 + x1, x0 − x1, −x1): A applied to (x0, x1); Z31 holds
+// the sign bits.
+#define WINOAT(x0, x1, y0, y1, y2, y3) \
+	VMOVAPS x0, y0; \
+	VADDPS x1, x0, y1; \
+	VSUBPS x1, x0, y2; \
+	VPXORD Z31, x1, y3
+
+// func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs)
+TEXT ·winoGradOutAVX512(SB), NOSPLIT, $0-24
+	MOVQ    dm+0(FP), DI
+	MOVQ    dy+8(FP), SI
+	MOVQ    a+16(FP), BX
+	MOVQ    0(BX), R8 // mstride
+	SHLQ    $2, R8
+	MOVQ    8(BX), R9 // tp
+	SHLQ    $2, R9
+	MOVQ    16(BX), R10 // ohw
+	SHLQ    $2, R10
+	MOVQ    24(BX), CX // c
+	MOVQ    32(BX), R11 // ow
+	SHLQ    $2, R11
+	KMOVW   40(BX), K1 // row 0, columns 0..15
+	KMOVW   42(BX), K2 // row 0, columns 16..31
+	KMOVW   44(BX), K3 // row 1
+	KMOVW   46(BX), K5
+	KMOVW   48(BX), K4 // store
+	VMOVUPS winoEven<>(SB), Z28
+	VMOVUPS winoOdd<>(SB), Z29
+	MOVL    $0x80000000, AX
+	VPBROADCASTD AX, Z31
+dyloop:
+	VMOVUPS.Z (SI), K1, Z16
+	VMOVUPS.Z 64(SI), K2, Z17
+	VMOVAPS Z16, Z0
+	VPERMT2PS Z17, Z28, Z0 // dY[0][0]
+	VMOVAPS Z16, Z1
+	VPERMT2PS Z17, Z29, Z1 // dY[0][1]
+	VMOVUPS.Z (SI)(R11*1), K3, Z16
+	VMOVUPS.Z 64(SI)(R11*1), K5, Z17
+	VMOVAPS Z16, Z2
+	VPERMT2PS Z17, Z28, Z2 // dY[1][0]
+	VMOVAPS Z16, Z3
+	VPERMT2PS Z17, Z29, Z3 // dY[1][1]
+	WINOAT(Z0, Z2, Z4, Z5, Z6, Z7)
+	WINOAT(Z1, Z3, Z8, Z9, Z10, Z11)
+	WINOAT(Z4, Z8, Z12, Z13, Z14, Z15)
+	WINOAT(Z5, Z9, Z16, Z17, Z18, Z19)
+	WINOAT(Z6, Z10, Z20, Z21, Z22, Z23)
+	WINOAT(Z7, Z11, Z24, Z25, Z26, Z27)
+	MOVQ    DI, AX
+	VMOVUPS Z12, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z13, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z14, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z15, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z16, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z17, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z18, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z19, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z20, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z21, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z22, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z23, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z24, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z25, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z26, K4, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Z27, K4, (AX)
+	ADDQ    R10, SI
+	ADDQ    R9, DI
+	DECQ    CX
+	JNZ     dyloop
+	VZEROUPPER
+	RET

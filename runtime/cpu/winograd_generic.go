@@ -10,3 +10,5 @@ func winoInputAVX512(v, x *float32, a *winoIn) { panic("cpu: no AVX-512 Winograd
 func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs) {
 	panic("cpu: no AVX-512 Winograd kernel")
 }
+
+func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs) { panic("cpu: no AVX-512 Winograd kernel") }

@@ -153,3 +153,63 @@ func winoOutputGo(m, y, res, bias []float32, a *winoOutArgs) {
 		}
 	}
 }
+
+// winoDyArgs holds the arguments of one output-gradient transform run (winoGradOut):
+// up to 16 tiles of one tile row, every output channel.
+type winoDyArgs struct {
+	mstride int          // values between dM[ξ] and dM[ξ+1] (Cout·tp)
+	tp      int          // values between channels in dM
+	ohw     int          // values per output-gradient plane
+	c       int          // output channels
+	ow      int          // output row stride
+	load    [2][2]uint16 // output row a's columns 2·j0 + 16·h + l inside the plane (bit l)
+	store   uint16       // the run's tiles (bit j)
+}
+
+// winoGradOut writes dM = A·dY·Aᵀ of a run's tiles, channel by channel: tile j's
+// dY[a][b] is dy[co·ohw + a·ow + 2·j + b] (zero where the load mask says), dM[4·r +
+// s] goes to dm[ξ·mstride + co·tp + j]. A's rows are (1, 0), (1, 1), (1, −1),
+// (0, −1), applied down the columns first.
+func winoGradOut(dm, dy []float32, a *winoDyArgs) {
+	if winoVector {
+		_ = dm[15*a.mstride+(a.c-1)*a.tp+bits.Len16(a.store)-1]
+		winoGradOutAVX512(&dm[0], &dy[0], a)
+		return
+	}
+	winoGradOutGo(dm, dy, a)
+}
+
+// winoGradOutGo is the portable winoGradOut, the same float32 operations in the same
+// order as the assembly.
+func winoGradOutGo(dm, dy []float32, a *winoDyArgs) {
+	for co := range a.c {
+		for j := range 16 {
+			if a.store>>j&1 == 0 {
+				continue
+			}
+			var d [2][2]float32
+			for r := range 2 {
+				for b := range 2 {
+					if l := 2*j + b; a.load[r][l/16]>>(l%16)&1 != 0 {
+						d[r][b] = dy[co*a.ohw+r*a.ow+l]
+					}
+				}
+			}
+			var z [4][2]float32 // A·dY
+			for b := range 2 {
+				z[0][b], z[1][b], z[2][b], z[3][b] = winoAT(d[0][b], d[1][b])
+			}
+			for r := range 4 {
+				s0, s1, s2, s3 := winoAT(z[r][0], z[r][1])
+				for s, v := range [4]float32{s0, s1, s2, s3} {
+					dm[(4*r+s)*a.mstride+co*a.tp+j] = v
+				}
+			}
+		}
+	}
+}
+
+// winoAT is A applied to (x0, x1).
+func winoAT(x0, x1 float32) (float32, float32, float32, float32) {
+	return x0, x0 + x1, x0 - x1, -x1
+}

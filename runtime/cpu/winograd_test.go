@@ -12,6 +12,7 @@ import (
 func TestWinoArgLayout(t *testing.T) {
 	var in winoIn
 	var out winoOutArgs
+	var dy winoDyArgs
 	for _, f := range []struct {
 		name      string
 		got, want uintptr
@@ -25,6 +26,10 @@ func TestWinoArgLayout(t *testing.T) {
 		{"winoOutArgs.ow", unsafe.Offsetof(out.ow), 32}, {"winoOutArgs.rows", unsafe.Offsetof(out.rows), 40},
 		{"winoOutArgs.flags", unsafe.Offsetof(out.flags), 48}, {"winoOutArgs.load", unsafe.Offsetof(out.load), 56},
 		{"winoOutArgs.store", unsafe.Offsetof(out.store), 58},
+		{"winoDyArgs.mstride", unsafe.Offsetof(dy.mstride), 0}, {"winoDyArgs.tp", unsafe.Offsetof(dy.tp), 8},
+		{"winoDyArgs.ohw", unsafe.Offsetof(dy.ohw), 16}, {"winoDyArgs.c", unsafe.Offsetof(dy.c), 24},
+		{"winoDyArgs.ow", unsafe.Offsetof(dy.ow), 32}, {"winoDyArgs.load", unsafe.Offsetof(dy.load), 40},
+		{"winoDyArgs.store", unsafe.Offsetof(dy.store), 48},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s at offset %d, the assembly reads it at %d", f.name, f.got, f.want)
@@ -162,4 +167,75 @@ func TestWinogradVectorMatchesGo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// directWeightGrad is the weight gradient of the 3×3 convolution s in float64.
+func directWeightGrad(dy, x []float32, s WinogradConv) []float64 {
+	oh, ow := s.OutH(), s.OutW()
+	dw := make([]float64, s.Cout*s.C*9)
+	for n := range s.N {
+		for co := range s.Cout {
+			for ci := range s.C {
+				for t := range 9 {
+					ki, kj := t/3, t%3
+					var acc float64
+					for i := range oh {
+						for j := range ow {
+							r, c := i+ki-s.Pad, j+kj-s.Pad
+							if r >= 0 && r < s.H && c >= 0 && c < s.W {
+								acc += float64(dy[((n*s.Cout+co)*oh+i)*ow+j]) * float64(x[((n*s.C+ci)*s.H+r)*s.W+c])
+							}
+						}
+					}
+					dw[(co*s.C+ci)*9+t] += acc
+				}
+			}
+		}
+	}
+	return dw
+}
+
+// TestConvWinogradWeightGrad compares ConvWinogradWeightGrad with the float64 weight
+// gradient for every GEMM kernel and one or two goroutines, with and without the
+// vector transforms, and the two transforms with each other bit for bit.
+func TestConvWinogradWeightGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	defer func(v bool) { winoVector = v }(winoVector)
+	for _, c := range winoCases {
+		s := WinogradConv{N: c.n, C: c.c, H: c.h, W: c.w, Pad: c.pad, Cout: c.cout}
+		x, dy := ktRand(r, c.n*c.c*c.h*c.w), ktRand(r, s.OutLen())
+		want := directWeightGrad(dy, x, s)
+		var first []float32
+		for _, vec := range []bool{false, true} {
+			if vec && !winoVector {
+				continue
+			}
+			winoVector = vec
+			for _, k := range []Kernel{KernelGeneric, KernelAVX2, KernelAVX512} {
+				for threads := 1; threads <= 2 && k.Available(); threads++ {
+					got := ktNaN(c.cout * c.c * 9)
+					Gemm{Kernel: k, Threads: threads}.ConvWinogradWeightGrad(got, dy, x, s)
+					closeTo(t, fmt.Sprintf("vector %v %v threads %d %+v", vec, k, threads, c), got, want)
+					if k != BestKernel() || threads != 2 {
+						continue
+					}
+					if first == nil {
+						first = got
+					} else if i := firstBitDiff(got, first); i >= 0 {
+						t.Fatalf("%+v: dw[%d] = %v with the assembly, %v with the Go loops", c, i, got[i], first[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// firstBitDiff returns the first index where a and b differ bitwise, or −1.
+func firstBitDiff(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
 }
