@@ -240,12 +240,8 @@ func (g Gemm) kernel(op string) *sgemmKernel {
 // splitCols runs body over column ranges (multiples of nr) of n columns, one per
 // goroutine when the work (multiply-adds) is worth it.
 func (g Gemm) splitCols(kern *sgemmKernel, n, work int, body func(j0, j1 int)) {
-	threads := g.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
 	tiles := (n + kern.nr - 1) / kern.nr
-	parts := min(threads, tiles, work/sgemmMinWorkPerThread)
+	parts := g.colParts(kern, n, work)
 	if parts <= 1 {
 		body(0, n)
 		return
@@ -255,6 +251,17 @@ func (g Gemm) splitCols(kern *sgemmKernel, n, work int, body func(j0, j1 int)) {
 			body(min(n, tiles*i/parts*kern.nr), min(n, tiles*(i+1)/parts*kern.nr))
 		}
 	})
+}
+
+// colParts is the number of goroutines n columns are split among: one per nr-column
+// panel at most, one per thread, and only as many as the work (multiply-adds) is
+// worth; 0 or 1 means the calling goroutine alone.
+func (g Gemm) colParts(kern *sgemmKernel, n, work int) int {
+	threads := g.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return min(threads, (n+kern.nr-1)/kern.nr, work/sgemmMinWorkPerThread)
 }
 
 // gridForward computes columns [j0, j1) of ConvGrid on the calling goroutine. K is

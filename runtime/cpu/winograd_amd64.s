@@ -102,6 +102,19 @@ GLOBL winoHi<>(SB), RODATA, $64
 	VADDPS e2, e1, e1; \
 	VMOVAPS Z19, e2
 
+// WINOSTORE4 stores z0..z3 under mask K4 at AX, AX + R8, AX + 2·R8, AX + 3·R8 and
+// leaves AX at AX + 4·R8: four of the sixteen transformed values of a channel, R8
+// bytes apart.
+#define WINOSTORE4(z0, z1, z2, z3) \
+	VMOVUPS z0, K4, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS z1, K4, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS z2, K4, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS z3, K4, (AX); \
+	ADDQ    R8, AX
+
 // func winoInputAVX512(v, x *float32, a *winoIn)
 TEXT ·winoInputAVX512(SB), NOSPLIT, $0-24
 	MOVQ    v+0(FP), DI
@@ -139,37 +152,10 @@ inloop:
 	WINOB(Z8, Z9, Z10, Z11)
 	WINOB(Z12, Z13, Z14, Z15)
 	MOVQ    DI, AX
-	VMOVUPS Z0, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z1, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z2, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z3, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z4, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z5, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z6, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z7, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z8, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z9, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z10, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z11, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z12, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z13, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z14, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z15, K4, (AX)
+	WINOSTORE4(Z0, Z1, Z2, Z3)
+	WINOSTORE4(Z4, Z5, Z6, Z7)
+	WINOSTORE4(Z8, Z9, Z10, Z11)
+	WINOSTORE4(Z12, Z13, Z14, Z15)
 	ADDQ    R10, SI
 	ADDQ    R9, DI
 	DECQ    CX
@@ -357,37 +343,10 @@ dyloop:
 	WINOAT(Z6, Z10, Z20, Z21, Z22, Z23)
 	WINOAT(Z7, Z11, Z24, Z25, Z26, Z27)
 	MOVQ    DI, AX
-	VMOVUPS Z12, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z13, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z14, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z15, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z16, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z17, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z18, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z19, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z20, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z21, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z22, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z23, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z24, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z25, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z26, K4, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Z27, K4, (AX)
+	WINOSTORE4(Z12, Z13, Z14, Z15)
+	WINOSTORE4(Z16, Z17, Z18, Z19)
+	WINOSTORE4(Z20, Z21, Z22, Z23)
+	WINOSTORE4(Z24, Z25, Z26, Z27)
 	ADDQ    R10, SI
 	ADDQ    R9, DI
 	DECQ    CX

@@ -1,9 +1,6 @@
 package cpu
 
-import (
-	"fmt"
-	"runtime"
-)
+import "fmt"
 
 // ConvWinogradWeightGrad computes dw, the weight gradient of ConvWinograd: dw (Cout,
 // C, 3, 3) is overwritten from dy (N, Cout, OutH, OutW) and x (N, C, H, W). It is the
@@ -14,11 +11,7 @@ func (g Gemm) ConvWinogradWeightGrad(dw, dy, x []float32, s WinogradConv) {
 	s.check(len(dy), len(x), len(dw), 0, nil, 0)
 	kern := g.kernel("convwinogradweightgrad")
 	nt := s.tiles()
-	threads := g.Threads
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	parts := max(1, min(threads, (nt+kern.nr-1)/kern.nr, 16*s.Cout*s.C*nt/sgemmMinWorkPerThread))
+	parts := max(1, g.colParts(kern, nt, 16*s.Cout*s.C*nt))
 	du := make([][]float32, parts)
 	ParallelFor(parts, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
