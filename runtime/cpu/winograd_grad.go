@@ -26,15 +26,13 @@ func (g Gemm) ConvWinogradWeightGrad(dw, dy, x []float32, s WinogradConv) {
 	}
 }
 
-// gradShare sums dU (sixteen Cout × C matrices, overwritten) over tiles [t0, t1).
+// gradShare sums dU (sixteen Cout × C matrices, overwritten) over tiles [t0, t1),
+// t0 < t1 (colParts gives no more shares than panels of tiles).
 func (s WinogradConv) gradShare(k Kernel, kern *sgemmKernel, du, dy, x []float32, t0, t1 int) {
 	buf := winoBufs.Get().(*winoBuf)
 	defer winoBufs.Put(buf)
 	one := Gemm{Kernel: k, Threads: 1}
 	tb := s.blockTiles(kern.nr)
-	if t0 == t1 {
-		clear(du)
-	}
 	for b0 := t0; b0 < t1; b0 += tb {
 		b1 := min(t1, b0+tb)
 		tp := roundUp(b1-b0, kern.nr)
