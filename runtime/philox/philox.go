@@ -87,54 +87,67 @@ func (k Key) Uint32s(dst []uint32, offset uint64) {
 // Uniform fills dst with float32(w>>8) * 2^-24 in [0, 1) for elements
 // offset, offset+1, ..., w being each element's word.
 func (k Key) Uniform(dst []float32, offset uint64) {
-	part := func(out []float32, w [4]uint32, first int) {
-		for j := range out {
-			out[j] = uniform(w[first+j])
-		}
-	}
-	fill(len(dst), offset, func(lo, hi int, o uint64) {
-		d := dst[lo:hi]
-		head := min(int((4-o%4)%4), len(d)) // up to the first whole block
-		forEachBlock(k, d[:head], o, part)
-		d, o = d[head:], o+uint64(head)
-		whole := len(d) &^ 3
-		k.uniformBlocks(d[:whole], o/4)
-		forEachBlock(k, d[whole:], o+uint64(whole), part)
-	})
+	fill(len(dst), offset, func(lo, hi int, o uint64) { k.fillUniform(dst[lo:hi], o, nil) })
 }
 
 // Mask fills dst with a dropout mask for elements offset, offset+1, ...: scale
-// where the element's Uniform value is at least p, else 0 (the values Uniform
-// followed by that threshold gives, in one pass).
+// where the element's Uniform value is at least p, else 0.
 func (k Key) Mask(dst []float32, offset uint64, p, scale float32) {
-	fill(len(dst), offset, func(lo, hi int, o uint64) {
-		d := dst[lo:hi]
-		k.Uniform(d, o) // below the parallel threshold: runs here
-		for i, u := range d {
-			d[i] = 0
-			if u >= p {
-				d[i] = scale
-			}
-		}
-	})
+	m := &maskArgs{p: p, scale: scale}
+	fill(len(dst), offset, func(lo, hi int, o uint64) { k.fillUniform(dst[lo:hi], o, m) })
 }
 
-// uniformBlocks fills d (a multiple of 4 long) with the Uniform values of blocks
-// b, b+1, …: the loop of Uniform for whole blocks, two blocks at a time so that
-// their independent multiply chains overlap.
-func (k Key) uniformBlocks(d []float32, b uint64) {
+// maskArgs turn Uniform values into a dropout mask (nil: no mask).
+type maskArgs struct{ p, scale float32 }
+
+// apply returns u, or the mask value for u.
+func (m *maskArgs) apply(u float32) float32 {
+	switch {
+	case m == nil:
+		return u
+	case u >= m.p:
+		return m.scale
+	}
+	return 0
+}
+
+// fillUniform is the serial body of Uniform and Mask: d's first element is element o.
+func (k Key) fillUniform(d []float32, o uint64, m *maskArgs) {
+	part := func(out []float32, w [4]uint32, first int) {
+		for j := range out {
+			out[j] = m.apply(uniform(w[first+j]))
+		}
+	}
+	head := min(int((4-o%4)%4), len(d)) // up to the first whole block
+	forEachBlock(k, d[:head], o, part)
+	d, o = d[head:], o+uint64(head)
+	whole := len(d) &^ 3
+	b := o / 4
+	if vector && whole >= 64 {
+		n := whole &^ 63
+		k.vectorBlocks(d[:n], b, m)
+		d, o, whole, b = d[n:], o+uint64(n), whole-n, b+uint64(n/4)
+	}
+	k.scalarBlocks(d[:whole], b, m)
+	forEachBlock(k, d[whole:], o+uint64(whole), part)
+}
+
+// scalarBlocks fills d (a multiple of 4 long) with the values of blocks b, b+1, …
+// in Go, two blocks at a time so that their independent multiply chains overlap.
+func (k Key) scalarBlocks(d []float32, b uint64, m *maskArgs) {
 	key := [2]uint32{uint32(k.Seed), uint32(k.Seed >> 32)}
 	s0, s1 := uint32(k.Stream), uint32(k.Stream>>32)
+	u := func(w uint32) float32 { return m.apply(uniform(w)) }
 	for len(d) >= 8 {
 		w, v := block2([4]uint32{uint32(b), uint32(b >> 32), s0, s1}, [4]uint32{uint32(b + 1), uint32((b + 1) >> 32), s0, s1}, key)
 		o := (*[8]float32)(d)
-		o[0], o[1], o[2], o[3] = uniform(w[0]), uniform(w[1]), uniform(w[2]), uniform(w[3])
-		o[4], o[5], o[6], o[7] = uniform(v[0]), uniform(v[1]), uniform(v[2]), uniform(v[3])
+		o[0], o[1], o[2], o[3] = u(w[0]), u(w[1]), u(w[2]), u(w[3])
+		o[4], o[5], o[6], o[7] = u(v[0]), u(v[1]), u(v[2]), u(v[3])
 		d, b = d[8:], b+2
 	}
 	if len(d) == 4 {
 		w := Block([4]uint32{uint32(b), uint32(b >> 32), s0, s1}, key)
-		d[0], d[1], d[2], d[3] = uniform(w[0]), uniform(w[1]), uniform(w[2]), uniform(w[3])
+		d[0], d[1], d[2], d[3] = u(w[0]), u(w[1]), u(w[2]), u(w[3])
 	}
 }
 
