@@ -530,19 +530,21 @@ func GridPlanes(yg, y []float32, planes, oh, ow, wp int) {
 // FlipKernel writes the kernel of the input gradient of a stride-1 convolution:
 // for w (cout, c, kh, kw), wf (c, cout, kh, kw) with
 // wf[ci][co][ki][kj] = w[co][ci][kh−1−ki][kw−1−kj], so that dx = wf ⋆ dy padded by
-// kh−1−pad is a forward convolution.
+// kh−1−pad is a forward convolution. The output channels are split among the cores.
 func FlipKernel(wf, w []float32, cout, c, kh, kw int) {
 	kk := kh * kw
 	if len(w) < cout*c*kk || len(wf) < cout*c*kk {
 		panic("cpu: flipkernel: buffer too short")
 	}
-	for co := range cout {
-		for ci := range c {
-			src := w[(co*c+ci)*kk : (co*c+ci+1)*kk]
-			dst := wf[(ci*cout+co)*kk : (ci*cout+co+1)*kk]
-			for q, v := range src {
-				dst[kk-1-q] = v
+	ParallelFor(cout, chunkFor(c*kk), func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			for ci := range c {
+				src := w[(co*c+ci)*kk : (co*c+ci+1)*kk]
+				dst := wf[(ci*cout+co)*kk : (ci*cout+co+1)*kk]
+				for q, v := range src {
+					dst[kk-1-q] = v
+				}
 			}
 		}
-	}
+	})
 }

@@ -538,14 +538,11 @@ func sgemmPackRows(d, src []float32, ld, kc, w int) bool {
 			dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 		}
 	case 8, 12, 16, 20, 24, 28, 32:
-		// Four rows at a time: four streams in, strided stores out.
-		for r := 0; r < w; r += 4 {
-			r0, r1, r2, r3 := src[r*ld:r*ld+kc], src[(r+1)*ld:(r+1)*ld+kc], src[(r+2)*ld:(r+2)*ld+kc], src[(r+3)*ld:(r+3)*ld+kc]
-			for p := range kc {
-				dp := d[p*w+r : p*w+r+4 : p*w+r+4]
-				dp[0], dp[1], dp[2], dp[3] = r0[p], r1[p], r2[p], r3[p]
-			}
+		var rows [32][]float32
+		for r := range w {
+			rows[r] = src[r*ld : r*ld+kc]
 		}
+		return transposeRows(d, rows[:w], kc) // 8×8 AVX transposes where it can
 	default:
 		return false
 	}
