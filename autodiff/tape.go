@@ -34,6 +34,8 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 		return out
 	}
 	grads := map[*record]*rt.Tensor{y.rec: seed}
+	rc := rt.NewRecycler(y.Value.Device()) // cotangents made from here on
+	rc.Hold(seed)
 	want := make(map[*record]bool, len(wrt))
 	for _, w := range wrt {
 		if w.rec != nil {
@@ -68,7 +70,11 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 			if x == nil || gs[j] == nil {
 				continue
 			}
-			grads[x] = addTan(grads[x], gs[j])
+			rc.Hold(gs[j])
+			grads[x] = accumulate(rc, grads[x], gs[j])
+		}
+		if !want[v] {
+			rc.Drop(g) // after the holds: an input's cotangent may be g or a view of it
 		}
 	}
 	for i, w := range wrt {
@@ -77,6 +83,18 @@ func Grad(y *Var, seed *rt.Tensor, wrt ...*Var) []*rt.Tensor {
 		}
 	}
 	return out
+}
+
+// accumulate returns the cotangent old + g (g alone when old is nil), with rc's
+// references moved from the addends to a new sum.
+func accumulate(rc *rt.Recycler, old, g *rt.Tensor) *rt.Tensor {
+	sum := addTan(old, g)
+	if sum != old && sum != g {
+		rc.Hold(sum)
+		rc.Drop(old)
+		rc.Drop(g)
+	}
+	return sum
 }
 
 // retainTape keeps every node's saved values after Grad (tests: the tape as it was

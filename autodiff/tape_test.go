@@ -161,3 +161,44 @@ func TestResidualCotangentShared(t *testing.T) {
 		t.Errorf("residual's cotangent is a new tensor %v, want the output's", g)
 	}
 }
+
+// TestGradRecyclesCotangents checks that Grad hands dead cotangents back for reuse
+// without changing any gradient, on a net whose backward pass shares cotangents
+// (Add, the residual of Conv2dBiasAdd, Reshape views, an input used three times) at
+// sizes the CPU device recycles; the reference is a pooled device, whose buffers
+// Grad does not recycle.
+func TestGradRecyclesCotangents(t *testing.T) {
+	grads := map[bool][][]float32{}
+	for _, pooled := range []bool{false, true} {
+		d := rt.NewCPU(rt.CPUOptions{Pool: pooled})
+		loss, leaves := aliasingNet(d)
+		for _, g := range Grad(loss, nil, leaves...) {
+			grads[pooled] = append(grads[pooled], g.Data())
+		}
+		if st := d.RecycleStats(); !pooled && (st.Recycled == 0 || st.Reused == 0) {
+			t.Errorf("recycle stats %+v: Grad recycled nothing or reused nothing", st)
+		}
+	}
+	for i, g := range grads[false] {
+		for k, v := range g {
+			if v != grads[true][i][k] {
+				t.Fatalf("gradient %d value %d: %g recycling, %g not", i, k, v, grads[true][i][k])
+			}
+		}
+	}
+}
+
+// aliasingNet builds the loss of TestGradRecyclesCotangents on d; its activations
+// have 8192 values.
+func aliasingNet(d rt.Device) (*Var, []*Var) {
+	rnd := func(seed uint64, shape ...int) *rt.Tensor {
+		return rt.Scale(rt.Random(d, rt.Normal, philox.Key{Seed: seed}, 0, shape...), 0.3)
+	}
+	x := Leaf(rnd(1, 2, 4, 32, 32))
+	w, b := Leaf(rnd(2, 4, 4, 3, 3)), Leaf(rnd(3, 4))
+	a := Add(Mul(x, x), x)
+	h := Conv2dBiasAdd(SiLU(a), w, b, a, 1, 1)
+	v := Reshape(Add(h, x), 2, 4, 1024)
+	y := Concat(1, v, Reshape(Square(h), 2, 4, 1024))
+	return Mean(Square(Slice(y, 1, 2, 8)), false), []*Var{x, w, b}
+}

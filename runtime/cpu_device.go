@@ -24,7 +24,9 @@ type CPU struct {
 	// compute, however few its channels (tests).
 	forceWinograd bool
 	pool          *cpu.Pool
-	poison        bool // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
+	poison        bool          // fill buffers allocated without zeroing with NaN (OCM_CPU_POISON=1)
+	free          *freeList     // buffers a Recycler handed back
+	serial        atomic.Uint64 // buffers allocated so far (the Recycler's marks)
 }
 
 // CPUOptions selects the GEMM kernel and thread count of a CPU device.
@@ -43,6 +45,9 @@ type CPUOptions struct {
 	// memory (2.9 GB against 1.5 GB).
 	Pool bool
 }
+
+// cpuFreeLimit bounds the recycled memory a CPU device keeps for reuse.
+func cpuFreeLimit() int64 { return min(physicalMemory()/8, 2<<30) }
 
 // cpuPoolLimit bounds the free memory a CPU device's pool keeps.
 func cpuPoolLimit() int64 { return min(physicalMemory()/4, 8<<30) }
@@ -65,6 +70,7 @@ func NewCPU(o CPUOptions) *CPU {
 	if o.Pool {
 		d.pool = cpu.NewPool(cpuPoolLimit())
 	}
+	d.free = newFreeList(cpuFreeLimit())
 	return d
 }
 
@@ -77,8 +83,11 @@ func (d *CPU) Name() string {
 // unreachable, a cleanup gives the slot's slice back to the pool unless HostData
 // has let it out.
 type cpuBuf struct {
-	d    []float32
-	slot *poolSlot
+	d       []float32
+	slot    *poolSlot
+	serial  uint64      // allocation number, for Recycler marks
+	escaped atomic.Bool // HostData let the slice out: never recycle it
+	dead    bool        // recycled: d is nil, and using b panics
 }
 
 // poolSlot is what a pooled buffer's cleanup sees (it must not reach the buffer).
@@ -94,7 +103,11 @@ func data(b Buffer) []float32 {
 	if b == nil {
 		return nil
 	}
-	return b.(*cpuBuf).d
+	c := b.(*cpuBuf)
+	if c.dead {
+		panic("runtime: a tensor was used after a Recycler handed its memory back")
+	}
+	return c.d
 }
 
 // HostData returns the values of a CPU tensor without copying, for packages that
@@ -104,8 +117,9 @@ func HostData(t *Tensor) []float32 {
 	if !ok {
 		panic("runtime: hostdata: tensor is on " + t.dev.Name())
 	}
+	b.escaped.Store(true) // the caller may keep the slice: never recycle it
 	if b.slot != nil {
-		b.slot.escaped.Store(true) // the caller may keep the slice: never recycle it
+		b.slot.escaped.Store(true)
 	}
 	return b.d
 }
@@ -116,8 +130,17 @@ func HostData(t *Tensor) []float32 {
 // environment, buffers allocated without zero are filled with NaN, so that an op
 // which leaves values unwritten shows up in the tests.
 func (d *CPU) Alloc(n int, zero bool) Buffer {
+	if n >= cpu.PoolMinLen {
+		if s := d.free.get(n); s != nil {
+			if zero {
+				clear(s)
+			}
+			d.poisonNew(s, zero)
+			return &cpuBuf{d: s, serial: d.serial.Add(1)}
+		}
+	}
 	if d.pool == nil || n < cpu.PoolMinLen {
-		b := &cpuBuf{d: make([]float32, n)}
+		b := &cpuBuf{d: make([]float32, n), serial: d.serial.Add(1)}
 		d.poisonNew(b.d, zero)
 		return b
 	}
@@ -127,7 +150,7 @@ func (d *CPU) Alloc(n int, zero bool) Buffer {
 	}
 	d.poisonNew(s, zero)
 	slot := &poolSlot{d: s}
-	b := &cpuBuf{d: s, slot: slot}
+	b := &cpuBuf{d: s, slot: slot, serial: d.serial.Add(1)}
 	pool := d.pool
 	goruntime.AddCleanup(b, func(sl *poolSlot) {
 		if !sl.escaped.Load() {
@@ -135,6 +158,24 @@ func (d *CPU) Alloc(n int, zero bool) Buffer {
 		}
 	}, slot)
 	return b
+}
+
+func (d *CPU) allocMark() uint64 { return d.serial.Load() }
+
+// recyclable: allocated past mark, not from the pool (whose cleanup owns it), large
+// enough to keep, and not let out by HostData.
+func (d *CPU) recyclable(b Buffer, mark uint64) bool {
+	c, ok := b.(*cpuBuf)
+	return ok && c.serial > mark && c.slot == nil && len(c.d) >= cpu.PoolMinLen && !c.escaped.Load()
+}
+
+// recycle keeps b's slice for reuse and empties b, so that a later use of b panics
+// instead of reading memory that another tensor owns.
+func (d *CPU) recycle(b Buffer) {
+	c := b.(*cpuBuf)
+	s := c.d
+	c.d, c.dead = nil, true
+	d.free.put(s)
 }
 
 func (d *CPU) poisonNew(s []float32, zero bool) {
@@ -145,6 +186,9 @@ func (d *CPU) poisonNew(s []float32, zero bool) {
 		}
 	}
 }
+
+// RecycleStats returns the counters of the buffers Recyclers handed back to d.
+func (d *CPU) RecycleStats() RecycleStats { return d.free.stats() }
 
 // PoolStats returns the counters of the device's buffer pool (zero without one).
 func (d *CPU) PoolStats() cpu.PoolStats {

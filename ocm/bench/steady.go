@@ -42,19 +42,20 @@ func liveHeap() (heapSnap, uint64) {
 
 // steadyResult is one steady-state check.
 type steadyResult struct {
-	Key       string         `json:"key"`
-	Name      string         `json:"name"`
-	Steps     int            `json:"steps"`
-	Warm      int            `json:"warm_up_steps"`
-	Batch     int            `json:"batch"`
-	Pooled    bool           `json:"pooled"`
-	AtWarm    heapSnap       `json:"after_warm_up"`
-	AtEnd     heapSnap       `json:"at_end"`
-	GrowthMiB float64        `json:"growth_mib"` // live heap at the end less after the warm-up
-	Steady    bool           `json:"steady"`     // growth within steadySlackFrac + steadySlackBytes
-	Pool      *cpu.PoolStats `json:"pool,omitempty"`
-	WallS     float64        `json:"wall_s"`
-	Error     string         `json:"error,omitempty"`
+	Key       string           `json:"key"`
+	Name      string           `json:"name"`
+	Steps     int              `json:"steps"`
+	Warm      int              `json:"warm_up_steps"`
+	Batch     int              `json:"batch"`
+	Pooled    bool             `json:"pooled"`
+	AtWarm    heapSnap         `json:"after_warm_up"`
+	AtEnd     heapSnap         `json:"at_end"`
+	GrowthMiB float64          `json:"growth_mib"` // live heap at the end less after the warm-up
+	Steady    bool             `json:"steady"`     // growth within steadySlackFrac + steadySlackBytes
+	Pool      *cpu.PoolStats   `json:"pool,omitempty"`
+	Recycle   *rt.RecycleStats `json:"recycle,omitempty"` // Grad's cotangents handed back to the device
+	WallS     float64          `json:"wall_s"`
+	Error     string           `json:"error,omitempty"`
 }
 
 // checkSteady runs step steps times and compares the live heap after warm steps with
@@ -110,5 +111,7 @@ func (c steadyCheck) run(threads int) *steadyResult {
 		st := dev.PoolStats()
 		r.Pool = &st
 	}
+	rs := dev.RecycleStats()
+	r.Recycle = &rs
 	return r
 }

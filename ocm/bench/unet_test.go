@@ -302,7 +302,8 @@ func TestBenchModelTable(t *testing.T) {
 
 func TestBenchSteadyFormat(t *testing.T) {
 	rs := []*steadyResult{
-		{Name: "a", Steps: 200, Warm: 20, AtWarm: heapSnap{AllocMiB: 80, InuseMiB: 82}, AtEnd: heapSnap{AllocMiB: 80.5, InuseMiB: 83}, GrowthMiB: 0.5, Steady: true},
+		{Name: "a", Steps: 200, Warm: 20, AtWarm: heapSnap{AllocMiB: 80, InuseMiB: 82}, AtEnd: heapSnap{AllocMiB: 80.5, InuseMiB: 83}, GrowthMiB: 0.5, Steady: true,
+			Recycle: &rt.RecycleStats{Recycled: 900, Reused: 880, HeldBytes: 3 << 20}},
 		{Name: "b", Steps: 200, Warm: 20, AtWarm: heapSnap{AllocMiB: 80}, AtEnd: heapSnap{AllocMiB: 120}, GrowthMiB: 40, Pooled: true,
 			Pool: &cpu.PoolStats{Gets: 10, Hits: 5}},
 		{Name: "c", Error: "step 3: loss is NaN"},
@@ -313,7 +314,8 @@ func TestBenchSteadyFormat(t *testing.T) {
 	}
 	text := formatSteady(rs)
 	for _, want := range []string{"steady state a: live heap 80.0 MiB after 20 steps, 80.5 MiB after 200 (+0.50 MiB", ": steady\n",
-		"steady state b:", "(+40.00 MiB", ": GREW\n", "  pool: 10 gets, 50% hits", "steady state c: failed: step 3: loss is NaN", "  pool: off"} {
+		"steady state b:", "(+40.00 MiB", ": GREW\n", "  pool: 10 gets, 50% hits", "steady state c: failed: step 3: loss is NaN", "  pool: off",
+		"  recycled cotangents: 900 handed back, 880 allocations served from them, 3.0 MiB waiting at the end\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("steady text lacks %q:\n%s", want, text)
 		}
