@@ -82,7 +82,8 @@ func formatBenchTable(items []*benchItem) string {
 	b.WriteString("GEMMs: GFLOP/s median (best); models: ms median (best); ratio = PyTorch time / ocm time,\n" +
 		"median (best), >1: ocm faster. load1: highest 1-minute load average when ocm measured the item\n" +
 		"(ocm's own threads count in it); other CPU: highest share of all CPUs that other processes used\n" +
-		"during the timed calls of ocm / of PyTorch (OpenBLAS). ratio quiet round: PyTorch's round median\n" +
+		"(on a virtual machine with the host's steal time) during the timed calls of ocm / of PyTorch\n" +
+		"(OpenBLAS). ratio quiet round: PyTorch's round median\n" +
 		"over ocm's in the round (#) where other processes used the least CPU (that share in brackets).\n")
 	for _, it := range items {
 		if it.TorchConv != nil && it.TorchConv.N > 0 {

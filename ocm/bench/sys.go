@@ -40,10 +40,12 @@ func snapCPU() cpuSnap {
 	}
 	line, _, _ := strings.Cut(string(st), "\n")
 	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	if len(f) < 8 {
+	if len(f) < 9 {
 		return s
 	}
-	for _, i := range []int{1, 2, 3, 6, 7} {
+	// Steal counts as busy: on a virtual machine it is time the host gave to others,
+	// as much lost to the measurement as another process's share.
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
 		v, _ := strconv.ParseFloat(f[i], 64)
 		s.busy += v
 	}
@@ -59,7 +61,8 @@ func snapCPU() cpuSnap {
 	return s
 }
 
-// otherCPUFrac is the share of all CPUs other processes used between a and b,
+// otherCPUFrac is the share of all CPUs other processes (and, on a virtual machine,
+// the host: steal time) used between a and b,
 // assuming the usual 100 clock ticks per second; -1 when unknown.
 func otherCPUFrac(a, b cpuSnap) float64 {
 	wall := b.wall.Sub(a.wall).Seconds()
