@@ -282,49 +282,70 @@ func groupNormTangent(op string, ty, tx, tgamma, tbeta, x, mean, rstd, gamma, be
 	})
 }
 
-// shiftedMoments64 returns Σ (x-k) and Σ (x-k)², accumulated in float64.
+// shiftedMoments64 returns Σ (x-k) and Σ (x-k)², accumulated in float64: sixteen
+// partial sums by lane (AVX-512 where gnVector says, the same additions in Go
+// otherwise), added in lane order, then the tail.
 func shiftedMoments64(x []float32, k float32) (s1, s2 float64) {
 	kk := float64(k)
-	var a0, a1, b0, b1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		v := x[i : i+2 : i+2]
-		d0, d1 := float64(v[0])-kk, float64(v[1])-kk
-		a0 += d0
-		a1 += d1
-		b0 += d0 * d0
-		b1 += d1 * d1
+	n16 := len(x) &^ 15
+	var acc [32]float64
+	switch {
+	case n16 == 0:
+	case gnVector:
+		moments16AVX512(&x[0], n16, kk, &acc)
+	default:
+		for i := 0; i < n16; i += 16 {
+			for l, v := range x[i : i+16] {
+				d := float64(v) - kk
+				acc[l] += d
+				acc[16+l] += float64(d * d) // the conversion rules out a fused multiply-add
+			}
+		}
 	}
-	for ; i < len(x); i++ {
-		d := float64(x[i]) - kk
-		a0 += d
-		b0 += d * d
+	s1, s2 = sumLanes(&acc)
+	for _, v := range x[n16:] {
+		d := float64(v) - kk
+		s1 += d
+		s2 += float64(d * d)
 	}
-	return a0 + a1, b0 + b1
+	return s1, s2
 }
 
-// sumDot64 returns Σ d and Σ d*(x-m), accumulated in float64;
-// len(x) >= len(d).
+// sumDot64 returns Σ d and Σ d*(x-m), accumulated in float64 as shiftedMoments64
+// does; len(x) >= len(d).
 func sumDot64(d, x []float32, m float32) (sd, sdx float64) {
 	x = x[:len(d)]
 	mm := float64(m)
-	var a0, a1, b0, b1 float64
-	i := 0
-	for ; i+2 <= len(d); i += 2 {
-		dv := d[i : i+2 : i+2]
-		xv := x[i : i+2 : i+2]
-		d0, d1 := float64(dv[0]), float64(dv[1])
-		a0 += d0
-		a1 += d1
-		b0 += d0 * (float64(xv[0]) - mm)
-		b1 += d1 * (float64(xv[1]) - mm)
+	n16 := len(d) &^ 15
+	var acc [32]float64
+	switch {
+	case n16 == 0:
+	case gnVector:
+		sumDot16AVX512(&d[0], &x[0], n16, mm, &acc)
+	default:
+		for i := 0; i < n16; i += 16 {
+			xs := x[i : i+16]
+			for l, v := range d[i : i+16] {
+				acc[l] += float64(v)
+				acc[16+l] += float64(float64(v) * (float64(xs[l]) - mm))
+			}
+		}
 	}
-	for ; i < len(d); i++ {
-		d0 := float64(d[i])
-		a0 += d0
-		b0 += d0 * (float64(x[i]) - mm)
+	sd, sdx = sumLanes(&acc)
+	for i, v := range d[n16:] {
+		sd += float64(v)
+		sdx += float64(float64(v) * (float64(x[n16+i]) - mm))
 	}
-	return a0 + a1, b0 + b1
+	return sd, sdx
+}
+
+// sumLanes adds the two sets of sixteen lane sums of acc, each in lane order.
+func sumLanes(acc *[32]float64) (a, b float64) {
+	for l := range 16 {
+		a += acc[l]
+		b += acc[16+l]
+	}
+	return a, b
 }
 
 // gnScale computes y[i] = (x[i]-m)*a + b; len(x) == len(y).

@@ -18,3 +18,15 @@ func gnScaleAVX512(y, x *float32, n int, m, a, b float32)
 //
 //go:noescape
 func gnCombineAVX512(dst, d, x *float32, n int, m, a, b, c float32)
+
+// moments16AVX512 accumulates shiftedMoments64's sums of n values (a positive
+// multiple of 16) by lane: acc[l] and acc[16+l] sum d and d·d over i ≡ l (mod 16).
+//
+//go:noescape
+func moments16AVX512(x *float32, n int, k float64, acc *[32]float64)
+
+// sumDot16AVX512 accumulates sumDot64's sums of n values (a positive multiple of 16)
+// by lane, as moments16AVX512 does.
+//
+//go:noescape
+func sumDot16AVX512(d, x *float32, n int, m float64, acc *[32]float64)

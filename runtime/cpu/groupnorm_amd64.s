@@ -87,3 +87,76 @@ combtail:
 combdone:
 	VZEROUPPER
 	RET
+
+// func moments16AVX512(x *float32, n int, k float64, acc *[32]float64)
+//
+// For the n values of x (n a positive multiple of 16), d = float64(x[i]) − k added
+// into lane i mod 16 of acc[0:16] and d·d into acc[16:32], overwriting acc.
+TEXT ·moments16AVX512(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD k+16(FP), Z0
+	MOVQ         acc+24(FP), DI
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
+	VXORPD       Z4, Z4, Z4
+momloop:
+	VCVTPS2PD (SI), Z5
+	VCVTPS2PD 32(SI), Z6
+	VSUBPD    Z0, Z5, Z5
+	VSUBPD    Z0, Z6, Z6
+	VADDPD    Z5, Z1, Z1
+	VADDPD    Z6, Z2, Z2
+	VMULPD    Z5, Z5, Z5
+	VMULPD    Z6, Z6, Z6
+	VADDPD    Z5, Z3, Z3
+	VADDPD    Z6, Z4, Z4
+	ADDQ      $64, SI
+	SUBQ      $16, CX
+	JNZ       momloop
+	VMOVUPD   Z1, (DI)
+	VMOVUPD   Z2, 64(DI)
+	VMOVUPD   Z3, 128(DI)
+	VMOVUPD   Z4, 192(DI)
+	VZEROUPPER
+	RET
+
+// func sumDot16AVX512(d, x *float32, n int, m float64, acc *[32]float64)
+//
+// For the n values of d and x (n a positive multiple of 16), float64(d[i]) added into
+// lane i mod 16 of acc[0:16] and float64(d[i])·(float64(x[i]) − m) into acc[16:32],
+// overwriting acc.
+TEXT ·sumDot16AVX512(SB), NOSPLIT, $0-40
+	MOVQ         d+0(FP), SI
+	MOVQ         x+8(FP), DX
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Z0
+	MOVQ         acc+32(FP), DI
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
+	VXORPD       Z4, Z4, Z4
+dotloop:
+	VCVTPS2PD (SI), Z5
+	VCVTPS2PD 32(SI), Z6
+	VCVTPS2PD (DX), Z7
+	VCVTPS2PD 32(DX), Z8
+	VSUBPD    Z0, Z7, Z7
+	VSUBPD    Z0, Z8, Z8
+	VADDPD    Z5, Z1, Z1
+	VADDPD    Z6, Z2, Z2
+	VMULPD    Z7, Z5, Z5
+	VMULPD    Z8, Z6, Z6
+	VADDPD    Z5, Z3, Z3
+	VADDPD    Z6, Z4, Z4
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	SUBQ      $16, CX
+	JNZ       dotloop
+	VMOVUPD   Z1, (DI)
+	VMOVUPD   Z2, 64(DI)
+	VMOVUPD   Z3, 128(DI)
+	VMOVUPD   Z4, 192(DI)
+	VZEROUPPER
+	RET

@@ -48,6 +48,39 @@ func TestGNVectorLoopsMatchGo(t *testing.T) {
 		})
 		sameBits(t, "gnScale", got, want)
 		sameBits(t, "gnCombine", gotC, wantC)
+		var sums [2][4]float64 // Go loops, vector loops
+		for i, on := range []bool{false, true} {
+			withGNVector(t, on, func() {
+				sums[i][0], sums[i][1] = shiftedMoments64(x[:n], x[0])
+				sums[i][2], sums[i][3] = sumDot64(d[:n], x, m)
+			})
+		}
+		if sums[0] != sums[1] {
+			t.Fatalf("n %d: moments and dot sums %v with the vector loops, %v with the Go loops", n, sums[1], sums[0])
+		}
+	}
+}
+
+// TestGNSumsMatchFloat64 checks shiftedMoments64 and sumDot64 against plain float64
+// sums (to a relative 1e-12: the lane order differs).
+func TestGNSumsMatchFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 15, 16, 17, 49, 784, 1568} {
+		x, d := ktRand(r, n+1), ktRand(r, n+1)
+		k, m := x[0], float32(0.25)
+		var w1, w2, w3, w4 float64
+		for i := range n {
+			e := float64(x[i]) - float64(k)
+			w1, w2 = w1+e, w2+e*e
+			w3, w4 = w3+float64(d[i]), w4+float64(d[i])*(float64(x[i])-float64(m))
+		}
+		s1, s2 := shiftedMoments64(x[:n], k)
+		s3, s4 := sumDot64(d[:n], x, m)
+		for i, p := range [][2]float64{{s1, w1}, {s2, w2}, {s3, w3}, {s4, w4}} {
+			if math.Abs(p[0]-p[1]) > 1e-12*(1+math.Abs(p[1])) {
+				t.Errorf("n %d: sum %d is %v, float64 gives %v", n, i, p[0], p[1])
+			}
+		}
 	}
 }
 
