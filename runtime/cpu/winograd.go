@@ -178,14 +178,28 @@ func (s WinogradConv) block(kern *sgemmKernel, buf *winoBuf, o *winoOut, u *wino
 	tp := roundUp(t1-t0, nr)
 	buf.v = growF32(buf.v, 16*s.C*tp)
 	buf.m = growF32(buf.m, 16*s.Cout*tp)
-	s.forRuns(t0, t1, nr, func(n, i, j0, j1, lt int) {
-		a := s.inputRun(i, j0, j1, tp, nr)
-		v := buf.v[(lt/nr)*nr*s.C+lt%nr:]
-		winoInput(v, x[n*s.C*s.H*s.W:(n+1)*s.C*s.H*s.W], &a)
-	})
+	s.inputs(buf.v, x, t0, t1, tp, nr)
 	s.products(kern, buf, u, tp)
 	s.forRuns(t0, t1, nr, func(n, i, j0, j1, lt int) {
 		o.run(s, buf.m, n, i, j0, j1, lt, tp)
+	})
+}
+
+// inputs writes the input transforms of tiles [t0, t1) into the packed panels v (a
+// block of tp tiles, panels of nr), in narrow runs where the tile rows are narrow.
+func (s WinogradConv) inputs(v, x []float32, t0, t1, tp, nr int) {
+	if s.narrow() {
+		for t := t0; t < t1; {
+			lt := t - t0
+			a, n := s.narrowInput(t, t1, lt, tp, nr)
+			winoInputNarrow(v[(lt/nr)*nr*s.C+lt%nr:], x, &a)
+			t += n
+		}
+		return
+	}
+	s.forRuns(t0, t1, nr, func(n, i, j0, j1, lt int) {
+		a := s.inputRun(i, j0, j1, tp, nr)
+		winoInput(v[(lt/nr)*nr*s.C+lt%nr:], x[n*s.C*s.H*s.W:(n+1)*s.C*s.H*s.W], &a)
 	})
 }
 

@@ -15,6 +15,12 @@ var winoVector = xcpu.X86.HasAVX512F
 //go:noescape
 func winoInputAVX512(v, x *float32, a *winoIn)
 
+// winoInputNarrowAVX512 is winoInputNarrow's assembly (v at the run's first tile of
+// channel 0, x at the batch's first value).
+//
+//go:noescape
+func winoInputNarrowAVX512(v, x *float32, a *winoInN)
+
 // winoOutputAVX512 is winoOutput's assembly (res and bias nil when the flags do not
 // name them).
 //

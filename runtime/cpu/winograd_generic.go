@@ -7,6 +7,8 @@ var winoVector = false
 
 func winoInputAVX512(v, x *float32, a *winoIn) { panic("cpu: no AVX-512 Winograd kernel") }
 
+func winoInputNarrowAVX512(v, x *float32, a *winoInN) { panic("cpu: no AVX-512 Winograd kernel") }
+
 func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs) {
 	panic("cpu: no AVX-512 Winograd kernel")
 }

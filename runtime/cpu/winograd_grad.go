@@ -39,9 +39,8 @@ func (s WinogradConv) gradShare(k Kernel, kern *sgemmKernel, du, dy, x []float32
 		buf.v = growF32(buf.v, 16*s.C*tp)
 		buf.m = growF32(buf.m, 16*s.Cout*tp)
 		// One panel as wide as the block: V[ξ] is a row-major C × tp matrix.
+		s.inputs(buf.v, x, b0, b1, tp, tp)
 		s.forRuns(b0, b1, tp, func(n, i, j0, j1, lt int) {
-			a := s.inputRun(i, j0, j1, tp, tp)
-			winoInput(buf.v[lt:], x[n*s.C*s.H*s.W:(n+1)*s.C*s.H*s.W], &a)
 			d := s.gradRun(i, j0, j1, tp)
 			winoGradOut(buf.m[lt:], dy[n*s.Cout*s.OutH()*s.OutW()+2*i*s.OutW()+2*j0:], &d)
 		})

@@ -68,20 +68,26 @@ func winoInputGo(v, x []float32, a *winoIn) {
 				}
 			}
 		}
-		for j := range 16 {
-			if a.store>>j&1 == 0 {
-				continue
-			}
-			var e [16]float32
-			for q := range 4 {
-				e[q], e[4+q], e[8+q], e[12+q] = winoB(d[q][j], d[4+q][j], d[8+q][j], d[12+q][j])
-			}
-			for r := range 4 {
-				e[4*r], e[4*r+1], e[4*r+2], e[4*r+3] = winoB(e[4*r], e[4*r+1], e[4*r+2], e[4*r+3])
-			}
-			for xi, val := range e {
-				v[xi*a.vstride+ci*a.nr+j] = val
-			}
+		winoBStore(v, &d, a.store, a.vstride, ci*a.nr)
+	}
+}
+
+// winoBStore transforms the patches d[4·k + q][j] of the tiles j in store and writes
+// V[ξ] of tile j to v[ξ·vstride + off + j].
+func winoBStore(v []float32, d *[16][16]float32, store uint16, vstride, off int) {
+	for j := range 16 {
+		if store>>j&1 == 0 {
+			continue
+		}
+		var e [16]float32
+		for q := range 4 {
+			e[q], e[4+q], e[8+q], e[12+q] = winoB(d[q][j], d[4+q][j], d[8+q][j], d[12+q][j])
+		}
+		for r := range 4 {
+			e[4*r], e[4*r+1], e[4*r+2], e[4*r+3] = winoB(e[4*r], e[4*r+1], e[4*r+2], e[4*r+3])
+		}
+		for xi, val := range e {
+			v[xi*vstride+off+j] = val
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 // TestWinoArgLayout checks the field offsets that winograd_amd64.s reads.
 func TestWinoArgLayout(t *testing.T) {
 	var in winoIn
+	var nin winoInN
 	var out winoOutArgs
 	var dy winoDyArgs
 	for _, f := range []struct {
@@ -30,6 +31,11 @@ func TestWinoArgLayout(t *testing.T) {
 		{"winoDyArgs.ohw", unsafe.Offsetof(dy.ohw), 16}, {"winoDyArgs.c", unsafe.Offsetof(dy.c), 24},
 		{"winoDyArgs.ow", unsafe.Offsetof(dy.ow), 32}, {"winoDyArgs.load", unsafe.Offsetof(dy.load), 40},
 		{"winoDyArgs.store", unsafe.Offsetof(dy.store), 48},
+		{"winoInN.vstride", unsafe.Offsetof(nin.vstride), 0}, {"winoInN.nr", unsafe.Offsetof(nin.nr), 8},
+		{"winoInN.hw", unsafe.Offsetof(nin.hw), 16}, {"winoInN.c", unsafe.Offsetof(nin.c), 24},
+		{"winoInN.groups", unsafe.Offsetof(nin.groups), 32}, {"winoInN.rowOff", unsafe.Offsetof(nin.rowOff), 40},
+		{"winoInN.idx", unsafe.Offsetof(nin.idx), 168}, {"winoInN.load", unsafe.Offsetof(nin.load), 424},
+		{"winoInN.lanes", unsafe.Offsetof(nin.lanes), 456}, {"winoInN.store", unsafe.Offsetof(nin.store), 464},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s at offset %d, the assembly reads it at %d", f.name, f.got, f.want)

@@ -1,0 +1,104 @@
+package cpu
+
+import "math/bits"
+
+// Narrow maps: a tile row of at most seven tiles needs at most sixteen input columns,
+// one vector. A run of the input transform then takes up to four tile rows (of one
+// image or of consecutive images), each loaded as its own sixteen-column window and
+// permuted into its lanes, so that it fills up to sixteen lanes where a single tile
+// row fills seven (14×14 maps) or four (7×7).
+
+// narrow reports whether s's tile rows are narrow enough for winoInN runs.
+func (s WinogradConv) narrow() bool { return s.tilesW() <= 7 }
+
+// winoInN holds the arguments of one narrow input-transform run: up to four groups,
+// each the tiles [j0, j1) of one tile row, in consecutive lanes. The assembly reads
+// its fields at fixed offsets (winograd_amd64.s; TestWinoArgLayout checks them).
+type winoInN struct {
+	vstride int          // values between V[ξ] and V[ξ+1] (C·tp)
+	nr      int          // values between channels in a panel
+	hw      int          // values per input plane
+	c       int          // input channels
+	groups  int          // 1 to 4
+	rowOff  [4][4]int    // group g, patch row k: offset in x of its window's first column, channel 0
+	idx     [4][16]int32 // column q of lane l's tile in its group's window: 2·(l − first lane) + q
+	load    [4][4]uint16 // group g, patch row k: the window's columns inside the plane (bit q)
+	lanes   [4]uint16    // group g's lanes
+	store   uint16       // the run's lanes
+}
+
+// narrowInput returns the arguments of the narrow run that starts at tile t (lane
+// lt of a block of tp tiles in panels of nr) and ends before t1, and its tile count.
+func (s WinogradConv) narrowInput(t, t1, lt, tp, nr int) (a winoInN, n int) {
+	th, tw := s.tilesH(), s.tilesW()
+	a = winoInN{vstride: s.C * tp, nr: nr, hw: s.H * s.W, c: s.C}
+	limit := min(16, nr-lt%nr, t1-t)
+	for a.groups < 4 && n < limit {
+		img, r := t/(th*tw), t%(th*tw)
+		i, j0 := r/tw, r%tw
+		j1 := min(tw, j0+limit-n)
+		g, c0 := a.groups, 2*j0-s.Pad
+		var cols uint16
+		for q := range 2*(j1-j0) + 2 {
+			if c := c0 + q; c >= 0 && c < s.W {
+				cols |= 1 << q
+			}
+		}
+		for k := range 4 {
+			y := 2*i - s.Pad + k
+			a.rowOff[g][k] = img*s.C*s.H*s.W + y*s.W + c0
+			if y >= 0 && y < s.H {
+				a.load[g][k] = cols
+			}
+		}
+		for l := n; l < n+j1-j0; l++ {
+			for q := range 4 {
+				a.idx[q][l] = int32(2*(l-n) + q)
+			}
+		}
+		a.lanes[g] = uint16((1<<(j1-j0) - 1) << n)
+		n += j1 - j0
+		t += j1 - j0
+		a.groups++
+	}
+	a.store = uint16(1<<n - 1)
+	return a, n
+}
+
+// winoInputNarrow writes V = Bᵀ·d·B of a narrow run's tiles, channel by channel, as
+// winoInput does: lane l of group g has d[k][q] = x[ci·hw + rowOff[g][k] + idx[q][l]]
+// (zero where the load mask says); V[ξ] goes to v[ξ·vstride + ci·nr + l].
+func winoInputNarrow(v, x []float32, a *winoInN) {
+	if winoVector {
+		_ = v[15*a.vstride+(a.c-1)*a.nr+bits.Len16(a.store)-1]
+		winoInputNarrowAVX512(&v[0], &x[0], a)
+		return
+	}
+	winoInputNarrowGo(v, x, a)
+}
+
+// winoInputNarrowGo is the portable winoInputNarrow, the same float32 operations in
+// the same order as the assembly.
+func winoInputNarrowGo(v, x []float32, a *winoInN) {
+	var d [16][16]float32 // d[4·k + q][lane]
+	for ci := range a.c {
+		for g := range a.groups {
+			for k := range 4 {
+				var win [16]float32
+				for q := range 16 {
+					if a.load[g][k]>>q&1 != 0 {
+						win[q] = x[ci*a.hw+a.rowOff[g][k]+q]
+					}
+				}
+				for l := range 16 {
+					if a.lanes[g]>>l&1 != 0 {
+						for q := range 4 {
+							d[4*k+q][l] = win[a.idx[q][l]]
+						}
+					}
+				}
+			}
+		}
+		winoBStore(v, &d, a.store, a.vstride, ci*a.nr)
+	}
+}
