@@ -180,6 +180,13 @@ func (s WinogradConv) block(kern *sgemmKernel, buf *winoBuf, o *winoOut, u *wino
 	buf.m = growF32(buf.m, 16*s.Cout*tp)
 	s.inputs(buf.v, x, t0, t1, tp, nr)
 	s.products(kern, buf, u, tp)
+	if s.narrow() {
+		for t := t0; t < t1; {
+			n := o.narrowRun(s, buf.m, t, t1, t-t0, tp)
+			t += n
+		}
+		return
+	}
 	s.forRuns(t0, t1, nr, func(n, i, j0, j1, lt int) {
 		o.run(s, buf.m, n, i, j0, j1, lt, tp)
 	})
@@ -279,6 +286,37 @@ type winoOut struct {
 	beta         float32
 }
 
+// narrowRun stores the narrow run of tiles from t (lane lt of the block's products m)
+// and returns its tile count.
+func (o *winoOut) narrowRun(s WinogradConv, m []float32, t, t1, lt, tp int) int {
+	img := t / (s.tilesH() * s.tilesW())
+	flags, bias := o.flags(s, img)
+	a, n := s.narrowOutput(t, t1, lt, tp, flags)
+	winoOutputNarrow(m[lt:], o.y, o.res, bias, &a)
+	return n
+}
+
+// flags returns the output flags of image n and the bias values it adds (from
+// channel 0).
+func (o *winoOut) flags(s WinogradConv, n int) (int, []float32) {
+	var f int
+	var bias []float32
+	if len(o.bias) != 0 {
+		f |= winoBias
+		bias = o.bias
+		if len(o.bias) != s.Cout {
+			bias = o.bias[n*s.Cout:]
+		}
+	}
+	if o.res != nil {
+		f |= winoResidual
+	}
+	if o.beta != 0 {
+		f |= winoAccumulate
+	}
+	return f, bias
+}
+
 // run stores the tiles [j0, j1) of tile row i of image n, every channel, from the
 // block's products m (the run's first tile at lt).
 func (o *winoOut) run(s WinogradConv, m []float32, n, i, j0, j1, lt, tp int) {
@@ -288,21 +326,10 @@ func (o *winoOut) run(s WinogradConv, m []float32, n, i, j0, j1, lt, tp int) {
 	cols := 1<<min(2*(j1-j0), ow-2*j0) - 1 // the run's output columns
 	a.store[0], a.store[1] = uint16(cols), uint16(cols>>16)
 	off := n*s.Cout*oh*ow + 2*i*ow + 2*j0
-	y := o.y[off:]
 	var res, bias []float32
-	if len(o.bias) != 0 {
-		a.flags |= winoBias
-		bias = o.bias
-		if len(o.bias) != s.Cout {
-			bias = o.bias[n*s.Cout:]
-		}
-	}
+	a.flags, bias = o.flags(s, n)
 	if o.res != nil {
-		a.flags |= winoResidual
 		res = o.res[off:]
 	}
-	if o.beta != 0 {
-		a.flags |= winoAccumulate
-	}
-	winoOutput(m[lt:], y, res, bias, &a)
+	winoOutput(m[lt:], o.y[off:], res, bias, &a)
 }

@@ -27,6 +27,11 @@ func winoInputNarrowAVX512(v, x *float32, a *winoInN)
 //go:noescape
 func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs)
 
+// winoOutputNarrowAVX512 is winoOutputNarrow's assembly.
+//
+//go:noescape
+func winoOutputNarrowAVX512(m, y, res, bias *float32, a *winoOutN)
+
 // winoGradOutAVX512 is winoGradOut's assembly (dm at the run's first tile of channel
 // 0, dy at the tile row's first output value of channel 0).
 //

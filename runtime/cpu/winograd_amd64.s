@@ -340,6 +340,64 @@ narrowb:
 	VSUBPS c, b, z; \
 	VSUBPS d, z, z
 
+// WINOOUTY computes Y = Aᵀ·M·A (+ bias) of one channel of a run: M[ξ] loaded
+// from SI + ξ·R8 under K1, the bias from R13 when flag 1 of R14 is set; output row 0's
+// interleaved columns in Z0 (0..15) and Z1 (16..31), row 1's in Z2 and Z3.
+#define WINOOUTY \
+	MOVQ    SI, AX; \
+	VMOVUPS.Z (AX), K1, Z0; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z1; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z2; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z3; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z4; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z5; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z6; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z7; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z8; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z9; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z10; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z11; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z12; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z13; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z14; \
+	ADDQ    R8, AX; \
+	VMOVUPS.Z (AX), K1, Z15; \
+	WINOA(Z0, Z4, Z8, Z12, Z16, Z20); \
+	WINOA(Z1, Z5, Z9, Z13, Z17, Z21); \
+	WINOA(Z2, Z6, Z10, Z14, Z18, Z22); \
+	WINOA(Z3, Z7, Z11, Z15, Z19, Z23); \
+	WINOA(Z16, Z17, Z18, Z19, Z24, Z25); \
+	WINOA(Z20, Z21, Z22, Z23, Z26, Z27); \
+	TESTQ   $1, R14; \
+	JZ      6(PC); \
+	VBROADCASTSS (R13), Z30; \
+	VADDPS  Z30, Z24, Z24; \
+	VADDPS  Z30, Z25, Z25; \
+	VADDPS  Z30, Z26, Z26; \
+	VADDPS  Z30, Z27, Z27; \
+	VMOVAPS Z24, Z0; \
+	VPERMT2PS Z25, Z28, Z0; \
+	VMOVAPS Z24, Z1; \
+	VPERMT2PS Z25, Z29, Z1; \
+	VMOVAPS Z26, Z2; \
+	VPERMT2PS Z27, Z28, Z2; \
+	VMOVAPS Z26, Z3; \
+	VPERMT2PS Z27, Z29, Z3
+
 // func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs)
 TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-40
 	MOVQ    m+0(FP), SI
@@ -364,61 +422,7 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-40
 	VMOVUPS winoLo<>(SB), Z28
 	VMOVUPS winoHi<>(SB), Z29
 outloop:
-	MOVQ    SI, AX
-	VMOVUPS.Z (AX), K1, Z0
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z1
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z2
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z3
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z4
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z5
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z6
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z7
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z8
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z9
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z10
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z11
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z12
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z13
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z14
-	ADDQ    R8, AX
-	VMOVUPS.Z (AX), K1, Z15
-	WINOA(Z0, Z4, Z8, Z12, Z16, Z20)
-	WINOA(Z1, Z5, Z9, Z13, Z17, Z21)
-	WINOA(Z2, Z6, Z10, Z14, Z18, Z22)
-	WINOA(Z3, Z7, Z11, Z15, Z19, Z23)
-	WINOA(Z16, Z17, Z18, Z19, Z24, Z25)
-	WINOA(Z20, Z21, Z22, Z23, Z26, Z27)
-	TESTQ   $1, R14
-	JZ      nobias
-	VBROADCASTSS (R13), Z30
-	VADDPS  Z30, Z24, Z24
-	VADDPS  Z30, Z25, Z25
-	VADDPS  Z30, Z26, Z26
-	VADDPS  Z30, Z27, Z27
-nobias:
-	// Interleave each output row's two columns of every tile.
-	VMOVAPS Z24, Z0
-	VPERMT2PS Z25, Z28, Z0
-	VMOVAPS Z24, Z1
-	VPERMT2PS Z25, Z29, Z1
-	VMOVAPS Z26, Z2
-	VPERMT2PS Z27, Z28, Z2
-	VMOVAPS Z26, Z3
-	VPERMT2PS Z27, Z29, Z3
+	WINOOUTY
 	TESTQ   $2, R14
 	JZ      nores
 	VMOVUPS.Z (DX), K2, Z4
@@ -469,6 +473,252 @@ next:
 	VADDPS x1, x0, y1; \
 	VSUBPS x1, x0, y2; \
 	VPXORD Z31, x1, y3
+
+// func winoOutputNarrowAVX512(m, y, res, bias *float32, a *winoOutN)
+//
+// Y of a narrow run's lanes as winoOutputAVX512 computes it, then each group's output
+// columns (its lanes' two per tile, in the interleaved vectors) stored at the group's
+// rows under its masks: Z0/Z1 at y + off[0], Z2/Z3 at y + off[1].
+TEXT ·winoOutputNarrowAVX512(SB), NOSPLIT, $0-40
+	MOVQ    m+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    res+16(FP), DX
+	MOVQ    bias+24(FP), R13
+	MOVQ    a+32(FP), BX
+	MOVQ    0(BX), R8 // mstride
+	SHLQ    $2, R8
+	MOVQ    8(BX), R9 // tp
+	SHLQ    $2, R9
+	MOVQ    16(BX), R10 // ohw
+	SHLQ    $2, R10
+	MOVQ    24(BX), CX // c
+	MOVQ    40(BX), R14 // flags
+	MOVQ    48(BX), R12 // groups
+	KMOVW   56(BX), K1 // load
+	VMOVUPS winoLo<>(SB), Z28
+	VMOVUPS winoHi<>(SB), Z29
+noloop:
+	WINOOUTY
+	TESTQ   $2, R14
+	JNZ     noplainres
+	TESTQ   $4, R14
+	JNZ     noplainacc
+	MOVQ    64(BX), AX
+	KMOVW   80(BX), K2
+	KMOVW   82(BX), K3
+	VMOVUPS Z0, K2, (DI)(AX*4)
+	VMOVUPS Z1, K3, 64(DI)(AX*4)
+	MOVQ    72(BX), AX
+	KMOVW   84(BX), K2
+	KMOVW   86(BX), K3
+	VMOVUPS Z2, K2, (DI)(AX*4)
+	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	CMPQ    R12, $1
+	JLE     nonext
+	MOVQ    88(BX), AX
+	KMOVW   104(BX), K2
+	KMOVW   106(BX), K3
+	VMOVUPS Z0, K2, (DI)(AX*4)
+	VMOVUPS Z1, K3, 64(DI)(AX*4)
+	MOVQ    96(BX), AX
+	KMOVW   108(BX), K2
+	KMOVW   110(BX), K3
+	VMOVUPS Z2, K2, (DI)(AX*4)
+	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	CMPQ    R12, $2
+	JLE     nonext
+	MOVQ    112(BX), AX
+	KMOVW   128(BX), K2
+	KMOVW   130(BX), K3
+	VMOVUPS Z0, K2, (DI)(AX*4)
+	VMOVUPS Z1, K3, 64(DI)(AX*4)
+	MOVQ    120(BX), AX
+	KMOVW   132(BX), K2
+	KMOVW   134(BX), K3
+	VMOVUPS Z2, K2, (DI)(AX*4)
+	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	CMPQ    R12, $3
+	JLE     nonext
+	MOVQ    136(BX), AX
+	KMOVW   152(BX), K2
+	KMOVW   154(BX), K3
+	VMOVUPS Z0, K2, (DI)(AX*4)
+	VMOVUPS Z1, K3, 64(DI)(AX*4)
+	MOVQ    144(BX), AX
+	KMOVW   156(BX), K2
+	KMOVW   158(BX), K3
+	VMOVUPS Z2, K2, (DI)(AX*4)
+	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	JMP     nonext
+noplainres:
+	MOVQ    64(BX), AX
+	KMOVW   80(BX), K2
+	KMOVW   82(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z0, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z1, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    72(BX), AX
+	KMOVW   84(BX), K2
+	KMOVW   86(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z2, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z3, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	CMPQ    R12, $1
+	JLE     nonext
+	MOVQ    88(BX), AX
+	KMOVW   104(BX), K2
+	KMOVW   106(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z0, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z1, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    96(BX), AX
+	KMOVW   108(BX), K2
+	KMOVW   110(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z2, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z3, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	CMPQ    R12, $2
+	JLE     nonext
+	MOVQ    112(BX), AX
+	KMOVW   128(BX), K2
+	KMOVW   130(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z0, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z1, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    120(BX), AX
+	KMOVW   132(BX), K2
+	KMOVW   134(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z2, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z3, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	CMPQ    R12, $3
+	JLE     nonext
+	MOVQ    136(BX), AX
+	KMOVW   152(BX), K2
+	KMOVW   154(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z0, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z1, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    144(BX), AX
+	KMOVW   156(BX), K2
+	KMOVW   158(BX), K3
+	VMOVUPS.Z (DX)(AX*4), K2, Z4
+	VADDPS  Z4, Z2, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
+	VADDPS  Z5, Z3, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	JMP     nonext
+noplainacc:
+	MOVQ    64(BX), AX
+	KMOVW   80(BX), K2
+	KMOVW   82(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z0, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z1, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    72(BX), AX
+	KMOVW   84(BX), K2
+	KMOVW   86(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z2, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z3, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	CMPQ    R12, $1
+	JLE     nonext
+	MOVQ    88(BX), AX
+	KMOVW   104(BX), K2
+	KMOVW   106(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z0, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z1, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    96(BX), AX
+	KMOVW   108(BX), K2
+	KMOVW   110(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z2, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z3, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	CMPQ    R12, $2
+	JLE     nonext
+	MOVQ    112(BX), AX
+	KMOVW   128(BX), K2
+	KMOVW   130(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z0, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z1, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    120(BX), AX
+	KMOVW   132(BX), K2
+	KMOVW   134(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z2, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z3, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	CMPQ    R12, $3
+	JLE     nonext
+	MOVQ    136(BX), AX
+	KMOVW   152(BX), K2
+	KMOVW   154(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z0, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z1, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	MOVQ    144(BX), AX
+	KMOVW   156(BX), K2
+	KMOVW   158(BX), K3
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VADDPS  Z2, Z4, Z4
+	VMOVUPS Z4, K2, (DI)(AX*4)
+	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
+	VADDPS  Z3, Z5, Z5
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	JMP     nonext
+nonext:
+	ADDQ    R9, SI
+	ADDQ    R10, DI
+	ADDQ    R10, DX
+	ADDQ    $4, R13
+	DECQ    CX
+	JNZ     noloop
+	VZEROUPPER
+	RET
 
 // func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs)
 TEXT ·winoGradOutAVX512(SB), NOSPLIT, $0-24

@@ -13,4 +13,8 @@ func winoOutputAVX512(m, y, res, bias *float32, a *winoOutArgs) {
 	panic("cpu: no AVX-512 Winograd kernel")
 }
 
+func winoOutputNarrowAVX512(m, y, res, bias *float32, a *winoOutN) {
+	panic("cpu: no AVX-512 Winograd kernel")
+}
+
 func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs) { panic("cpu: no AVX-512 Winograd kernel") }

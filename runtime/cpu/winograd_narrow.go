@@ -102,3 +102,98 @@ func winoInputNarrowGo(v, x []float32, a *winoInN) {
 		winoBStore(v, &d, a.store, a.vstride, ci*a.nr)
 	}
 }
+
+// winoOutN holds the arguments of one narrow output-transform run: up to four
+// groups, each the tiles of one tile row of one image in consecutive lanes.
+type winoOutN struct {
+	mstride int // values between M[ξ] and M[ξ+1] (Cout·tp)
+	tp      int // values between channels in the products
+	ohw     int // values per output plane
+	c       int // output channels
+	ow      int // output row stride
+	flags   int // winoBias, winoResidual, winoAccumulate
+	groups  int // 1 to 4
+	load    uint16
+	grp     [4]winoOutGroup
+}
+
+// winoOutGroup is where one group of a narrow output run goes: output row r of the
+// interleaved vectors (column 2·l + b for tile lane l) at y[co·ohw + off[r] + column],
+// where store[r] (32 bits in two halves) says.
+type winoOutGroup struct {
+	off   [2]int
+	store [2][2]uint16
+}
+
+// narrowOutput returns the arguments of the narrow output run that starts at tile t
+// (lane lt of the block's products) and ends before t1, in one image, and its tile
+// count.
+func (s WinogradConv) narrowOutput(t, t1, lt, tp int, flags int) (a winoOutN, n int) {
+	th, tw := s.tilesH(), s.tilesW()
+	oh, ow := s.OutH(), s.OutW()
+	a = winoOutN{mstride: s.Cout * tp, tp: tp, ohw: oh * ow, c: s.Cout, ow: ow, flags: flags}
+	img := t / (th * tw)
+	limit := min(16, t1-t, (img+1)*th*tw-t)
+	for a.groups < 4 && n < limit {
+		r := t % (th * tw)
+		i, j0 := r/tw, r%tw
+		j1 := min(tw, j0+limit-n)
+		g := &a.grp[a.groups]
+		cols := uint32(1<<min(2*(j1-j0), ow-2*j0)-1) << (2 * n)
+		for row := range min(2, oh-2*i) {
+			g.off[row] = img*s.Cout*oh*ow + (2*i+row)*ow + 2*j0 - 2*n
+			g.store[row] = [2]uint16{uint16(cols), uint16(cols >> 16)}
+		}
+		n += j1 - j0
+		t += j1 - j0
+		a.groups++
+	}
+	a.load = uint16(1<<n - 1)
+	return a, n
+}
+
+// winoOutputNarrow writes Y = Aᵀ·M·A of a narrow run's tiles, channel by channel, as
+// winoOutput does; y and res are the whole output (the groups' offsets say where).
+func winoOutputNarrow(m, y, res, bias []float32, a *winoOutN) {
+	if winoVector {
+		_ = m[15*a.mstride+(a.c-1)*a.tp+bits.Len16(a.load)-1]
+		last := 0
+		for _, g := range a.grp[:a.groups] {
+			for r, st := range g.store {
+				if w := uint32(st[1])<<16 | uint32(st[0]); w != 0 {
+					last = max(last, (a.c-1)*a.ohw+g.off[r]+bits.Len32(w)-1)
+				}
+			}
+		}
+		_ = y[last]
+		var rp, bp *float32
+		if a.flags&winoResidual != 0 {
+			_ = res[last]
+			rp = &res[0]
+		}
+		if a.flags&winoBias != 0 {
+			_ = bias[a.c-1]
+			bp = &bias[0]
+		}
+		winoOutputNarrowAVX512(&m[0], &y[0], rp, bp, a)
+		return
+	}
+	winoOutputNarrowGo(m, y, res, bias, a)
+}
+
+// winoOutputNarrowGo is the portable winoOutputNarrow, the same float32 operations
+// in the same order as the assembly.
+func winoOutputNarrowGo(m, y, res, bias []float32, a *winoOutN) {
+	for co := range a.c {
+		ys := winoTiles(m, co, a.load, a.mstride, a.tp, bias, a.flags)
+		for _, g := range a.grp[:a.groups] {
+			for r, st := range g.store {
+				for l := range 32 {
+					if st[l/16]>>(l%16)&1 != 0 {
+						winoPut(y, res, co*a.ohw+g.off[r]+l, ys[l/2][r][l%2], a.flags)
+					}
+				}
+			}
+		}
+	}
+}

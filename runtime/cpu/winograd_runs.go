@@ -125,38 +125,51 @@ func winoOutput(m, y, res, bias []float32, a *winoOutArgs) {
 // order as the assembly.
 func winoOutputGo(m, y, res, bias []float32, a *winoOutArgs) {
 	for co := range a.c {
-		for j := range 16 {
-			if a.load>>j&1 == 0 {
-				continue
-			}
-			var t [2][4]float32 // Aᵀ·M
-			for c := range 4 {
-				mc := func(r int) float32 { return m[(4*r+c)*a.mstride+co*a.tp+j] }
-				t[0][c] = mc(0) + mc(1) + mc(2)
-				t[1][c] = mc(1) - mc(2) - mc(3)
-			}
-			for r := range a.rows {
-				vals := [2]float32{t[r][0] + t[r][1] + t[r][2], t[r][1] - t[r][2] - t[r][3]}
-				for b, val := range vals {
-					l := 2*j + b
-					if a.store[l/16]>>(l%16)&1 == 0 {
-						continue
-					}
-					k := co*a.ohw + r*a.ow + l
-					if a.flags&winoBias != 0 {
-						val += bias[co]
-					}
-					switch {
-					case a.flags&winoResidual != 0:
-						y[k] = val + res[k]
-					case a.flags&winoAccumulate != 0:
-						y[k] += val
-					default:
-						y[k] = val
-					}
+		ys := winoTiles(m, co, a.load, a.mstride, a.tp, bias, a.flags)
+		for r := range a.rows {
+			for l := range 32 {
+				if a.store[l/16]>>(l%16)&1 != 0 {
+					winoPut(y, res, co*a.ohw+r*a.ow+l, ys[l/2][r][l%2], a.flags)
 				}
 			}
 		}
+	}
+}
+
+// winoTiles returns Y = Aᵀ·M·A (+ bias[co] with winoBias) of channel co of the tiles
+// j in load: M[ξ] of tile j is m[ξ·mstride + co·tp + j]; Y[a][b] is ys[j][a][b].
+func winoTiles(m []float32, co int, load uint16, mstride, tp int, bias []float32, flags int) (ys [16][2][2]float32) {
+	for j := range 16 {
+		if load>>j&1 == 0 {
+			continue
+		}
+		var t [2][4]float32 // Aᵀ·M
+		for c := range 4 {
+			mc := func(r int) float32 { return m[(4*r+c)*mstride+co*tp+j] }
+			t[0][c] = mc(0) + mc(1) + mc(2)
+			t[1][c] = mc(1) - mc(2) - mc(3)
+		}
+		for r := range 2 {
+			ys[j][r] = [2]float32{t[r][0] + t[r][1] + t[r][2], t[r][1] - t[r][2] - t[r][3]}
+			if flags&winoBias != 0 {
+				ys[j][r][0] += bias[co]
+				ys[j][r][1] += bias[co]
+			}
+		}
+	}
+	return ys
+}
+
+// winoPut stores one output value at y[k] as the flags say: y[k] = val, val + res[k],
+// or y[k] + val.
+func winoPut(y, res []float32, k int, val float32, flags int) {
+	switch {
+	case flags&winoResidual != 0:
+		y[k] = val + res[k]
+	case flags&winoAccumulate != 0:
+		y[k] += val
+	default:
+		y[k] = val
 	}
 }
 

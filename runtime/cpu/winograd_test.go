@@ -12,6 +12,7 @@ import (
 func TestWinoArgLayout(t *testing.T) {
 	var in winoIn
 	var nin winoInN
+	var nout winoOutN
 	var out winoOutArgs
 	var dy winoDyArgs
 	for _, f := range []struct {
@@ -36,6 +37,11 @@ func TestWinoArgLayout(t *testing.T) {
 		{"winoInN.groups", unsafe.Offsetof(nin.groups), 32}, {"winoInN.rowOff", unsafe.Offsetof(nin.rowOff), 40},
 		{"winoInN.idx", unsafe.Offsetof(nin.idx), 168}, {"winoInN.load", unsafe.Offsetof(nin.load), 424},
 		{"winoInN.lanes", unsafe.Offsetof(nin.lanes), 456}, {"winoInN.store", unsafe.Offsetof(nin.store), 464},
+		{"winoOutN.mstride", unsafe.Offsetof(nout.mstride), 0}, {"winoOutN.tp", unsafe.Offsetof(nout.tp), 8},
+		{"winoOutN.ohw", unsafe.Offsetof(nout.ohw), 16}, {"winoOutN.c", unsafe.Offsetof(nout.c), 24},
+		{"winoOutN.flags", unsafe.Offsetof(nout.flags), 40}, {"winoOutN.groups", unsafe.Offsetof(nout.groups), 48},
+		{"winoOutN.load", unsafe.Offsetof(nout.load), 56}, {"winoOutN.grp", unsafe.Offsetof(nout.grp), 64},
+		{"winoOutGroup.store", unsafe.Offsetof(nout.grp[0].store), 16}, {"winoOutGroup size", unsafe.Sizeof(nout.grp[0]), 24},
 	} {
 		if f.got != f.want {
 			t.Errorf("%s at offset %d, the assembly reads it at %d", f.name, f.got, f.want)
