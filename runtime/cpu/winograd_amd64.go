@@ -37,3 +37,9 @@ func winoOutputNarrowAVX512(m, y, res, bias *float32, a *winoOutN)
 //
 //go:noescape
 func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs)
+
+// winoGradOutNarrowAVX512 is winoGradOutNarrow's assembly (dm at the run's first
+// tile of channel 0, dy at the output gradient's first value).
+//
+//go:noescape
+func winoGradOutNarrowAVX512(dm, dy *float32, a *winoOutN)

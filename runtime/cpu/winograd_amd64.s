@@ -720,6 +720,21 @@ nonext:
 	VZEROUPPER
 	RET
 
+// WINODMSTORE computes dM = A·dY·Aᵀ from dY[r][b] in Z0 (0, 0), Z1 (0, 1), Z2
+// (1, 0), Z3 (1, 1) and stores it under K4 at DI, R8 bytes between the sixteen.
+#define WINODMSTORE \
+	WINOAT(Z0, Z2, Z4, Z5, Z6, Z7); \
+	WINOAT(Z1, Z3, Z8, Z9, Z10, Z11); \
+	WINOAT(Z4, Z8, Z12, Z13, Z14, Z15); \
+	WINOAT(Z5, Z9, Z16, Z17, Z18, Z19); \
+	WINOAT(Z6, Z10, Z20, Z21, Z22, Z23); \
+	WINOAT(Z7, Z11, Z24, Z25, Z26, Z27); \
+	MOVQ    DI, AX; \
+	WINOSTORE4(Z12, Z13, Z14, Z15); \
+	WINOSTORE4(Z16, Z17, Z18, Z19); \
+	WINOSTORE4(Z20, Z21, Z22, Z23); \
+	WINOSTORE4(Z24, Z25, Z26, Z27)
+
 // func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs)
 TEXT ·winoGradOutAVX512(SB), NOSPLIT, $0-24
 	MOVQ    dm+0(FP), DI
@@ -756,20 +771,107 @@ dyloop:
 	VPERMT2PS Z17, Z28, Z2 // dY[1][0]
 	VMOVAPS Z16, Z3
 	VPERMT2PS Z17, Z29, Z3 // dY[1][1]
-	WINOAT(Z0, Z2, Z4, Z5, Z6, Z7)
-	WINOAT(Z1, Z3, Z8, Z9, Z10, Z11)
-	WINOAT(Z4, Z8, Z12, Z13, Z14, Z15)
-	WINOAT(Z5, Z9, Z16, Z17, Z18, Z19)
-	WINOAT(Z6, Z10, Z20, Z21, Z22, Z23)
-	WINOAT(Z7, Z11, Z24, Z25, Z26, Z27)
-	MOVQ    DI, AX
-	WINOSTORE4(Z12, Z13, Z14, Z15)
-	WINOSTORE4(Z16, Z17, Z18, Z19)
-	WINOSTORE4(Z20, Z21, Z22, Z23)
-	WINOSTORE4(Z24, Z25, Z26, Z27)
+	WINODMSTORE
 	ADDQ    R10, SI
 	ADDQ    R9, DI
 	DECQ    CX
 	JNZ     dyloop
+	VZEROUPPER
+	RET
+
+// func winoGradOutNarrowAVX512(dm, dy *float32, a *winoOutN)
+//
+// dM of a narrow run: each output-gradient row r of the groups loaded under their
+// masks into one pair of vectors (zero elsewhere), split into dY[r][0] and dY[r][1],
+// then as winoGradOutAVX512.
+TEXT ·winoGradOutNarrowAVX512(SB), NOSPLIT, $0-24
+	MOVQ    dm+0(FP), DI
+	MOVQ    dy+8(FP), SI
+	MOVQ    a+16(FP), BX
+	MOVQ    0(BX), R8 // mstride
+	SHLQ    $2, R8
+	MOVQ    8(BX), R9 // tp
+	SHLQ    $2, R9
+	MOVQ    16(BX), R10 // ohw
+	SHLQ    $2, R10
+	MOVQ    24(BX), CX // c
+	MOVQ    48(BX), R12 // groups
+	KMOVW   56(BX), K4 // the run's lanes
+	VMOVUPS winoEven<>(SB), Z28
+	VMOVUPS winoOdd<>(SB), Z29
+	MOVL    $0x80000000, AX
+	VPBROADCASTD AX, Z31
+dnloop:
+	VXORPS  Z16, Z16, Z16
+	VXORPS  Z17, Z17, Z17
+	MOVQ    64(BX), AX
+	KMOVW   80(BX), K2
+	KMOVW   82(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+	CMPQ    R12, $1
+	JLE     dn0done
+	MOVQ    88(BX), AX
+	KMOVW   104(BX), K2
+	KMOVW   106(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+	CMPQ    R12, $2
+	JLE     dn0done
+	MOVQ    112(BX), AX
+	KMOVW   128(BX), K2
+	KMOVW   130(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+	CMPQ    R12, $3
+	JLE     dn0done
+	MOVQ    136(BX), AX
+	KMOVW   152(BX), K2
+	KMOVW   154(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+dn0done:
+	VMOVAPS Z16, Z0
+	VPERMT2PS Z17, Z28, Z0
+	VMOVAPS Z16, Z1
+	VPERMT2PS Z17, Z29, Z1
+	VXORPS  Z16, Z16, Z16
+	VXORPS  Z17, Z17, Z17
+	MOVQ    72(BX), AX
+	KMOVW   84(BX), K2
+	KMOVW   86(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+	CMPQ    R12, $1
+	JLE     dn1done
+	MOVQ    96(BX), AX
+	KMOVW   108(BX), K2
+	KMOVW   110(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+	CMPQ    R12, $2
+	JLE     dn1done
+	MOVQ    120(BX), AX
+	KMOVW   132(BX), K2
+	KMOVW   134(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+	CMPQ    R12, $3
+	JLE     dn1done
+	MOVQ    144(BX), AX
+	KMOVW   156(BX), K2
+	KMOVW   158(BX), K3
+	VMOVUPS (SI)(AX*4), K2, Z16
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+dn1done:
+	VMOVAPS Z16, Z2
+	VPERMT2PS Z17, Z28, Z2
+	VMOVAPS Z16, Z3
+	VPERMT2PS Z17, Z29, Z3
+	WINODMSTORE
+	ADDQ    R10, SI
+	ADDQ    R9, DI
+	DECQ    CX
+	JNZ     dnloop
 	VZEROUPPER
 	RET

@@ -18,3 +18,5 @@ func winoOutputNarrowAVX512(m, y, res, bias *float32, a *winoOutN) {
 }
 
 func winoGradOutAVX512(dm, dy *float32, a *winoDyArgs) { panic("cpu: no AVX-512 Winograd kernel") }
+
+func winoGradOutNarrowAVX512(dm, dy *float32, a *winoOutN) { panic("cpu: no AVX-512 Winograd kernel") }

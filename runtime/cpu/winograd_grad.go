@@ -40,10 +40,7 @@ func (s WinogradConv) gradShare(k Kernel, kern *sgemmKernel, du, dy, x []float32
 		buf.m = growF32(buf.m, 16*s.Cout*tp)
 		// One panel as wide as the block: V[ξ] is a row-major C × tp matrix.
 		s.inputs(buf.v, x, b0, b1, tp, tp)
-		s.forRuns(b0, b1, tp, func(n, i, j0, j1, lt int) {
-			d := s.gradRun(i, j0, j1, tp)
-			winoGradOut(buf.m[lt:], dy[n*s.Cout*s.OutH()*s.OutW()+2*i*s.OutW()+2*j0:], &d)
-		})
+		s.gradOuts(buf.m, dy, b0, b1, tp)
 		beta := float32(1)
 		if b0 == t0 {
 			beta = 0
@@ -53,6 +50,23 @@ func (s WinogradConv) gradShare(k Kernel, kern *sgemmKernel, du, dy, x []float32
 				beta, du[xi*s.Cout*s.C:], s.C)
 		}
 	}
+}
+
+// gradOuts writes dM of tiles [b0, b1) into the block's products m (tp tiles), in
+// narrow runs where the tile rows are narrow.
+func (s WinogradConv) gradOuts(m, dy []float32, b0, b1, tp int) {
+	if s.narrow() {
+		for t := b0; t < b1; {
+			a, n := s.narrowOutput(t, b1, t-b0, tp, 0)
+			winoGradOutNarrow(m[t-b0:], dy, &a)
+			t += n
+		}
+		return
+	}
+	s.forRuns(b0, b1, tp, func(n, i, j0, j1, lt int) {
+		d := s.gradRun(i, j0, j1, tp)
+		winoGradOut(m[lt:], dy[n*s.Cout*s.OutH()*s.OutW()+2*i*s.OutW()+2*j0:], &d)
+	})
 }
 
 // gradRun returns the arguments of winoGradOut for tiles [j0, j1) of tile row i.

@@ -197,3 +197,33 @@ func winoOutputNarrowGo(m, y, res, bias []float32, a *winoOutN) {
 		}
 	}
 }
+
+// winoGradOutNarrow writes dM = A·dY·Aᵀ of a narrow run's tiles, channel by channel,
+// as winoGradOut does: a holds the run's groups as narrowOutput gives them (where
+// each group's output-gradient rows are), dy is the whole output gradient.
+func winoGradOutNarrow(dm, dy []float32, a *winoOutN) {
+	if winoVector {
+		_ = dm[15*a.mstride+(a.c-1)*a.tp+bits.Len16(a.load)-1]
+		winoGradOutNarrowAVX512(&dm[0], &dy[0], a)
+		return
+	}
+	winoGradOutNarrowGo(dm, dy, a)
+}
+
+// winoGradOutNarrowGo is the portable winoGradOutNarrow, the same float32 operations
+// in the same order as the assembly.
+func winoGradOutNarrowGo(dm, dy []float32, a *winoOutN) {
+	for co := range a.c {
+		var d [16][2][2]float32
+		for _, g := range a.grp[:a.groups] {
+			for r, st := range g.store {
+				for l := range 32 {
+					if st[l/16]>>(l%16)&1 != 0 {
+						d[l/2][r][l%2] = dy[co*a.ohw+g.off[r]+l]
+					}
+				}
+			}
+		}
+		winoDMStore(dm, &d, a.load, a.mstride, co*a.tp)
+	}
+}

@@ -202,27 +202,33 @@ func winoGradOut(dm, dy []float32, a *winoDyArgs) {
 // order as the assembly.
 func winoGradOutGo(dm, dy []float32, a *winoDyArgs) {
 	for co := range a.c {
-		for j := range 16 {
-			if a.store>>j&1 == 0 {
-				continue
-			}
-			var d [2][2]float32
-			for r := range 2 {
-				for b := range 2 {
-					if l := 2*j + b; a.load[r][l/16]>>(l%16)&1 != 0 {
-						d[r][b] = dy[co*a.ohw+r*a.ow+l]
-					}
+		var d [16][2][2]float32 // dY[r][b] of tile j
+		for r := range 2 {
+			for l := range 32 {
+				if a.load[r][l/16]>>(l%16)&1 != 0 {
+					d[l/2][r][l%2] = dy[co*a.ohw+r*a.ow+l]
 				}
 			}
-			var z [4][2]float32 // A·dY
-			for b := range 2 {
-				z[0][b], z[1][b], z[2][b], z[3][b] = winoAT(d[0][b], d[1][b])
-			}
-			for r := range 4 {
-				s0, s1, s2, s3 := winoAT(z[r][0], z[r][1])
-				for s, v := range [4]float32{s0, s1, s2, s3} {
-					dm[(4*r+s)*a.mstride+co*a.tp+j] = v
-				}
+		}
+		winoDMStore(dm, &d, a.store, a.mstride, co*a.tp)
+	}
+}
+
+// winoDMStore writes dM = A·dY·Aᵀ of the tiles j in store, dY[r][b] of tile j in
+// d[j][r][b], to dm[ξ·mstride + off + j].
+func winoDMStore(dm []float32, d *[16][2][2]float32, store uint16, mstride, off int) {
+	for j := range 16 {
+		if store>>j&1 == 0 {
+			continue
+		}
+		var z [4][2]float32 // A·dY
+		for b := range 2 {
+			z[0][b], z[1][b], z[2][b], z[3][b] = winoAT(d[j][0][b], d[j][1][b])
+		}
+		for r := range 4 {
+			s0, s1, s2, s3 := winoAT(z[r][0], z[r][1])
+			for s, v := range [4]float32{s0, s1, s2, s3} {
+				dm[(4*r+s)*mstride+off+j] = v
 			}
 		}
 	}
