@@ -287,11 +287,8 @@ func winogradOf(c *ConvArgs) cpu.WinogradConv {
 }
 
 // conv2dInputGradWinograd computes dx as the Winograd convolution of dy, padded by
-// 2 − Pad, with the flipped and transposed kernel.
+// 2 − Pad, with the flipped and transposed kernel (read so by the kernel transform).
 func (d *CPU) conv2dInputGradWinograd(dx, dy, w Buffer, c *ConvArgs) {
-	wf := getScratch(c.Cout * c.C * 9)
-	defer putScratch(wf)
-	cpu.FlipKernel(wf, data(w), c.Cout, c.C, 3, 3)
-	s := cpu.WinogradConv{N: c.N, C: c.Cout, H: c.OutH, W: c.OutW, Pad: 2 - c.Pad, Cout: c.C}
-	d.gemm.ConvWinograd(data(dx), data(dy), wf, nil, nil, s, 0)
+	s := cpu.WinogradConv{N: c.N, C: c.Cout, H: c.OutH, W: c.OutW, Pad: 2 - c.Pad, Cout: c.C, Flipped: true}
+	d.gemm.ConvWinograd(data(dx), data(dy), data(w), nil, nil, s, 0)
 }

@@ -13,6 +13,10 @@ import (
 // tile is Aᵀ·M·A: 16 multiply-adds per tile and channel pair instead of 36.
 type WinogradConv struct {
 	N, C, H, W, Pad, Cout int
+	// Flipped says that w is stored as the kernel of the convolution whose input
+	// gradient this one computes, (C, Cout, 3, 3), and is read flipped and transposed
+	// (w'[co][ci][ki][kj] = w[ci][co][2−ki][2−kj]).
+	Flipped bool
 }
 
 // WinogradVector reports whether this CPU runs the Winograd transforms as vector
@@ -57,7 +61,7 @@ var winoBufs = sync.Pool{New: func() any { return new(winoBuf) }}
 func (g Gemm) ConvWinograd(y, x, w, bias, res []float32, s WinogradConv, beta float32) {
 	s.check(len(y), len(x), len(w), len(bias), res, beta)
 	kern := g.kernel("convwinograd")
-	u := newWinoWeights(kern, w, s.Cout, s.C)
+	u := newWinoWeights(kern, w, s.Cout, s.C, s.Flipped)
 	defer u.release()
 	o := winoOut{y: y, bias: bias, res: res, beta: beta}
 	nt := s.tiles()
@@ -81,7 +85,7 @@ type winoWeights struct {
 	full, pr, kc, c int
 }
 
-func newWinoWeights(kern *sgemmKernel, w []float32, cout, c int) winoWeights {
+func newWinoWeights(kern *sgemmKernel, w []float32, cout, c int, flipped bool) winoWeights {
 	ww := winoWeights{kc: min(kern.kc, c), c: c}
 	if kern.microRowA != nil {
 		ww.full = cout / kern.mr * kern.mr
@@ -89,7 +93,7 @@ func newWinoWeights(kern *sgemmKernel, w []float32, cout, c int) winoWeights {
 	ww.pr = roundUp(cout-ww.full, kern.mr)
 	ww.u = Scratch(16 * cout * c)
 	ww.packed = Scratch(16 * ww.pr * c)
-	winoKernels(ww.u, w, cout, c)
+	winoKernels(ww.u, w, cout, c, flipped)
 	if ww.full < cout {
 		ParallelFor(16, 1, func(lo, hi int) {
 			for xi := lo; xi < hi; xi++ {
@@ -131,14 +135,22 @@ func (s WinogradConv) blockTiles(nr int) int {
 // winoKernels writes U = G·g·Gᵀ of every kernel g = w[co][ci] (3×3) as sixteen
 // Cout × C matrices: u[ξ·cout·c + co·c + ci] for ξ = 4·a + b. G's rows are (1, 0, 0),
 // (½, ½, ½), (½, −½, ½), (0, 0, 1). Each output channel's kernels are first laid
-// out tap by tap (nine rows of c values), so that both passes run along ci.
-func winoKernels(u, w []float32, cout, c int) {
+// out tap by tap (nine rows of c values), so that both passes run along ci. With
+// flipped, g is read from w (c, cout, 3, 3) flipped and transposed (WinogradConv.Flipped).
+func winoKernels(u, w []float32, cout, c int, flipped bool) {
 	ParallelFor(cout, chunkFor(16*c), func(lo, hi int) {
 		rows := Scratch(21 * c) // nine taps, then G·g's twelve rows
 		defer PutScratch(rows)
 		row := func(r int) []float32 { return rows[r*c : (r+1)*c] }
 		for co := lo; co < hi; co++ {
 			for ci := range c {
+				if flipped {
+					g := (*[9]float32)(w[(ci*cout+co)*9:])
+					for t, x := range g {
+						rows[(8-t)*c+ci] = x
+					}
+					continue
+				}
 				g := (*[9]float32)(w[(co*c+ci)*9:])
 				for t, x := range g {
 					rows[t*c+ci] = x

@@ -251,3 +251,25 @@ func firstBitDiff(a, b []float32) int {
 	}
 	return -1
 }
+
+// TestWinogradFlipped checks that a Flipped convolution reads the stored kernel as
+// FlipKernel would write it: the outputs are bitwise equal.
+func TestWinogradFlipped(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, c := range winoCases {
+		s := WinogradConv{N: c.n, C: c.c, H: c.h, W: c.w, Pad: c.pad, Cout: c.cout}
+		x, wt := ktRand(r, c.n*c.c*c.h*c.w), ktRand(r, c.c*c.cout*9) // wt: (C, Cout, 3, 3)
+		wf := make([]float32, len(wt))
+		FlipKernel(wf, wt, c.c, c.cout, 3, 3) // (Cout, C, 3, 3)
+		want, got := ktNaN(s.OutLen()), ktNaN(s.OutLen())
+		g := Gemm{Kernel: BestKernel()}
+		g.ConvWinograd(want, x, wf, nil, nil, s, 0)
+		s.Flipped = true
+		g.ConvWinograd(got, x, wt, nil, nil, s, 0)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: value %d = %v flipped, %v with FlipKernel's kernel", c, i, got[i], want[i])
+			}
+		}
+	}
+}
