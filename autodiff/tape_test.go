@@ -202,3 +202,25 @@ func aliasingNet(d rt.Device) (*Var, []*Var) {
 	y := Concat(1, v, Reshape(Square(h), 2, 4, 1024))
 	return Mean(Square(Slice(y, 1, 2, 8)), false), []*Var{x, w, b}
 }
+
+// TestReleaseSparesTapeAndShared checks that Release recycles an untracked value,
+// but not a value a tape records nor one that a kept Var shares.
+func TestReleaseSparesTapeAndShared(t *testing.T) {
+	d := rt.NewCPU(rt.CPUOptions{})
+	x := rt.Full(d, 1, 2, 4, 32, 32)
+	tracked := Square(Leaf(x))
+	Release(tracked)
+	untracked := Square(Const(x))
+	view := Reshape(untracked, 2, 4096)
+	Release(untracked, view)
+	if st := d.RecycleStats(); st.Recycled != 0 {
+		t.Fatalf("recycled %d buffers of a tracked or shared value", st.Recycled)
+	}
+	if tracked.Value.Data()[0] != 1 || view.Value.Data()[0] != 1 {
+		t.Fatal("a spared value changed")
+	}
+	Release(untracked)
+	if st := d.RecycleStats(); st.Recycled != 1 {
+		t.Fatalf("recycled %d buffers, want the untracked value's", st.Recycled)
+	}
+}

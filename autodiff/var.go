@@ -34,6 +34,32 @@ func Dual(t, tan *rt.Tensor) *Var {
 	return &Var{Value: t, Tangent: tan}
 }
 
+// Release hands the memory of v's value and tangent back to their device for reuse
+// (runtime.Recycle), unless reverse mode tracks v (a Grad may still read it) or one
+// of keep shares it (an op may pass its input on as its output or tangent). It is
+// for a layer's intermediate values once the next op has read them; v must not be
+// used afterwards.
+func Release(v *Var, keep ...*Var) {
+	if v == nil || v.rec != nil {
+		return
+	}
+	for _, t := range []*rt.Tensor{v.Value, v.Tangent} {
+		if t != nil && !sharedWith(t, keep) {
+			rt.Recycle(t)
+		}
+	}
+}
+
+// sharedWith reports whether t shares memory with a value or tangent of vs.
+func sharedWith(t *rt.Tensor, vs []*Var) bool {
+	for _, k := range vs {
+		if k != nil && (rt.SameMemory(t, k.Value) || rt.SameMemory(t, k.Tangent)) {
+			return true
+		}
+	}
+	return false
+}
+
 // NeedsGrad reports whether reverse mode tracks v.
 func (v *Var) NeedsGrad() bool { return v.rec != nil }
 

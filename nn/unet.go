@@ -254,19 +254,29 @@ func (m *UNet) Forward(c *Ctx, x *ad.Var, t []float64) (eps, features *ad.Var) {
 			hs = append(hs, l.Downsample.Forward(c, hs[len(hs)-1]))
 		}
 	}
-	h := m.MidBlock1.Forward(c, hs[len(hs)-1], temb)
-	h = m.MidBlock2.Forward(c, m.MidAttn.Forward(c, h), temb)
+	h := after(m.MidBlock1.Forward(c, hs[len(hs)-1], temb), func(h *ad.Var) *ad.Var { return m.MidAttn.Forward(c, h) })
+	h = after(h, func(h *ad.Var) *ad.Var { return m.MidBlock2.Forward(c, h, temb) })
 	for _, l := range m.Up {
 		for j, b := range l.Blocks {
 			skip := hs[len(hs)-1]
 			hs = hs[:len(hs)-1]
-			h = attnOrSkip(c, l.Attns[j], b.Forward(c, ad.Concat(1, h, skip), temb))
+			cat := ad.Concat(1, h, skip)
+			ad.Release(h, cat)
+			ad.Release(skip, cat)
+			h = attnOrSkip(c, l.Attns[j], after(cat, func(h *ad.Var) *ad.Var { return b.Forward(c, h, temb) }))
 		}
 		if l.Upsample != nil {
-			h = l.Upsample.Forward(c, h)
+			h = after(h, func(h *ad.Var) *ad.Var { return l.Upsample.Forward(c, h) })
 		}
 	}
-	return m.ConvOut.Forward(c, m.NormOut.ForwardSiLU(c, h)), h
+	return after(m.NormOut.ForwardSiLU(c, h), func(n *ad.Var) *ad.Var { return m.ConvOut.Forward(c, n) }), h
+}
+
+// after returns f(h) and releases h (ad.Release), which f's result may share.
+func after(h *ad.Var, f func(*ad.Var) *ad.Var) *ad.Var {
+	y := f(h)
+	ad.Release(h, y)
+	return y
 }
 
 // TimeEmbedding returns the time embedding (N, TembCh()) that every residual block
@@ -284,7 +294,7 @@ func attnOrSkip(c *Ctx, a AttnLayer, h *ad.Var) *ad.Var {
 	if a == nil {
 		return h
 	}
-	return a.Forward(c, h)
+	return after(h, func(h *ad.Var) *ad.Var { return a.Forward(c, h) })
 }
 
 // Params lists the parameters in PyTorch's state_dict order.

@@ -126,27 +126,39 @@ func NewScaleShiftResBlock(dev rt.Device, prefix string, in, out, tembCh int, dr
 }
 
 // Forward maps x (N, in, H, W) and the time embedding temb (N, tembCh) to
-// (N, out, H, W).
+// (N, out, H, W). Its intermediate values are released as soon as the next op has
+// read them (ad.Release: a no-op when a tape records them).
 func (b *ResBlock) Forward(c *Ctx, x, temb *ad.Var) *ad.Var {
 	h := b.Norm1.ForwardSiLU(c, x)
 	if b.ScaleShift {
-		h = b.Conv1.Forward(c, h)
+		h1 := b.Conv1.Forward(c, h)
+		ad.Release(h, h1)
 		tp := b.TembProj.Forward(c, ad.SiLU(temb))
 		n, out := tp.Shape()[0], tp.Shape()[1]/2
 		scale := ad.Reshape(ad.Slice(tp, 1, 0, out), n, out, 1, 1)
 		shift := ad.Reshape(ad.Slice(tp, 1, out, 2*out), n, out, 1, 1)
-		h = ad.SiLU(ad.Add(ad.Mul(b.Norm2.Forward(c, h), ad.Affine(scale, 1, 1)), shift))
+		h = ad.SiLU(ad.Add(ad.Mul(b.Norm2.Forward(c, h1), ad.Affine(scale, 1, 1)), shift))
 	} else {
 		// conv1's bias and the time projection are added per image and channel where
 		// conv1 stores its output.
 		tp := ad.Add(b.TembProj.Forward(c, ad.SiLU(temb)), c.P(b.Conv1.B))
-		h = b.Norm2.ForwardSiLU(c, ad.Conv2dBias(h, c.P(b.Conv1.W), tp, b.Conv1.Stride, b.Conv1.Pad))
+		h1 := ad.Conv2dBias(h, c.P(b.Conv1.W), tp, b.Conv1.Stride, b.Conv1.Pad)
+		ad.Release(h, h1)
+		h = b.Norm2.ForwardSiLU(c, h1)
+		ad.Release(h1, h)
 	}
-	h = c.Dropout(h, b.Dropout)
+	hd := c.Dropout(h, b.Dropout)
+	ad.Release(h, hd)
+	skip := x
 	if b.Shortcut != nil {
-		x = b.Shortcut.Forward(c, x)
+		skip = b.Shortcut.Forward(c, x)
 	}
-	return b.Conv2.ForwardAdd(c, h, x) // the skip added where conv2 stores its output
+	out := b.Conv2.ForwardAdd(c, hd, skip) // the skip added where conv2 stores its output
+	ad.Release(hd, out, x)
+	if skip != x {
+		ad.Release(skip, out, x)
+	}
+	return out
 }
 
 // Params lists the parameters in PyTorch's state_dict order.

@@ -322,3 +322,33 @@ func BenchmarkUNetSTrainStep(b *testing.B) {
 	}
 	reportMs(b)
 }
+
+// TestUNetReleaseKeepsValues checks that the forward pass's releases of its
+// intermediate values (recycled on a plain CPU device, not on a pooled one) change no
+// output bit, in eval and in forward mode, and that they recycle something.
+func TestUNetReleaseKeepsValues(t *testing.T) {
+	outs := map[bool][][]float32{}
+	for _, pooled := range []bool{false, true} {
+		dev := rt.NewCPU(rt.CPUOptions{Pool: pooled})
+		m := NewUNet(dev, UNetConfig{InCh: 1, Ch: 32, Mult: []int{1, 2}, NumRes: 1, AttnRes: []int{8}, Resolution: 16,
+			Dropout: 0.1, TembIn: 32}, philox.Key{Seed: 1})
+		x := rt.Random(dev, rt.Normal, philox.Key{Seed: 2}, 0, 2, 1, 16, 16)
+		v := rt.Random(dev, rt.Normal, philox.Key{Seed: 3}, 0, 2, 1, 16, 16)
+		ts := []float64{10, 500}
+		eps, feat := m.Forward(Eval(), ad.Const(x), ts)
+		y, jv := ad.JVP(func(x *ad.Var) *ad.Var { e, _ := m.Forward(Eval(), x, ts); return e }, x, v)
+		for _, r := range []*rt.Tensor{eps.Value, feat.Value, y, jv} {
+			outs[pooled] = append(outs[pooled], r.Data())
+		}
+		if st := dev.RecycleStats(); !pooled && st.Recycled == 0 {
+			t.Errorf("the forward passes recycled nothing: %+v", st)
+		}
+	}
+	for i, o := range outs[false] {
+		for k, v := range o {
+			if math.Float32bits(v) != math.Float32bits(outs[true][i][k]) {
+				t.Fatalf("output %d value %d: %v with releases, %v without", i, k, v, outs[true][i][k])
+			}
+		}
+	}
+}

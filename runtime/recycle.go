@@ -19,6 +19,21 @@ type Recycler struct {
 	refs map[Buffer]int
 }
 
+// Recycle hands t's memory back to its device for reuse now, if the device recycles
+// and HostData never let the memory out. t and every tensor sharing its memory (its
+// views) must not be used again; on the CPU they panic if they are. It is for values
+// that nothing else can reach, such as a layer's intermediate activations once the
+// next op has read them and no tape keeps them.
+func Recycle(t *Tensor) {
+	if d, ok := t.dev.(recycler); ok && d.recyclable(t.buf, 0) {
+		d.recycle(t.buf)
+	}
+}
+
+// SameMemory reports whether a and b share their memory (one is the other or a view
+// of it).
+func SameMemory(a, b *Tensor) bool { return a != nil && b != nil && a.buf == b.buf }
+
 // recycler is implemented by devices that can reuse a dead buffer's memory.
 type recycler interface {
 	// allocMark returns a mark that every buffer allocated later is past.
