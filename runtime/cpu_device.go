@@ -190,6 +190,11 @@ func (d *CPU) poisonNew(s []float32, zero bool) {
 // RecycleStats returns the counters of the buffers Recyclers handed back to d.
 func (d *CPU) RecycleStats() RecycleStats { return d.free.stats() }
 
+// DropRecycled lets go of the recycled buffers d keeps for reuse, so that the garbage
+// collector can return their memory (they are dropped anyway once unused through a
+// whole collection cycle).
+func (d *CPU) DropRecycled() { d.free.drop() }
+
 // PoolStats returns the counters of the device's buffer pool (zero without one).
 func (d *CPU) PoolStats() cpu.PoolStats {
 	if d.pool == nil {

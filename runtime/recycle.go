@@ -158,6 +158,14 @@ func (f *freeList) put(s []float32) {
 	}
 }
 
+// drop lets go of every kept buffer.
+func (f *freeList) drop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cur, f.aged, f.held = map[int][][]float32{}, map[int][][]float32{}, 0
+	f.st.HeldBytes = 0
+}
+
 func (f *freeList) stats() RecycleStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()

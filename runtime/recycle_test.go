@@ -61,3 +61,21 @@ func TestRecyclerSpares(t *testing.T) {
 		t.Fatal("a spared tensor changed")
 	}
 }
+
+// TestDropRecycled checks that DropRecycled empties the device's recycled buffers:
+// nothing is held and the next allocation is fresh.
+func TestDropRecycled(t *testing.T) {
+	d := NewCPU(CPUOptions{})
+	r := NewRecycler(d)
+	x := Full(d, 2, 1<<14)
+	r.Hold(x)
+	r.Drop(x)
+	if st := d.RecycleStats(); st.HeldBytes != 4<<14 {
+		t.Fatalf("held %d bytes after recycling 64 KiB", st.HeldBytes)
+	}
+	d.DropRecycled()
+	_ = New(d, 1<<14)
+	if st := d.RecycleStats(); st.HeldBytes != 0 || st.Reused != 0 {
+		t.Fatalf("stats %+v after DropRecycled and an allocation, want nothing held or reused", st)
+	}
+}

@@ -350,8 +350,8 @@ func formatSteady(rs []*steadyResult) string {
 			b.WriteString("  pool: off (the training device's; --bench-items steady_small_pool runs the check with it)\n")
 		}
 		if c := r.Recycle; c != nil {
-			fmt.Fprintf(&b, "  recycled cotangents: %d handed back, %d allocations served from them, %.1f MiB waiting at the end\n",
-				c.Recycled, c.Reused, float64(c.HeldBytes)/(1<<20))
+			fmt.Fprintf(&b, "  recycled cotangents: %d handed back, %d allocations served from them (the kept ones dropped before each heap reading)\n",
+				c.Recycled, c.Reused)
 		}
 	}
 	return b.String()

@@ -24,6 +24,13 @@ const (
 	steadyBatch      = 8   // batch of the bench's check (small UNet)
 )
 
+// trimNow calls trim unless it is nil.
+func trimNow(trim func()) {
+	if trim != nil {
+		trim()
+	}
+}
+
 // heapSnap is the heap after full collections.
 type heapSnap struct {
 	AllocMiB float64 `json:"heap_alloc_mib"` // live objects
@@ -59,8 +66,10 @@ type steadyResult struct {
 }
 
 // checkSteady runs step steps times and compares the live heap after warm steps with
-// the live heap at the end; it stops at the first error of step.
-func checkSteady(step func() error, warm, steps int) (r steadyResult, err error) {
+// the live heap at the end; it stops at the first error of step. trim (nil for none)
+// runs before each reading: it drops the device's recycled buffers, a bounded cache
+// whose content depends on when the last collections fell, not a leak.
+func checkSteady(step func() error, warm, steps int, trim func()) (r steadyResult, err error) {
 	start := time.Now()
 	r.Steps, r.Warm = steps, warm
 	var at uint64
@@ -69,9 +78,11 @@ func checkSteady(step func() error, warm, steps int) (r steadyResult, err error)
 			return r, fmt.Errorf("step %d: %w", i, err)
 		}
 		if i == warm {
+			trimNow(trim)
 			r.AtWarm, at = liveHeap()
 		}
 	}
+	trimNow(trim)
 	end, endBytes := liveHeap()
 	runtime.KeepAlive(step) // what the steps hold (the model, its optimiser) is live at both ends
 	r.AtEnd, r.WallS = end, time.Since(start).Seconds()
@@ -101,7 +112,7 @@ func (c steadyCheck) run(threads int) *steadyResult {
 	r := &steadyResult{Steps: steadySteps, Warm: steadyWarm}
 	step, _, err := newTrainer(dev, smallConfig(), steadyBatch)
 	if err == nil {
-		*r, err = checkSteady(step, steadyWarm, steadySteps)
+		*r, err = checkSteady(step, steadyWarm, steadySteps, dev.DropRecycled)
 	}
 	if err != nil {
 		r.Error = err.Error()
