@@ -163,6 +163,25 @@ inloop:
 	VZEROUPPER
 	RET
 
+// NROW loads patch row lo/ro of one group of a narrow input run into d0..d3: the
+// row's window (offset at ro(BX), load mask at lo(BX)) permuted into the group's
+// lanes (kreg) by the column indices in Z24..Z27.
+#define NROW(lo, ro, kreg, d0, d1, d2, d3) \
+	KMOVW   lo(BX), K5; \
+	MOVQ    ro(BX), AX; \
+	VMOVUPS.Z (SI)(AX*4), K5, Z16; \
+	VPERMPS Z16, Z24, kreg, d0; \
+	VPERMPS Z16, Z25, kreg, d1; \
+	VPERMPS Z16, Z26, kreg, d2; \
+	VPERMPS Z16, Z27, kreg, d3
+
+// NGROUP loads patch rows 0..3 of one group into Z0..Z15 (NROW).
+#define NGROUP(lo, ro, kreg) \
+	NROW(lo+0, ro+0, kreg, Z0, Z1, Z2, Z3); \
+	NROW(lo+2, ro+8, kreg, Z4, Z5, Z6, Z7); \
+	NROW(lo+4, ro+16, kreg, Z8, Z9, Z10, Z11); \
+	NROW(lo+6, ro+24, kreg, Z12, Z13, Z14, Z15)
+
 // func winoInputNarrowAVX512(v, x *float32, a *winoInN)
 //
 // The narrow run's groups: per patch row k, the group's sixteen-column window under
@@ -190,128 +209,16 @@ TEXT ·winoInputNarrowAVX512(SB), NOSPLIT, $0-24
 	KMOVW     462(BX), K6
 	KMOVW     464(BX), K4 // store
 narrowloop:
-	// group 0
-	KMOVW   424(BX), K5
-	MOVQ    40(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K1, Z0
-	VPERMPS Z16, Z25, K1, Z1
-	VPERMPS Z16, Z26, K1, Z2
-	VPERMPS Z16, Z27, K1, Z3
-	KMOVW   426(BX), K5
-	MOVQ    48(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K1, Z4
-	VPERMPS Z16, Z25, K1, Z5
-	VPERMPS Z16, Z26, K1, Z6
-	VPERMPS Z16, Z27, K1, Z7
-	KMOVW   428(BX), K5
-	MOVQ    56(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K1, Z8
-	VPERMPS Z16, Z25, K1, Z9
-	VPERMPS Z16, Z26, K1, Z10
-	VPERMPS Z16, Z27, K1, Z11
-	KMOVW   430(BX), K5
-	MOVQ    64(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K1, Z12
-	VPERMPS Z16, Z25, K1, Z13
-	VPERMPS Z16, Z26, K1, Z14
-	VPERMPS Z16, Z27, K1, Z15
+	NGROUP(424, 40, K1)
 	CMPQ    DX, $1
 	JEQ     narrowb
-	// group 1
-	KMOVW   432(BX), K5
-	MOVQ    72(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K2, Z0
-	VPERMPS Z16, Z25, K2, Z1
-	VPERMPS Z16, Z26, K2, Z2
-	VPERMPS Z16, Z27, K2, Z3
-	KMOVW   434(BX), K5
-	MOVQ    80(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K2, Z4
-	VPERMPS Z16, Z25, K2, Z5
-	VPERMPS Z16, Z26, K2, Z6
-	VPERMPS Z16, Z27, K2, Z7
-	KMOVW   436(BX), K5
-	MOVQ    88(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K2, Z8
-	VPERMPS Z16, Z25, K2, Z9
-	VPERMPS Z16, Z26, K2, Z10
-	VPERMPS Z16, Z27, K2, Z11
-	KMOVW   438(BX), K5
-	MOVQ    96(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K2, Z12
-	VPERMPS Z16, Z25, K2, Z13
-	VPERMPS Z16, Z26, K2, Z14
-	VPERMPS Z16, Z27, K2, Z15
+	NGROUP(432, 72, K2)
 	CMPQ    DX, $2
 	JEQ     narrowb
-	// group 2
-	KMOVW   440(BX), K5
-	MOVQ    104(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K3, Z0
-	VPERMPS Z16, Z25, K3, Z1
-	VPERMPS Z16, Z26, K3, Z2
-	VPERMPS Z16, Z27, K3, Z3
-	KMOVW   442(BX), K5
-	MOVQ    112(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K3, Z4
-	VPERMPS Z16, Z25, K3, Z5
-	VPERMPS Z16, Z26, K3, Z6
-	VPERMPS Z16, Z27, K3, Z7
-	KMOVW   444(BX), K5
-	MOVQ    120(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K3, Z8
-	VPERMPS Z16, Z25, K3, Z9
-	VPERMPS Z16, Z26, K3, Z10
-	VPERMPS Z16, Z27, K3, Z11
-	KMOVW   446(BX), K5
-	MOVQ    128(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K3, Z12
-	VPERMPS Z16, Z25, K3, Z13
-	VPERMPS Z16, Z26, K3, Z14
-	VPERMPS Z16, Z27, K3, Z15
+	NGROUP(440, 104, K3)
 	CMPQ    DX, $3
 	JEQ     narrowb
-	// group 3
-	KMOVW   448(BX), K5
-	MOVQ    136(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K6, Z0
-	VPERMPS Z16, Z25, K6, Z1
-	VPERMPS Z16, Z26, K6, Z2
-	VPERMPS Z16, Z27, K6, Z3
-	KMOVW   450(BX), K5
-	MOVQ    144(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K6, Z4
-	VPERMPS Z16, Z25, K6, Z5
-	VPERMPS Z16, Z26, K6, Z6
-	VPERMPS Z16, Z27, K6, Z7
-	KMOVW   452(BX), K5
-	MOVQ    152(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K6, Z8
-	VPERMPS Z16, Z25, K6, Z9
-	VPERMPS Z16, Z26, K6, Z10
-	VPERMPS Z16, Z27, K6, Z11
-	KMOVW   454(BX), K5
-	MOVQ    160(BX), AX
-	VMOVUPS.Z (SI)(AX*4), K5, Z16
-	VPERMPS Z16, Z24, K6, Z12
-	VPERMPS Z16, Z25, K6, Z13
-	VPERMPS Z16, Z26, K6, Z14
-	VPERMPS Z16, Z27, K6, Z15
+	NGROUP(448, 136, K6)
 narrowb:
 	WINOB(Z0, Z4, Z8, Z12)
 	WINOB(Z1, Z5, Z9, Z13)
@@ -474,6 +381,40 @@ next:
 	VSUBPS x1, x0, y2; \
 	VPXORD Z31, x1, y3
 
+// NOPLAIN and NOADD store one group of a narrow output run (winoOutGroup at b(BX)):
+// rows 0 (Z0, Z1) and 1 (Z2, Z3) at their offsets under their masks, as they are, or
+// plus the values at src (the residual, DX, or y itself, DI: addition commutes, so
+// both orders give the wide kernel's bits).
+// NOROW points AX at output row r of the group at b(BX) (its offset) and K2, K3 at
+// the row's two halves of columns.
+#define NOROW(b, r) \
+	MOVQ    b+8*r(BX), AX; \
+	KMOVW   b+16+4*r(BX), K2; \
+	KMOVW   b+18+4*r(BX), K3
+
+#define NOPLAIN(b) \
+	NOROW(b, 0); \
+	VMOVUPS Z0, K2, (DI)(AX*4); \
+	VMOVUPS Z1, K3, 64(DI)(AX*4); \
+	NOROW(b, 1); \
+	VMOVUPS Z2, K2, (DI)(AX*4); \
+	VMOVUPS Z3, K3, 64(DI)(AX*4)
+
+// NOADDROW stores za, zb plus the values at src under K2, K3 at AX.
+#define NOADDROW(src, za, zb) \
+	VMOVUPS.Z (src)(AX*4), K2, Z4; \
+	VADDPS  Z4, za, Z4; \
+	VMOVUPS Z4, K2, (DI)(AX*4); \
+	VMOVUPS.Z 64(src)(AX*4), K3, Z5; \
+	VADDPS  Z5, zb, Z5; \
+	VMOVUPS Z5, K3, 64(DI)(AX*4)
+
+#define NOADD(b, src) \
+	NOROW(b, 0); \
+	NOADDROW(src, Z0, Z1); \
+	NOROW(b, 1); \
+	NOADDROW(src, Z2, Z3)
+
 // func winoOutputNarrowAVX512(m, y, res, bias *float32, a *winoOutN)
 //
 // Y of a narrow run's lanes as winoOutputAVX512 computes it, then each group's output
@@ -503,212 +444,40 @@ noloop:
 	JNZ     noplainres
 	TESTQ   $4, R14
 	JNZ     noplainacc
-	MOVQ    64(BX), AX
-	KMOVW   80(BX), K2
-	KMOVW   82(BX), K3
-	VMOVUPS Z0, K2, (DI)(AX*4)
-	VMOVUPS Z1, K3, 64(DI)(AX*4)
-	MOVQ    72(BX), AX
-	KMOVW   84(BX), K2
-	KMOVW   86(BX), K3
-	VMOVUPS Z2, K2, (DI)(AX*4)
-	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	NOPLAIN(64)
 	CMPQ    R12, $1
 	JLE     nonext
-	MOVQ    88(BX), AX
-	KMOVW   104(BX), K2
-	KMOVW   106(BX), K3
-	VMOVUPS Z0, K2, (DI)(AX*4)
-	VMOVUPS Z1, K3, 64(DI)(AX*4)
-	MOVQ    96(BX), AX
-	KMOVW   108(BX), K2
-	KMOVW   110(BX), K3
-	VMOVUPS Z2, K2, (DI)(AX*4)
-	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	NOPLAIN(88)
 	CMPQ    R12, $2
 	JLE     nonext
-	MOVQ    112(BX), AX
-	KMOVW   128(BX), K2
-	KMOVW   130(BX), K3
-	VMOVUPS Z0, K2, (DI)(AX*4)
-	VMOVUPS Z1, K3, 64(DI)(AX*4)
-	MOVQ    120(BX), AX
-	KMOVW   132(BX), K2
-	KMOVW   134(BX), K3
-	VMOVUPS Z2, K2, (DI)(AX*4)
-	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	NOPLAIN(112)
 	CMPQ    R12, $3
 	JLE     nonext
-	MOVQ    136(BX), AX
-	KMOVW   152(BX), K2
-	KMOVW   154(BX), K3
-	VMOVUPS Z0, K2, (DI)(AX*4)
-	VMOVUPS Z1, K3, 64(DI)(AX*4)
-	MOVQ    144(BX), AX
-	KMOVW   156(BX), K2
-	KMOVW   158(BX), K3
-	VMOVUPS Z2, K2, (DI)(AX*4)
-	VMOVUPS Z3, K3, 64(DI)(AX*4)
+	NOPLAIN(136)
 	JMP     nonext
 noplainres:
-	MOVQ    64(BX), AX
-	KMOVW   80(BX), K2
-	KMOVW   82(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z0, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z1, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    72(BX), AX
-	KMOVW   84(BX), K2
-	KMOVW   86(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z2, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z3, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(64, DX)
 	CMPQ    R12, $1
 	JLE     nonext
-	MOVQ    88(BX), AX
-	KMOVW   104(BX), K2
-	KMOVW   106(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z0, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z1, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    96(BX), AX
-	KMOVW   108(BX), K2
-	KMOVW   110(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z2, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z3, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(88, DX)
 	CMPQ    R12, $2
 	JLE     nonext
-	MOVQ    112(BX), AX
-	KMOVW   128(BX), K2
-	KMOVW   130(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z0, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z1, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    120(BX), AX
-	KMOVW   132(BX), K2
-	KMOVW   134(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z2, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z3, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(112, DX)
 	CMPQ    R12, $3
 	JLE     nonext
-	MOVQ    136(BX), AX
-	KMOVW   152(BX), K2
-	KMOVW   154(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z0, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z1, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    144(BX), AX
-	KMOVW   156(BX), K2
-	KMOVW   158(BX), K3
-	VMOVUPS.Z (DX)(AX*4), K2, Z4
-	VADDPS  Z4, Z2, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DX)(AX*4), K3, Z5
-	VADDPS  Z5, Z3, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(136, DX)
 	JMP     nonext
 noplainacc:
-	MOVQ    64(BX), AX
-	KMOVW   80(BX), K2
-	KMOVW   82(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z0, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z1, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    72(BX), AX
-	KMOVW   84(BX), K2
-	KMOVW   86(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z2, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z3, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(64, DI)
 	CMPQ    R12, $1
 	JLE     nonext
-	MOVQ    88(BX), AX
-	KMOVW   104(BX), K2
-	KMOVW   106(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z0, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z1, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    96(BX), AX
-	KMOVW   108(BX), K2
-	KMOVW   110(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z2, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z3, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(88, DI)
 	CMPQ    R12, $2
 	JLE     nonext
-	MOVQ    112(BX), AX
-	KMOVW   128(BX), K2
-	KMOVW   130(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z0, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z1, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    120(BX), AX
-	KMOVW   132(BX), K2
-	KMOVW   134(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z2, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z3, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(112, DI)
 	CMPQ    R12, $3
 	JLE     nonext
-	MOVQ    136(BX), AX
-	KMOVW   152(BX), K2
-	KMOVW   154(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z0, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z1, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
-	MOVQ    144(BX), AX
-	KMOVW   156(BX), K2
-	KMOVW   158(BX), K3
-	VMOVUPS.Z (DI)(AX*4), K2, Z4
-	VADDPS  Z2, Z4, Z4
-	VMOVUPS Z4, K2, (DI)(AX*4)
-	VMOVUPS.Z 64(DI)(AX*4), K3, Z5
-	VADDPS  Z3, Z5, Z5
-	VMOVUPS Z5, K3, 64(DI)(AX*4)
+	NOADD(136, DI)
 	JMP     nonext
 nonext:
 	ADDQ    R9, SI
@@ -779,6 +548,15 @@ dyloop:
 	VZEROUPPER
 	RET
 
+// DNLOAD merges one group's output-gradient row (offset at off(BX), masks at m(BX))
+// into Z16 (columns 0..15) and Z17 (16..31).
+#define DNLOAD(off, m) \
+	MOVQ    off(BX), AX; \
+	KMOVW   m(BX), K2; \
+	KMOVW   m+2(BX), K3; \
+	VMOVUPS (SI)(AX*4), K2, Z16; \
+	VMOVUPS 64(SI)(AX*4), K3, Z17
+
 // func winoGradOutNarrowAVX512(dm, dy *float32, a *winoOutN)
 //
 // dM of a narrow run: each output-gradient row r of the groups loaded under their
@@ -804,32 +582,16 @@ TEXT ·winoGradOutNarrowAVX512(SB), NOSPLIT, $0-24
 dnloop:
 	VXORPS  Z16, Z16, Z16
 	VXORPS  Z17, Z17, Z17
-	MOVQ    64(BX), AX
-	KMOVW   80(BX), K2
-	KMOVW   82(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(64, 80)
 	CMPQ    R12, $1
 	JLE     dn0done
-	MOVQ    88(BX), AX
-	KMOVW   104(BX), K2
-	KMOVW   106(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(88, 104)
 	CMPQ    R12, $2
 	JLE     dn0done
-	MOVQ    112(BX), AX
-	KMOVW   128(BX), K2
-	KMOVW   130(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(112, 128)
 	CMPQ    R12, $3
 	JLE     dn0done
-	MOVQ    136(BX), AX
-	KMOVW   152(BX), K2
-	KMOVW   154(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(136, 152)
 dn0done:
 	VMOVAPS Z16, Z0
 	VPERMT2PS Z17, Z28, Z0
@@ -837,32 +599,16 @@ dn0done:
 	VPERMT2PS Z17, Z29, Z1
 	VXORPS  Z16, Z16, Z16
 	VXORPS  Z17, Z17, Z17
-	MOVQ    72(BX), AX
-	KMOVW   84(BX), K2
-	KMOVW   86(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(72, 84)
 	CMPQ    R12, $1
 	JLE     dn1done
-	MOVQ    96(BX), AX
-	KMOVW   108(BX), K2
-	KMOVW   110(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(96, 108)
 	CMPQ    R12, $2
 	JLE     dn1done
-	MOVQ    120(BX), AX
-	KMOVW   132(BX), K2
-	KMOVW   134(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(120, 132)
 	CMPQ    R12, $3
 	JLE     dn1done
-	MOVQ    144(BX), AX
-	KMOVW   156(BX), K2
-	KMOVW   158(BX), K3
-	VMOVUPS (SI)(AX*4), K2, Z16
-	VMOVUPS 64(SI)(AX*4), K3, Z17
+	DNLOAD(144, 156)
 dn1done:
 	VMOVAPS Z16, Z2
 	VPERMT2PS Z17, Z28, Z2

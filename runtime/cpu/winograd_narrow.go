@@ -166,15 +166,7 @@ func winoOutputNarrow(m, y, res, bias []float32, a *winoOutN) {
 			}
 		}
 		_ = y[last]
-		var rp, bp *float32
-		if a.flags&winoResidual != 0 {
-			_ = res[last]
-			rp = &res[0]
-		}
-		if a.flags&winoBias != 0 {
-			_ = bias[a.c-1]
-			bp = &bias[0]
-		}
+		rp, bp := winoOutPtrs(res, bias, last, a.c, a.flags)
 		winoOutputNarrowAVX512(&m[0], &y[0], rp, bp, a)
 		return
 	}

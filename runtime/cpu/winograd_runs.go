@@ -106,19 +106,25 @@ func winoOutput(m, y, res, bias []float32, a *winoOutArgs) {
 		last := (a.c-1)*a.ohw + (a.rows-1)*a.ow + bits.Len32(uint32(a.store[1])<<16|uint32(a.store[0])) - 1
 		_ = m[15*a.mstride+(a.c-1)*a.tp+bits.Len16(a.load)-1]
 		_ = y[last]
-		var rp, bp *float32
-		if a.flags&winoResidual != 0 {
-			_ = res[last]
-			rp = &res[0]
-		}
-		if a.flags&winoBias != 0 {
-			_ = bias[a.c-1]
-			bp = &bias[0]
-		}
+		rp, bp := winoOutPtrs(res, bias, last, a.c, a.flags)
 		winoOutputAVX512(&m[0], &y[0], rp, bp, a)
 		return
 	}
 	winoOutputGo(m, y, res, bias, a)
+}
+
+// winoOutPtrs returns the first residual and bias values the flags name (nil for
+// none), checking that the residual reaches value last and the bias c values.
+func winoOutPtrs(res, bias []float32, last, c, flags int) (rp, bp *float32) {
+	if flags&winoResidual != 0 {
+		_ = res[last]
+		rp = &res[0]
+	}
+	if flags&winoBias != 0 {
+		_ = bias[c-1]
+		bp = &bias[0]
+	}
+	return rp, bp
 }
 
 // winoOutputGo is the portable winoOutput, the same float32 operations in the same

@@ -93,25 +93,17 @@ TEXT ·uniformAVX512(SB), NOSPLIT, $0-16
 group:
 	VMOVDQA32 Z24, Z4
 	VMOVDQA32 Z25, Z5
-	ROUND(Z20, Z21, Z22, Z23, Z0, Z1, Z2, Z3)
+	ROUND(Z20, Z21, Z22, Z23, Z0, Z1, Z2, Z3) // round 1
+	MOVQ      $4, R8
+rounds: // rounds 2..9, two at a time
 	KEY
 	ROUND(Z0, Z1, Z2, Z3, Z10, Z11, Z12, Z13)
 	KEY
 	ROUND(Z10, Z11, Z12, Z13, Z0, Z1, Z2, Z3)
+	DECQ      R8
+	JNZ       rounds
 	KEY
-	ROUND(Z0, Z1, Z2, Z3, Z10, Z11, Z12, Z13)
-	KEY
-	ROUND(Z10, Z11, Z12, Z13, Z0, Z1, Z2, Z3)
-	KEY
-	ROUND(Z0, Z1, Z2, Z3, Z10, Z11, Z12, Z13)
-	KEY
-	ROUND(Z10, Z11, Z12, Z13, Z0, Z1, Z2, Z3)
-	KEY
-	ROUND(Z0, Z1, Z2, Z3, Z10, Z11, Z12, Z13)
-	KEY
-	ROUND(Z10, Z11, Z12, Z13, Z0, Z1, Z2, Z3)
-	KEY
-	ROUND(Z0, Z1, Z2, Z3, Z10, Z11, Z12, Z13)
+	ROUND(Z0, Z1, Z2, Z3, Z10, Z11, Z12, Z13) // round 10
 	VPADDD    Z19, Z20, Z20 // the next group's counters
 	CONVERT(Z10)
 	CONVERT(Z11)
