@@ -373,3 +373,18 @@ func TestSteadyDetectsGrowth(t *testing.T) {
 	}
 	runtime.KeepAlive(kept)
 }
+
+// TestOwnQuietRatioGoal checks that ocm's JVP / forward goal is taken in the round
+// where both items were least contended, and from the medians without rounds.
+func TestOwnQuietRatioGoal(t *testing.T) {
+	jvp := &benchItem{OCM: benchTiming{MedianS: 1.2, N: 4, RoundMediansS: []float64{1.8, 0.8}, OtherCPU: []float64{0.3, 0.01}}}
+	fwd := &benchItem{OCM: benchTiming{MedianS: 0.5, N: 4, RoundMediansS: []float64{0.5, 0.47}, OtherCPU: []float64{0, 0.02}}}
+	g, ok := ownQuietRatioGoal(jvp, fwd, "jvp / fwd (ocm", 2)
+	if !ok || !near(g.Value, 0.8/0.47) || !g.Met || !strings.Contains(g.Goal, "round #2, 2% other CPU; medians 2.40)") {
+		t.Errorf("goal %+v, want round 2's 0.8/0.47, met, named", g)
+	}
+	jvp.OCM.RoundMediansS, jvp.OCM.OtherCPU = nil, nil
+	if g, ok := ownQuietRatioGoal(jvp, fwd, "jvp / fwd (ocm", 2); !ok || !near(g.Value, 2.4) || g.Met || !strings.HasSuffix(g.Goal, ", medians)") {
+		t.Errorf("goal without rounds %+v, want the medians' 2.4, missed", g)
+	}
+}
