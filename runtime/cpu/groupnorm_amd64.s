@@ -88,6 +88,20 @@ combdone:
 	VZEROUPPER
 	RET
 
+// LANESZERO clears the lane sums Z1..Z4; LANESSTORE writes them to acc at DI
+// (acc[0:8], [8:16], [16:24], [24:32]).
+#define LANESZERO \
+	VXORPD Z1, Z1, Z1; \
+	VXORPD Z2, Z2, Z2; \
+	VXORPD Z3, Z3, Z3; \
+	VXORPD Z4, Z4, Z4
+
+#define LANESSTORE \
+	VMOVUPD Z1, (DI); \
+	VMOVUPD Z2, 64(DI); \
+	VMOVUPD Z3, 128(DI); \
+	VMOVUPD Z4, 192(DI)
+
 // func moments16AVX512(x *float32, n int, k float64, acc *[32]float64)
 //
 // For the n values of x (n a positive multiple of 16), d = float64(x[i]) − k added
@@ -97,10 +111,7 @@ TEXT ·moments16AVX512(SB), NOSPLIT, $0-32
 	MOVQ         n+8(FP), CX
 	VBROADCASTSD k+16(FP), Z0
 	MOVQ         acc+24(FP), DI
-	VXORPD       Z1, Z1, Z1
-	VXORPD       Z2, Z2, Z2
-	VXORPD       Z3, Z3, Z3
-	VXORPD       Z4, Z4, Z4
+	LANESZERO
 momloop:
 	VCVTPS2PD (SI), Z5
 	VCVTPS2PD 32(SI), Z6
@@ -115,10 +126,7 @@ momloop:
 	ADDQ      $64, SI
 	SUBQ      $16, CX
 	JNZ       momloop
-	VMOVUPD   Z1, (DI)
-	VMOVUPD   Z2, 64(DI)
-	VMOVUPD   Z3, 128(DI)
-	VMOVUPD   Z4, 192(DI)
+	LANESSTORE
 	VZEROUPPER
 	RET
 
@@ -133,10 +141,7 @@ TEXT ·sumDot16AVX512(SB), NOSPLIT, $0-40
 	MOVQ         n+16(FP), CX
 	VBROADCASTSD m+24(FP), Z0
 	MOVQ         acc+32(FP), DI
-	VXORPD       Z1, Z1, Z1
-	VXORPD       Z2, Z2, Z2
-	VXORPD       Z3, Z3, Z3
-	VXORPD       Z4, Z4, Z4
+	LANESZERO
 dotloop:
 	VCVTPS2PD (SI), Z5
 	VCVTPS2PD 32(SI), Z6
@@ -154,9 +159,6 @@ dotloop:
 	ADDQ      $64, DX
 	SUBQ      $16, CX
 	JNZ       dotloop
-	VMOVUPD   Z1, (DI)
-	VMOVUPD   Z2, 64(DI)
-	VMOVUPD   Z3, 128(DI)
-	VMOVUPD   Z4, 192(DI)
+	LANESSTORE
 	VZEROUPPER
 	RET

@@ -76,6 +76,19 @@ DATA winoHi<>+56(SB)/4, $15
 DATA winoHi<>+60(SB)/4, $31
 GLOBL winoHi<>(SB), RODATA, $64
 
+// WINOSTRIDES loads the four leading fields every transform's arguments at BX start
+// with: the stride between the sixteen transformed matrices (R8) and between
+// channels in them (R9), the plane size (R10), all in bytes, and the channel count
+// (CX).
+#define WINOSTRIDES \
+	MOVQ 0(BX), R8; \
+	SHLQ $2, R8; \
+	MOVQ 8(BX), R9; \
+	SHLQ $2, R9; \
+	MOVQ 16(BX), R10; \
+	SHLQ $2, R10; \
+	MOVQ 24(BX), CX
+
 // One row k of the patches of up to 16 tiles: its columns c0 .. c0+47 loaded under
 // the masks at mask(BX) (zero where masked), then split into the tiles' columns
 // q = 0..3 (d0: c0+2j, d1: c0+2j+1, d2: c0+2j+2, d3: c0+2j+3 for tile j).
@@ -115,18 +128,32 @@ GLOBL winoHi<>(SB), RODATA, $64
 	VMOVUPS z3, K4, (AX); \
 	ADDQ    R8, AX
 
+// WINOBSTORE applies Bᵀ·d·B to one channel's patches d[4·k + q] in Z(4k + q), stores
+// V under K4 at DI (R8 bytes between the sixteen), and moves SI and DI to the next
+// channel (R10 and R9 bytes on).
+#define WINOBSTORE \
+	WINOB(Z0, Z4, Z8, Z12); \
+	WINOB(Z1, Z5, Z9, Z13); \
+	WINOB(Z2, Z6, Z10, Z14); \
+	WINOB(Z3, Z7, Z11, Z15); \
+	WINOB(Z0, Z1, Z2, Z3); \
+	WINOB(Z4, Z5, Z6, Z7); \
+	WINOB(Z8, Z9, Z10, Z11); \
+	WINOB(Z12, Z13, Z14, Z15); \
+	MOVQ    DI, AX; \
+	WINOSTORE4(Z0, Z1, Z2, Z3); \
+	WINOSTORE4(Z4, Z5, Z6, Z7); \
+	WINOSTORE4(Z8, Z9, Z10, Z11); \
+	WINOSTORE4(Z12, Z13, Z14, Z15); \
+	ADDQ    R10, SI; \
+	ADDQ    R9, DI
+
 // func winoInputAVX512(v, x *float32, a *winoIn)
 TEXT ·winoInputAVX512(SB), NOSPLIT, $0-24
 	MOVQ    v+0(FP), DI
 	MOVQ    x+8(FP), SI
 	MOVQ    a+16(FP), BX
-	MOVQ    0(BX), R8 // vstride
-	SHLQ    $2, R8
-	MOVQ    8(BX), R9 // nr
-	SHLQ    $2, R9
-	MOVQ    16(BX), R10 // hw
-	SHLQ    $2, R10
-	MOVQ    24(BX), CX // c
+	WINOSTRIDES
 	MOVQ    32(BX), R11 // rowOff
 	SHLQ    $2, R11
 	MOVQ    40(BX), R12
@@ -143,21 +170,7 @@ inloop:
 	WINOROW(R12, 70, Z4, Z5, Z6, Z7)
 	WINOROW(R13, 76, Z8, Z9, Z10, Z11)
 	WINOROW(R14, 82, Z12, Z13, Z14, Z15)
-	WINOB(Z0, Z4, Z8, Z12)
-	WINOB(Z1, Z5, Z9, Z13)
-	WINOB(Z2, Z6, Z10, Z14)
-	WINOB(Z3, Z7, Z11, Z15)
-	WINOB(Z0, Z1, Z2, Z3)
-	WINOB(Z4, Z5, Z6, Z7)
-	WINOB(Z8, Z9, Z10, Z11)
-	WINOB(Z12, Z13, Z14, Z15)
-	MOVQ    DI, AX
-	WINOSTORE4(Z0, Z1, Z2, Z3)
-	WINOSTORE4(Z4, Z5, Z6, Z7)
-	WINOSTORE4(Z8, Z9, Z10, Z11)
-	WINOSTORE4(Z12, Z13, Z14, Z15)
-	ADDQ    R10, SI
-	ADDQ    R9, DI
+	WINOBSTORE
 	DECQ    CX
 	JNZ     inloop
 	VZEROUPPER
@@ -191,13 +204,7 @@ TEXT ·winoInputNarrowAVX512(SB), NOSPLIT, $0-24
 	MOVQ      v+0(FP), DI
 	MOVQ      x+8(FP), SI
 	MOVQ      a+16(FP), BX
-	MOVQ      0(BX), R8 // vstride
-	SHLQ      $2, R8
-	MOVQ      8(BX), R9 // nr
-	SHLQ      $2, R9
-	MOVQ      16(BX), R10 // hw
-	SHLQ      $2, R10
-	MOVQ      24(BX), CX // c
+	WINOSTRIDES
 	MOVQ      32(BX), DX // groups
 	VMOVDQU32 168(BX), Z24 // idx
 	VMOVDQU32 232(BX), Z25
@@ -220,21 +227,7 @@ narrowloop:
 	JEQ     narrowb
 	NGROUP(448, 136, K6)
 narrowb:
-	WINOB(Z0, Z4, Z8, Z12)
-	WINOB(Z1, Z5, Z9, Z13)
-	WINOB(Z2, Z6, Z10, Z14)
-	WINOB(Z3, Z7, Z11, Z15)
-	WINOB(Z0, Z1, Z2, Z3)
-	WINOB(Z4, Z5, Z6, Z7)
-	WINOB(Z8, Z9, Z10, Z11)
-	WINOB(Z12, Z13, Z14, Z15)
-	MOVQ    DI, AX
-	WINOSTORE4(Z0, Z1, Z2, Z3)
-	WINOSTORE4(Z4, Z5, Z6, Z7)
-	WINOSTORE4(Z8, Z9, Z10, Z11)
-	WINOSTORE4(Z12, Z13, Z14, Z15)
-	ADDQ    R10, SI
-	ADDQ    R9, DI
+	WINOBSTORE
 	DECQ    CX
 	JNZ     narrowloop
 	VZEROUPPER
@@ -312,13 +305,7 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-40
 	MOVQ    res+16(FP), DX
 	MOVQ    bias+24(FP), R13
 	MOVQ    a+32(FP), BX
-	MOVQ    0(BX), R8 // mstride
-	SHLQ    $2, R8
-	MOVQ    8(BX), R9 // tp
-	SHLQ    $2, R9
-	MOVQ    16(BX), R10 // ohw
-	SHLQ    $2, R10
-	MOVQ    24(BX), CX // c
+	WINOSTRIDES
 	MOVQ    32(BX), R11 // ow
 	SHLQ    $2, R11
 	MOVQ    40(BX), R12 // rows
@@ -426,13 +413,7 @@ TEXT ·winoOutputNarrowAVX512(SB), NOSPLIT, $0-40
 	MOVQ    res+16(FP), DX
 	MOVQ    bias+24(FP), R13
 	MOVQ    a+32(FP), BX
-	MOVQ    0(BX), R8 // mstride
-	SHLQ    $2, R8
-	MOVQ    8(BX), R9 // tp
-	SHLQ    $2, R9
-	MOVQ    16(BX), R10 // ohw
-	SHLQ    $2, R10
-	MOVQ    24(BX), CX // c
+	WINOSTRIDES
 	MOVQ    40(BX), R14 // flags
 	MOVQ    48(BX), R12 // groups
 	KMOVW   56(BX), K1 // load
@@ -509,13 +490,7 @@ TEXT ·winoGradOutAVX512(SB), NOSPLIT, $0-24
 	MOVQ    dm+0(FP), DI
 	MOVQ    dy+8(FP), SI
 	MOVQ    a+16(FP), BX
-	MOVQ    0(BX), R8 // mstride
-	SHLQ    $2, R8
-	MOVQ    8(BX), R9 // tp
-	SHLQ    $2, R9
-	MOVQ    16(BX), R10 // ohw
-	SHLQ    $2, R10
-	MOVQ    24(BX), CX // c
+	WINOSTRIDES
 	MOVQ    32(BX), R11 // ow
 	SHLQ    $2, R11
 	KMOVW   40(BX), K1 // row 0, columns 0..15
@@ -566,13 +541,7 @@ TEXT ·winoGradOutNarrowAVX512(SB), NOSPLIT, $0-24
 	MOVQ    dm+0(FP), DI
 	MOVQ    dy+8(FP), SI
 	MOVQ    a+16(FP), BX
-	MOVQ    0(BX), R8 // mstride
-	SHLQ    $2, R8
-	MOVQ    8(BX), R9 // tp
-	SHLQ    $2, R9
-	MOVQ    16(BX), R10 // ohw
-	SHLQ    $2, R10
-	MOVQ    24(BX), CX // c
+	WINOSTRIDES
 	MOVQ    48(BX), R12 // groups
 	KMOVW   56(BX), K4 // the run's lanes
 	VMOVUPS winoEven<>(SB), Z28
