@@ -86,9 +86,8 @@ func (r *Recycler) Drop(t *Tensor) {
 type freeList struct {
 	mu        sync.Mutex
 	limit     int64
-	held      int64
 	cur, aged map[int][][]float32 // recycled since the last collection, and before it
-	st        RecycleStats
+	st        RecycleStats        // st.HeldBytes: the bytes in cur and aged
 }
 
 // RecycleStats are the counters of a CPU device's recycled buffers.
@@ -122,9 +121,8 @@ func (f *freeList) age() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for n, l := range f.aged {
-		f.held -= int64(4 * n * len(l))
+		f.st.HeldBytes -= int64(4 * n * len(l))
 	}
-	f.st.HeldBytes = f.held
 	f.aged, f.cur = f.cur, map[int][][]float32{}
 }
 
@@ -137,9 +135,8 @@ func (f *freeList) get(n int) []float32 {
 			s := l[len(l)-1]
 			l[len(l)-1] = nil
 			m[n] = l[:len(l)-1]
-			f.held -= int64(4 * n)
+			f.st.HeldBytes -= int64(4 * n)
 			f.st.Reused++
-			f.st.HeldBytes = f.held
 			return s
 		}
 	}
@@ -150,11 +147,10 @@ func (f *freeList) get(n int) []float32 {
 func (f *freeList) put(s []float32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if b := int64(4 * len(s)); f.held+b <= f.limit {
-		f.held += b
+	if b := int64(4 * len(s)); f.st.HeldBytes+b <= f.limit {
+		f.st.HeldBytes += b
 		f.cur[len(s)] = append(f.cur[len(s)], s)
 		f.st.Recycled++
-		f.st.HeldBytes = f.held
 	}
 }
 
@@ -162,8 +158,7 @@ func (f *freeList) put(s []float32) {
 func (f *freeList) drop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.cur, f.aged, f.held = map[int][][]float32{}, map[int][][]float32{}, 0
-	f.st.HeldBytes = 0
+	f.cur, f.aged, f.st.HeldBytes = map[int][][]float32{}, map[int][][]float32{}, 0
 }
 
 func (f *freeList) stats() RecycleStats {
