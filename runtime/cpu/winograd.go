@@ -194,8 +194,7 @@ func (s WinogradConv) block(kern *sgemmKernel, buf *winoBuf, o *winoOut, u *wino
 	s.products(kern, buf, u, tp)
 	if s.narrow() {
 		for t := t0; t < t1; {
-			n := o.narrowRun(s, buf.m, t, t1, t-t0, tp)
-			t += n
+			t += o.narrowRun(s, buf.m, t, t1, t-t0, tp)
 		}
 		return
 	}

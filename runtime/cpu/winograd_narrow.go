@@ -30,14 +30,9 @@ type winoInN struct {
 // narrowInput returns the arguments of the narrow run that starts at tile t (lane
 // lt of a block of tp tiles in panels of nr) and ends before t1, and its tile count.
 func (s WinogradConv) narrowInput(t, t1, lt, tp, nr int) (a winoInN, n int) {
-	th, tw := s.tilesH(), s.tilesW()
 	a = winoInN{vstride: s.C * tp, nr: nr, hw: s.H * s.W, c: s.C}
-	limit := min(16, nr-lt%nr, t1-t)
-	for a.groups < 4 && n < limit {
-		img, r := t/(th*tw), t%(th*tw)
-		i, j0 := r/tw, r%tw
-		j1 := min(tw, j0+limit-n)
-		g, c0 := a.groups, 2*j0-s.Pad
+	a.groups, n = s.narrowGroups(t, min(16, nr-lt%nr, t1-t), func(g, lane, img, i, j0, j1 int) {
+		c0 := 2*j0 - s.Pad
 		var cols uint16
 		for q := range 2*(j1-j0) + 2 {
 			if c := c0 + q; c >= 0 && c < s.W {
@@ -51,18 +46,31 @@ func (s WinogradConv) narrowInput(t, t1, lt, tp, nr int) (a winoInN, n int) {
 				a.load[g][k] = cols
 			}
 		}
-		for l := n; l < n+j1-j0; l++ {
+		for l := lane; l < lane+j1-j0; l++ {
 			for q := range 4 {
-				a.idx[q][l] = int32(2*(l-n) + q)
+				a.idx[q][l] = int32(2*(l-lane) + q)
 			}
 		}
-		a.lanes[g] = uint16((1<<(j1-j0) - 1) << n)
-		n += j1 - j0
-		t += j1 - j0
-		a.groups++
-	}
+		a.lanes[g] = uint16((1<<(j1-j0) - 1) << lane)
+	})
 	a.store = uint16(1<<n - 1)
 	return a, n
+}
+
+// narrowGroups cuts the tiles from t into up to four groups of at most limit tiles
+// in all, each the tiles [j0, j1) of tile row i of image img, and calls group for
+// each with its index g and its first lane. It returns the group and tile counts.
+func (s WinogradConv) narrowGroups(t, limit int, group func(g, lane, img, i, j0, j1 int)) (groups, n int) {
+	th, tw := s.tilesH(), s.tilesW()
+	for ; groups < 4 && n < limit; groups++ {
+		img, r := t/(th*tw), t%(th*tw)
+		i, j0 := r/tw, r%tw
+		j1 := min(tw, j0+limit-n)
+		group(groups, n, img, i, j0, j1)
+		n += j1 - j0
+		t += j1 - j0
+	}
+	return groups, n
 }
 
 // winoInputNarrow writes V = Bᵀ·d·B of a narrow run's tiles, channel by channel, as
@@ -129,25 +137,16 @@ type winoOutGroup struct {
 // (lane lt of the block's products) and ends before t1, in one image, and its tile
 // count.
 func (s WinogradConv) narrowOutput(t, t1, lt, tp int, flags int) (a winoOutN, n int) {
-	th, tw := s.tilesH(), s.tilesW()
 	oh, ow := s.OutH(), s.OutW()
 	a = winoOutN{mstride: s.Cout * tp, tp: tp, ohw: oh * ow, c: s.Cout, ow: ow, flags: flags}
-	img := t / (th * tw)
-	limit := min(16, t1-t, (img+1)*th*tw-t)
-	for a.groups < 4 && n < limit {
-		r := t % (th * tw)
-		i, j0 := r/tw, r%tw
-		j1 := min(tw, j0+limit-n)
-		g := &a.grp[a.groups]
-		cols := uint32(1<<min(2*(j1-j0), ow-2*j0)-1) << (2 * n)
+	per := s.tilesH() * s.tilesW()
+	a.groups, n = s.narrowGroups(t, min(16, t1-t, (t/per+1)*per-t), func(g, lane, img, i, j0, j1 int) {
+		cols := uint32(1<<min(2*(j1-j0), ow-2*j0)-1) << (2 * lane)
 		for row := range min(2, oh-2*i) {
-			g.off[row] = img*s.Cout*oh*ow + (2*i+row)*ow + 2*j0 - 2*n
-			g.store[row] = [2]uint16{uint16(cols), uint16(cols >> 16)}
+			a.grp[g].off[row] = img*s.Cout*oh*ow + (2*i+row)*ow + 2*j0 - 2*lane
+			a.grp[g].store[row] = [2]uint16{uint16(cols), uint16(cols >> 16)}
 		}
-		n += j1 - j0
-		t += j1 - j0
-		a.groups++
-	}
+	})
 	a.load = uint16(1<<n - 1)
 	return a, n
 }
@@ -157,20 +156,27 @@ func (s WinogradConv) narrowOutput(t, t1, lt, tp int, flags int) (a winoOutN, n 
 func winoOutputNarrow(m, y, res, bias []float32, a *winoOutN) {
 	if winoVector {
 		_ = m[15*a.mstride+(a.c-1)*a.tp+bits.Len16(a.load)-1]
-		last := 0
-		for _, g := range a.grp[:a.groups] {
-			for r, st := range g.store {
-				if w := uint32(st[1])<<16 | uint32(st[0]); w != 0 {
-					last = max(last, (a.c-1)*a.ohw+g.off[r]+bits.Len32(w)-1)
-				}
-			}
-		}
+		last := a.lastOut()
 		_ = y[last]
 		rp, bp := winoOutPtrs(res, bias, last, a.c, a.flags)
 		winoOutputNarrowAVX512(&m[0], &y[0], rp, bp, a)
 		return
 	}
 	winoOutputNarrowGo(m, y, res, bias, a)
+}
+
+// lastOut is the index of the last output value a narrow run stores (or reads, for
+// the output gradient), in its last channel.
+func (a *winoOutN) lastOut() int {
+	last := 0
+	for _, g := range a.grp[:a.groups] {
+		for r, st := range g.store {
+			if w := uint32(st[1])<<16 | uint32(st[0]); w != 0 {
+				last = max(last, (a.c-1)*a.ohw+g.off[r]+bits.Len32(w)-1)
+			}
+		}
+	}
+	return last
 }
 
 // winoOutputNarrowGo is the portable winoOutputNarrow, the same float32 operations
@@ -196,6 +202,7 @@ func winoOutputNarrowGo(m, y, res, bias []float32, a *winoOutN) {
 func winoGradOutNarrow(dm, dy []float32, a *winoOutN) {
 	if winoVector {
 		_ = dm[15*a.mstride+(a.c-1)*a.tp+bits.Len16(a.load)-1]
+		_ = dy[a.lastOut()]
 		winoGradOutNarrowAVX512(&dm[0], &dy[0], a)
 		return
 	}
